@@ -1,0 +1,146 @@
+//! Settings of the `cairn` binary: one TOML file with a section per part,
+//! under `CAIRN_*` environment variables, under command-line flags.
+//!
+//! The daemons' own sections are their crates' config structs, so a key
+//! means the same thing whether Cairn runs as `cairn server` or as separate
+//! daemons.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use cairn_client::ClientConfig;
+use cairn_datanode::DatanodeConfig;
+use cairn_namenode::NamenodeConfig;
+use serde::Deserialize;
+
+/// Where clients look for the namenode when nothing else says (HDFS's port).
+pub const DEFAULT_NAMENODE: &str = "127.0.0.1:8020";
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileConfig {
+    /// How `cairn dfs`, `fsck` and `dfsadmin` reach the cluster.
+    pub client: ClientSection,
+    /// The namenode daemon (`cairn namenode`, and inside `cairn server`).
+    pub namenode: NamenodeConfig,
+    /// The datanode daemon (`cairn datanode`, and inside `cairn server`).
+    pub datanode: DatanodeConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClientSection {
+    /// The namenode's RPC address, `host:port` or `cairn://host:port`.
+    pub namenode: Option<String>,
+    /// The user to act as, when neither `--user` nor `CAIRN_USER` is set.
+    pub user: Option<String>,
+    /// Replication of new files (default: the namenode's).
+    pub replication: Option<u32>,
+    /// Block size of new files in bytes (default: the namenode's).
+    pub block_size: Option<u64>,
+}
+
+/// Everything a subcommand needs to know before its own flags.
+#[derive(Debug)]
+pub struct Settings {
+    pub file: FileConfig,
+    /// The file the settings came from, for messages.
+    pub source: Option<PathBuf>,
+    pub user: String,
+}
+
+impl Settings {
+    /// Reads the configuration file (`--config`, else `$CAIRN_CONFIG`) and
+    /// resolves the acting user (`--user`, else `$CAIRN_USER`, else the
+    /// file's `client.user`, else the OS user).
+    pub fn load(config: Option<&Path>, user: Option<&str>) -> anyhow::Result<Settings> {
+        let source = config
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("CAIRN_CONFIG").map(PathBuf::from));
+        let file = match &source {
+            Some(path) => read_file_config(path)?,
+            None => FileConfig::default(),
+        };
+        let user = user
+            .map(str::to_string)
+            .or_else(|| non_empty_env("CAIRN_USER"))
+            .or_else(|| file.client.user.clone())
+            .unwrap_or_else(os_user);
+        Ok(Settings { file, source, user })
+    }
+
+    /// The namenode address for clients: `$CAIRN_NAMENODE`, else the file's
+    /// `client.namenode`, else 127.0.0.1:8020. (`-fs` on the tool's command
+    /// line overrides it later.)
+    pub fn namenode_address(&self) -> String {
+        non_empty_env("CAIRN_NAMENODE")
+            .or_else(|| self.file.client.namenode.clone())
+            .unwrap_or_else(|| DEFAULT_NAMENODE.to_string())
+    }
+
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(self.namenode_address(), self.user.clone());
+        config.replication = self.file.client.replication;
+        config.block_size = self.file.client.block_size;
+        config
+    }
+}
+
+fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    let config: FileConfig = toml::from_str(&text)
+        .with_context(|| format!("invalid configuration file {}", path.display()))?;
+    Ok(config)
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The name of the user running this process, as HDFS's simple
+/// authentication takes it from the OS.
+pub fn os_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| non_empty_env("USER"))
+        .unwrap_or_else(|| "nobody".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(&path, "[client]\nnamenod = \"x:1\"\n").unwrap();
+        let err = Settings::load(Some(&path), Some("u")).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("cairn.toml"), "{text}");
+        assert!(text.contains("namenod"), "{text}");
+    }
+
+    #[test]
+    fn file_sets_the_client_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(
+            &path,
+            "[client]\nnamenode = \"10.0.0.1:9000\"\nuser = \"carol\"\nreplication = 2\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&path), None).unwrap();
+        if std::env::var_os("CAIRN_USER").is_none() {
+            assert_eq!(settings.user, "carol");
+        }
+        assert_eq!(settings.client_config().replication, Some(2));
+        if std::env::var_os("CAIRN_NAMENODE").is_none() {
+            assert_eq!(settings.namenode_address(), "10.0.0.1:9000");
+        }
+    }
+}
