@@ -1,1 +1,44 @@
-//! cairn-client
+//! cairn-client: the one way into a Cairn cluster for the CLI, the FUSE
+//! mount and the S3 gateway (HDFS's DFSClient).
+//!
+//! * [`DfsClient`] (`dfs_client.rs`): the file system API over the
+//!   namenode's ClientProtocol; cheap to clone.
+//! * [`FileWriter`] (`output_stream.rs`, HDFS's DFSOutputStream): cuts bytes
+//!   into packets (`packet.rs`) and streams them through one block pipeline
+//!   at a time (`data_streamer.rs`, HDFS's DataStreamer), with a window of
+//!   unacknowledged packets.
+//! * [`FileReader`] (`input_stream.rs`, HDFS's DFSInputStream): cached block
+//!   locations, sequential and positional reads; `block_reader.rs` reads one
+//!   block range with checksum verification and replica failover.
+//! * `lease_renewer.rs`: renews the client's lease while a writer is open.
+//! * `connection.rs`: the namenode channel (with the `cairn-user` identity)
+//!   and the datanode channel cache; `retry.rs`: backoff for "not yet".
+
+mod block_reader;
+mod config;
+mod connection;
+mod data_streamer;
+mod dfs_client;
+pub mod error;
+mod input_stream;
+mod lease_renewer;
+mod output_stream;
+mod packet;
+mod retry;
+
+#[cfg(test)]
+mod tests;
+
+pub use cairn_proto::ErrorKind;
+pub use cairn_proto::pb::{
+    ContentSummary, DatanodeInfo, DatanodeReportType, FileStatus, FileType, FsStats, LocatedBlock,
+    LocatedBlocks, SafeModeAction, ServerDefaults, XAttrSetFlag,
+};
+pub use config::{ClientConfig, CreateOptions};
+pub use dfs_client::DfsClient;
+pub use error::DfsError;
+pub use input_stream::FileReader;
+pub use output_stream::FileWriter;
+
+/// The result of every client call.
+pub type Result<T> = std::result::Result<T, DfsError>;

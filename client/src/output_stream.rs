@@ -1,0 +1,437 @@
+//! HDFS's DFSOutputStream: a file open for writing. Bytes are cut into
+//! packets (see [`crate::packet`]) and streamed through one block pipeline
+//! ([`BlockPipeline`]) at a time; a block that reaches the file's block size
+//! is finished before `addBlock` allocates the next one.
+
+use bytes::{Buf, Bytes, BytesMut};
+use cairn_proto::ErrorKind;
+use cairn_proto::pb::{
+    AbandonBlockRequest, AddBlockRequest, Block, CompleteRequest, DatanodeInfo, FileStatus,
+    FsyncRequest, LocatedBlock, WriteStage,
+};
+
+use crate::Result;
+use crate::connection::datanode_address;
+use crate::data_streamer::{BlockPipeline, PipelineSetup};
+use crate::dfs_client::DfsClient;
+use crate::error::DfsError;
+use crate::lease_renewer::LeaseGuard;
+use crate::packet;
+use crate::retry::Backoff;
+
+/// Attempts at setting up the pipeline of a new block, each time leaving
+/// out the datanode that failed (HDFS's `dfs.client.block.write.retries`).
+const BLOCK_WRITE_ATTEMPTS: usize = 3;
+
+/// A file open for writing. Dropping it without [`FileWriter::close`]
+/// abandons the write: the namenode recovers the file once the lease expires.
+pub struct FileWriter {
+    client: DfsClient,
+    path: String,
+    file_id: u64,
+    block_size: u64,
+    packet_size: usize,
+    /// Bytes accepted so far, counted from the file's start.
+    pos: u64,
+    /// Bytes of the next packet not sent yet; they belong to `pipeline`.
+    buffer: BytesMut,
+    /// The pipeline of the block being written.
+    pipeline: Option<BlockPipeline>,
+    /// The last block of the file as far as this writer knows, with its
+    /// final length: `previous` for addBlock, `last` for complete.
+    last_block: Option<Block>,
+    /// Set by the first failure; every later call fails with it.
+    failed: Option<DfsError>,
+    _lease: LeaseGuard,
+}
+
+impl FileWriter {
+    /// A writer for a file just created.
+    pub(crate) fn create(
+        client: DfsClient,
+        path: String,
+        status: FileStatus,
+        lease: LeaseGuard,
+    ) -> Result<Self> {
+        Self::new(client, path, &status, lease)
+    }
+
+    /// A writer for a file just opened for append. When the namenode hands
+    /// back the partial last block, the pipeline carries on inside it.
+    pub(crate) async fn append(
+        client: DfsClient,
+        path: String,
+        status: FileStatus,
+        last_block: Option<LocatedBlock>,
+        lease: LeaseGuard,
+    ) -> Result<Self> {
+        let mut writer = Self::new(client, path, &status, lease)?;
+        writer.pos = status.length;
+        if let Some(located) = last_block {
+            let block = located.block.ok_or_else(|| DfsError::Protocol {
+                peer: writer.client.config().namenode.clone(),
+                message: format!(
+                    "{}: append returned a last block without a block",
+                    writer.path
+                ),
+            })?;
+            if block.num_bytes < writer.block_size {
+                let setup = PipelineSetup {
+                    client: &writer.client,
+                    path: &writer.path,
+                    block,
+                    nodes: located.locations,
+                    stage: WriteStage::PipelineSetupAppend,
+                    new_generation_stamp: block.generation_stamp,
+                    window: writer.client.config().max_packets_in_flight,
+                    timeout: writer.client.config().rpc_timeout,
+                };
+                writer.pipeline = Some(BlockPipeline::setup(setup).await?);
+            }
+            writer.last_block = Some(block);
+        }
+        Ok(writer)
+    }
+
+    fn new(
+        client: DfsClient,
+        path: String,
+        status: &FileStatus,
+        lease: LeaseGuard,
+    ) -> Result<Self> {
+        if status.block_size == 0 {
+            return Err(DfsError::Protocol {
+                peer: client.config().namenode.clone(),
+                message: format!("{path}: the file status has no block size"),
+            });
+        }
+        let packet_size = packet::packet_data_size(client.config().write_packet_size);
+        Ok(Self {
+            file_id: status.inode_id,
+            block_size: status.block_size,
+            packet_size,
+            pos: 0,
+            buffer: BytesMut::new(),
+            pipeline: None,
+            last_block: None,
+            failed: None,
+            _lease: lease,
+            client,
+            path,
+        })
+    }
+
+    /// Writes all of `buf`.
+    pub async fn write(&mut self, buf: &[u8]) -> Result<()> {
+        self.write_bytes(Bytes::copy_from_slice(buf)).await
+    }
+
+    /// Writes all of `buf`; whole packets are sent without copying when the
+    /// writer holds no partial packet.
+    pub async fn write_bytes(&mut self, buf: Bytes) -> Result<()> {
+        self.check()?;
+        let result = self.write_inner(buf).await;
+        self.record(result)
+    }
+
+    /// Sends everything written so far, waits until every datanode of the
+    /// pipeline acknowledged it, and records the length on the namenode:
+    /// new readers see the data.
+    pub async fn hflush(&mut self) -> Result<()> {
+        self.check()?;
+        let result = self.flush_inner(false).await;
+        self.record(result)
+    }
+
+    /// As [`FileWriter::hflush`], and the datanodes have the data on disk.
+    pub async fn hsync(&mut self) -> Result<()> {
+        self.check()?;
+        let result = self.flush_inner(true).await;
+        self.record(result)
+    }
+
+    /// Bytes written so far, counted from the start of the file (including
+    /// the data the file had before an append).
+    pub fn pos(&self) -> u64 {
+        self.pos
+    }
+
+    /// Sends the rest, finishes the last block, and returns once the
+    /// namenode says the file is complete.
+    pub async fn close(mut self) -> Result<()> {
+        self.check()?;
+        if let Some(pipeline) = self.pipeline.as_mut()
+            && !self.buffer.is_empty()
+        {
+            let data = self.buffer.split().freeze();
+            pipeline.send_data(data, false).await?;
+        }
+        self.finish_block().await?;
+        self.complete().await
+    }
+
+    async fn write_inner(&mut self, mut data: Bytes) -> Result<()> {
+        // A failure leaves the writer unusable, so `pos` need not be exact
+        // on the error path.
+        self.pos += data.len() as u64;
+        while !data.is_empty() {
+            if self.pipeline.is_none() {
+                self.next_block().await?;
+            }
+            let Some(pipeline) = self.pipeline.as_mut() else {
+                continue;
+            };
+            let offset = pipeline.bytes_sent();
+            let target = packet::next_packet_len(offset, self.block_size, self.packet_size);
+            let full = if self.buffer.is_empty() && data.len() >= target {
+                Some(data.split_to(target))
+            } else {
+                let take = (target - self.buffer.len()).min(data.len());
+                self.buffer.extend_from_slice(&data[..take]);
+                data.advance(take);
+                (self.buffer.len() == target).then(|| self.buffer.split().freeze())
+            };
+            if let Some(packet) = full {
+                pipeline.send_data(packet, false).await?;
+                if pipeline.bytes_sent() >= self.block_size {
+                    self.finish_block().await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush_inner(&mut self, sync: bool) -> Result<()> {
+        let last_block_length = match self.pipeline.as_mut() {
+            Some(pipeline) => {
+                if !self.buffer.is_empty() || sync {
+                    // An empty packet with `sync` asks the datanodes to fsync
+                    // what they already have.
+                    let data = self.buffer.split().freeze();
+                    pipeline.send_data(data, sync).await?;
+                }
+                pipeline.wait_all_acked().await?
+            }
+            None => self.last_block.map_or(0, |b| b.num_bytes),
+        };
+        let request = FsyncRequest {
+            path: self.path.clone(),
+            client_name: self.client.client_name().to_string(),
+            file_id: self.file_id,
+            last_block_length,
+        };
+        self.client.namenode().fsync(request).await?;
+        Ok(())
+    }
+
+    /// Ends the block being written (if any): its replicas are finalized and
+    /// it becomes the file's last block.
+    async fn finish_block(&mut self) -> Result<()> {
+        if let Some(pipeline) = self.pipeline.take() {
+            let block = pipeline.finish().await?;
+            tracing::debug!(path = %self.path, block = block.id, length = block.num_bytes, "block finished");
+            self.last_block = Some(block);
+        }
+        Ok(())
+    }
+
+    /// Allocates the next block and opens its pipeline; a datanode that
+    /// cannot be reached is left out of the next allocation.
+    async fn next_block(&mut self) -> Result<()> {
+        let mut excluded: Vec<String> = Vec::new();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let located = self.add_block(&excluded).await?;
+            let block = located.block.ok_or_else(|| DfsError::Protocol {
+                peer: self.client.config().namenode.clone(),
+                message: format!("{}: addBlock returned no block", self.path),
+            })?;
+            let nodes = located.locations.clone();
+            let setup = PipelineSetup {
+                client: &self.client,
+                path: &self.path,
+                block: Block {
+                    num_bytes: 0,
+                    ..block
+                },
+                nodes: nodes.clone(),
+                stage: WriteStage::PipelineSetupCreate,
+                new_generation_stamp: 0,
+                window: self.client.config().max_packets_in_flight,
+                timeout: self.client.config().rpc_timeout,
+            };
+            match BlockPipeline::setup(setup).await {
+                Ok(pipeline) => {
+                    self.pipeline = Some(pipeline);
+                    return Ok(());
+                }
+                Err(err) if attempt < BLOCK_WRITE_ATTEMPTS => {
+                    tracing::warn!(path = %self.path, block = block.id, error = %err, "abandoning block");
+                    self.abandon_block(block).await?;
+                    if let Some(bad) = bad_node(&err, &nodes) {
+                        excluded.push(bad.datanode_uuid.clone());
+                    }
+                }
+                Err(err) => {
+                    // Best effort: the namenode also drops it at complete().
+                    if let Err(abandon) = self.abandon_block(block).await {
+                        tracing::debug!(path = %self.path, error = %abandon, "could not abandon block");
+                    }
+                    return Err(err);
+                }
+            }
+        }
+    }
+
+    /// `addBlock`, retried while the namenode says the previous block is not
+    /// replicated yet.
+    async fn add_block(&self, excluded: &[String]) -> Result<LocatedBlock> {
+        let mut backoff = Backoff::new();
+        loop {
+            let request = AddBlockRequest {
+                path: self.path.clone(),
+                client_name: self.client.client_name().to_string(),
+                previous: self.last_block,
+                excluded_nodes: excluded.to_vec(),
+                file_id: self.file_id,
+                client_host: self.client.client_host().to_string(),
+            };
+            match self.client.namenode().add_block(request).await {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status) => {
+                    let err = DfsError::from(status);
+                    if err.kind() != ErrorKind::NotReplicatedYet {
+                        return Err(err);
+                    }
+                    tracing::debug!(path = %self.path, error = %err, "addBlock: retrying");
+                    if !backoff.wait().await {
+                        return Err(DfsError::RetriesExhausted {
+                            path: self.path.clone(),
+                            attempts: backoff.attempts(),
+                            what: format!("addBlock: {err}"),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    async fn abandon_block(&self, block: Block) -> Result<()> {
+        let request = AbandonBlockRequest {
+            block: Some(block),
+            path: self.path.clone(),
+            client_name: self.client.client_name().to_string(),
+            file_id: self.file_id,
+        };
+        self.client.namenode().abandon_block(request).await?;
+        Ok(())
+    }
+
+    /// `complete`, retried while the last block is not minimally replicated.
+    async fn complete(&self) -> Result<()> {
+        let mut backoff = Backoff::new();
+        loop {
+            let request = CompleteRequest {
+                path: self.path.clone(),
+                client_name: self.client.client_name().to_string(),
+                last: self.last_block,
+                file_id: self.file_id,
+            };
+            let why = match self.client.namenode().complete(request).await {
+                Ok(response) if response.get_ref().completed => return Ok(()),
+                Ok(_) => "the last block is not replicated yet".to_string(),
+                Err(status) => {
+                    let err = DfsError::from(status);
+                    if err.kind() != ErrorKind::NotReplicatedYet {
+                        return Err(err);
+                    }
+                    err.to_string()
+                }
+            };
+            tracing::debug!(path = %self.path, %why, "complete: retrying");
+            if !backoff.wait().await {
+                return Err(DfsError::RetriesExhausted {
+                    path: self.path.clone(),
+                    attempts: backoff.attempts(),
+                    what: format!("complete: {why}"),
+                });
+            }
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        match &self.failed {
+            None => Ok(()),
+            Some(cause) => Err(DfsError::WriterFailed {
+                path: self.path.clone(),
+                cause: Box::new(cause.clone()),
+            }),
+        }
+    }
+
+    /// Remembers the first failure and drops the pipeline: the writer cannot
+    /// go on from an unknown state.
+    fn record(&mut self, result: Result<()>) -> Result<()> {
+        if let Err(err) = &result {
+            self.failed = Some(err.clone());
+            self.pipeline = None;
+        }
+        result
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pipeline(&self) -> Option<&BlockPipeline> {
+        self.pipeline.as_ref()
+    }
+}
+
+/// The datanode a pipeline error blames, among the pipeline's nodes (the
+/// error may name it by "host:port" or by uuid).
+fn bad_node<'a>(err: &DfsError, nodes: &'a [DatanodeInfo]) -> Option<&'a DatanodeInfo> {
+    let DfsError::Pipeline { datanode, .. } = err else {
+        return None;
+    };
+    nodes
+        .iter()
+        .find(|n| datanode_address(n) == *datanode || n.datanode_uuid == *datanode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_node_by_address_or_uuid() {
+        let nodes = vec![
+            DatanodeInfo {
+                datanode_uuid: "u1".into(),
+                host: "h1".into(),
+                xfer_port: 1,
+                ..Default::default()
+            },
+            DatanodeInfo {
+                datanode_uuid: "u2".into(),
+                host: "h2".into(),
+                xfer_port: 2,
+                ..Default::default()
+            },
+        ];
+        let err = |datanode: &str| DfsError::Pipeline {
+            block_id: 1,
+            path: "/f".into(),
+            datanode: datanode.into(),
+            message: "boom".into(),
+        };
+        assert_eq!(
+            bad_node(&err("h2:2"), &nodes).map(|n| n.datanode_uuid.as_str()),
+            Some("u2")
+        );
+        assert_eq!(
+            bad_node(&err("u1"), &nodes).map(|n| n.datanode_uuid.as_str()),
+            Some("u1")
+        );
+        assert!(bad_node(&err("h3:3"), &nodes).is_none());
+        assert!(bad_node(&DfsError::InvalidArgument("x".into()), &nodes).is_none());
+    }
+}
