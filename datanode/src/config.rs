@@ -1,0 +1,239 @@
+//! The `[datanode]` section of Cairn's TOML configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{DatanodeError, Result};
+
+/// Longest batching of incremental block reports we accept: the namenode's
+/// `complete()` waits for them, so a writer's close waits this long at worst.
+pub const MAX_INCREMENTAL_REPORT_DELAY: Duration = Duration::from_millis(100);
+
+/// How one datanode runs. Every default works on one machine.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DatanodeConfig {
+    /// Directories holding the replicas, one volume each (HDFS's
+    /// `dfs.datanode.data.dir`). Each gets a `VERSION` file and `current/`.
+    pub data_dirs: Vec<PathBuf>,
+    /// The namenode's DatanodeProtocol address: "host:port",
+    /// "cairn://host:port" or "http://host:port".
+    pub namenode: String,
+    /// Host name or address that clients and other datanodes use to reach
+    /// this datanode; advertised at registration.
+    pub host: String,
+    /// Time between two heartbeats (HDFS's `dfs.heartbeat.interval`), e.g. "3s".
+    #[serde(with = "duration")]
+    pub heartbeat_interval: Duration,
+    /// Time between two full block reports (HDFS's
+    /// `dfs.blockreport.intervalMsec`), e.g. "6h".
+    #[serde(with = "duration")]
+    pub block_report_interval: Duration,
+    /// Bytes per volume kept free for other uses (HDFS's
+    /// `dfs.datanode.du.reserved`), subtracted from the capacity.
+    pub reserved_bytes: u64,
+    /// How long received/deleted replicas are batched before being reported;
+    /// at most 100ms, since a writer's close waits for the report.
+    #[serde(with = "duration")]
+    pub incremental_report_delay: Duration,
+}
+
+impl Default for DatanodeConfig {
+    fn default() -> Self {
+        Self {
+            data_dirs: vec![PathBuf::from("./cairn-data/data")],
+            namenode: "127.0.0.1:8020".to_string(),
+            host: "127.0.0.1".to_string(),
+            heartbeat_interval: Duration::from_secs(3),
+            block_report_interval: Duration::from_secs(6 * 60 * 60),
+            reserved_bytes: 0,
+            incremental_report_delay: Duration::from_millis(20),
+        }
+    }
+}
+
+impl DatanodeConfig {
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        if self.data_dirs.is_empty() {
+            return Err(DatanodeError::Config(
+                "data-dirs must name at least one directory".into(),
+            ));
+        }
+        if let Some(dir) = self.data_dirs.iter().find(|d| d.as_os_str().is_empty()) {
+            return Err(DatanodeError::Config(format!(
+                "data-dirs holds an empty path ({})",
+                dir.display()
+            )));
+        }
+        for (i, a) in self.data_dirs.iter().enumerate() {
+            if self.data_dirs[..i].contains(a) {
+                return Err(DatanodeError::Config(format!(
+                    "data-dirs names {} twice",
+                    a.display()
+                )));
+            }
+        }
+        self.namenode_uri()?;
+        if self.host.trim().is_empty() || self.host.contains(['/', ' ']) {
+            return Err(DatanodeError::Config(format!(
+                "host must be a host name or address, not {:?}",
+                self.host
+            )));
+        }
+        if self.heartbeat_interval.is_zero() {
+            return Err(DatanodeError::Config(
+                "heartbeat-interval must be positive".into(),
+            ));
+        }
+        if self.block_report_interval.is_zero() {
+            return Err(DatanodeError::Config(
+                "block-report-interval must be positive".into(),
+            ));
+        }
+        if self.incremental_report_delay > MAX_INCREMENTAL_REPORT_DELAY {
+            return Err(DatanodeError::Config(format!(
+                "incremental-report-delay must be at most {}ms (the namenode's complete() waits for it), not {}ms",
+                MAX_INCREMENTAL_REPORT_DELAY.as_millis(),
+                self.incremental_report_delay.as_millis()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The namenode's address as an `http://host:port` URI for tonic.
+    pub fn namenode_uri(&self) -> Result<String> {
+        let rest = self
+            .namenode
+            .strip_prefix("cairn://")
+            .or_else(|| self.namenode.strip_prefix("http://"))
+            .unwrap_or(&self.namenode)
+            .trim_end_matches('/');
+        let valid = rest
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+            && !rest.contains('/');
+        if !valid {
+            return Err(DatanodeError::Config(format!(
+                "namenode must be \"host:port\", \"cairn://host:port\" or \"http://host:port\", not {:?}",
+                self.namenode
+            )));
+        }
+        Ok(format!("http://{rest}"))
+    }
+}
+
+/// Durations written for people: "250ms", "3s", "10m", "6h", "1d", or a bare
+/// number of seconds.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Seconds(u64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+        match Raw::deserialize(de)? {
+            Raw::Seconds(s) => Ok(Duration::from_secs(s)),
+            Raw::Text(text) => parse(&text).ok_or_else(|| {
+                D::Error::custom(format!(
+                    "invalid duration {text:?} (expected e.g. \"250ms\", \"3s\", \"10m\", \"6h\")"
+                ))
+            }),
+        }
+    }
+
+    #[allow(dead_code)] // serde's `with` wants both halves; we only read configs.
+    pub fn serialize<S: Serializer>(d: &Duration, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(&format!("{}ms", d.as_millis()))
+    }
+
+    pub(super) fn parse(text: &str) -> Option<Duration> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let n: u64 = number.parse().ok()?;
+        let millis = match unit.trim() {
+            "ms" => Some(n),
+            "" | "s" => n.checked_mul(1000),
+            "m" | "min" => n.checked_mul(60_000),
+            "h" => n.checked_mul(3_600_000),
+            "d" => n.checked_mul(86_400_000),
+            _ => None,
+        }?;
+        Some(Duration::from_millis(millis))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = DatanodeConfig::default();
+        config.validate().unwrap();
+        assert_eq!(config.namenode_uri().unwrap(), "http://127.0.0.1:8020");
+    }
+
+    #[test]
+    fn parses_kebab_case_toml_with_durations() {
+        let config: DatanodeConfig = toml::from_str(
+            r#"
+            data-dirs = ["/d1", "/d2"]
+            namenode = "cairn://nn.example:9000"
+            heartbeat-interval = "500ms"
+            block-report-interval = "1h"
+            reserved-bytes = 1024
+            incremental-report-delay = "50ms"
+            "#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.data_dirs.len(), 2);
+        assert_eq!(config.namenode_uri().unwrap(), "http://nn.example:9000");
+        assert_eq!(config.heartbeat_interval, Duration::from_millis(500));
+        assert_eq!(config.block_report_interval, Duration::from_secs(3600));
+        assert_eq!(config.host, "127.0.0.1");
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_bad_values() {
+        assert!(toml::from_str::<DatanodeConfig>("data-dir = [\"/x\"]").is_err());
+        assert!(toml::from_str::<DatanodeConfig>("heartbeat-interval = \"3 parsecs\"").is_err());
+        let config = DatanodeConfig {
+            incremental_report_delay: Duration::from_millis(101),
+            ..Default::default()
+        };
+        assert!(config.validate().is_err());
+        for bad in ["nn", "http://nn", "nn:port", "ftp://nn:1", ":8020"] {
+            let config = DatanodeConfig {
+                namenode: bad.into(),
+                ..Default::default()
+            };
+            assert!(config.validate().is_err(), "{bad} accepted");
+        }
+        let config = DatanodeConfig {
+            namenode: "http://10.0.0.1:8020".into(),
+            ..Default::default()
+        };
+        assert_eq!(config.namenode_uri().unwrap(), "http://10.0.0.1:8020");
+    }
+
+    #[test]
+    fn duration_units() {
+        assert_eq!(duration::parse("3s"), Some(Duration::from_secs(3)));
+        assert_eq!(duration::parse("6h"), Some(Duration::from_secs(21600)));
+        assert_eq!(duration::parse("15"), Some(Duration::from_secs(15)));
+        assert_eq!(duration::parse("ms"), None);
+    }
+}

@@ -1,0 +1,149 @@
+//! The disk half of receiving a block: appends verified packets to an rbw
+//! replica's block and meta files (HDFS's ReplicaOutputStreams as driven by
+//! BlockReceiver). All methods block; call them from a blocking task.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use cairn_proto::{BYTES_PER_CHECKSUM, CHECKSUM_SIZE, chunk_checksums};
+use parking_lot::Mutex;
+
+use super::FsDataset;
+use super::meta;
+use super::replica::ReplicaPaths;
+use crate::error::{DatanodeError, Result};
+
+/// The one stream allowed to write an rbw replica.
+pub struct ReplicaWriter {
+    pub(super) dataset: Arc<FsDataset>,
+    pub(super) block_id: u64,
+    pub(super) token: u64,
+    pub(super) volume: usize,
+    pub(super) io: Arc<Mutex<()>>,
+    pub(super) paths: ReplicaPaths,
+    pub(super) data: File,
+    pub(super) meta: File,
+    pub(super) bytes_on_disk: u64,
+    /// The bytes of the last, incomplete chunk on disk, so its checksum can be
+    /// recomputed as the chunk fills up (an append, or unaligned packets)
+    /// without reading the block file back.
+    pub(super) partial: Vec<u8>,
+}
+
+impl std::fmt::Debug for ReplicaWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplicaWriter")
+            .field("block_id", &self.block_id)
+            .field("bytes_on_disk", &self.bytes_on_disk)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReplicaWriter {
+    pub fn block_id(&self) -> u64 {
+        self.block_id
+    }
+
+    pub fn bytes_on_disk(&self) -> u64 {
+        self.bytes_on_disk
+    }
+
+    /// Writes a packet whose `checksums` were already verified against
+    /// `data` at `offset`. The client's CRCs of whole chunks are stored as
+    /// they are; only a chunk that was partly on disk before gets its CRC
+    /// recomputed. Bytes before `bytes_on_disk` (a packet sent again after a
+    /// pipeline recovery) are skipped.
+    pub fn write_packet(&mut self, offset: u64, data: &[u8], checksums: &[u8]) -> Result<()> {
+        let io = Arc::clone(&self.io);
+        let _io = io.lock();
+        self.dataset.check_writer(self.block_id, self.token)?;
+        let on_disk = self.bytes_on_disk;
+        if offset > on_disk {
+            return Err(DatanodeError::InvalidArgument(format!(
+                "packet for blk_{} starts at offset {offset} but the replica has only {on_disk} bytes",
+                self.block_id
+            )));
+        }
+        let skip = (on_disk - offset) as usize;
+        if skip >= data.len() {
+            return Ok(());
+        }
+        let data = &data[skip..];
+        let recomputed;
+        let sums = if skip == 0 {
+            checksums
+        } else {
+            let mut own = Vec::new();
+            chunk_checksums(data, on_disk, &mut own);
+            recomputed = own;
+            &recomputed[..]
+        };
+
+        let mut meta_bytes = Vec::with_capacity(sums.len());
+        let mut rest = data;
+        let mut reused = sums;
+        let misalign = (on_disk % BYTES_PER_CHECKSUM as u64) as usize;
+        if misalign != 0 {
+            let first = (BYTES_PER_CHECKSUM - misalign).min(rest.len());
+            self.partial.extend_from_slice(&rest[..first]);
+            meta_bytes.extend_from_slice(&crc32fast::hash(&self.partial).to_be_bytes());
+            if self.partial.len() == BYTES_PER_CHECKSUM {
+                self.partial.clear();
+            }
+            rest = &rest[first..];
+            reused = reused.get(CHECKSUM_SIZE..).unwrap_or_default();
+        }
+        meta_bytes.extend_from_slice(reused);
+        if !rest.is_empty() {
+            let tail = rest.len() % BYTES_PER_CHECKSUM;
+            self.partial.clear();
+            self.partial.extend_from_slice(&rest[rest.len() - tail..]);
+        }
+
+        self.data
+            .write_all_at(data, on_disk)
+            .map_err(|e| DatanodeError::io(&self.paths.block, e))?;
+        self.meta
+            .write_all_at(&meta_bytes, meta::checksum_position(on_disk))
+            .map_err(|e| DatanodeError::io(&self.paths.meta, e))?;
+        self.bytes_on_disk = on_disk + data.len() as u64;
+        self.dataset
+            .set_bytes_on_disk(self.block_id, self.token, self.bytes_on_disk);
+        Ok(())
+    }
+
+    /// hsync: the data and checksums written so far reach the disk.
+    pub fn sync(&self) -> Result<()> {
+        self.data
+            .sync_data()
+            .map_err(|e| DatanodeError::io(&self.paths.block, e))?;
+        self.meta
+            .sync_data()
+            .map_err(|e| DatanodeError::io(&self.paths.meta, e))
+    }
+
+    /// A handle for whoever sends the acks to publish the acknowledged length.
+    pub fn acked_length(&self) -> AckedLength {
+        AckedLength {
+            dataset: Arc::clone(&self.dataset),
+            block_id: self.block_id,
+            token: self.token,
+        }
+    }
+}
+
+/// Publishes the bytes acknowledged by the whole pipeline downstream of
+/// here: the visible length readers may read (HDFS's bytesAcked).
+#[derive(Debug, Clone)]
+pub struct AckedLength {
+    dataset: Arc<FsDataset>,
+    block_id: u64,
+    token: u64,
+}
+
+impl AckedLength {
+    pub fn set(&self, len: u64) {
+        self.dataset.set_visible(self.block_id, self.token, len);
+    }
+}
