@@ -44,6 +44,7 @@ pub struct DatasetUsage {
 /// The replicas of every volume of this datanode.
 #[derive(Debug)]
 pub struct FsDataset {
+    datanode_uuid: String,
     volumes: Vec<FsVolume>,
     replicas: Mutex<HashMap<u64, ReplicaInfo>>,
     next_volume: AtomicUsize,
@@ -53,6 +54,10 @@ pub struct FsDataset {
 impl FsDataset {
     /// Opens the volumes and rebuilds the replica map from their files.
     pub fn load(storages: Vec<StorageDirectory>, reserved: u64) -> Result<Arc<Self>> {
+        let datanode_uuid = storages
+            .first()
+            .map(|s| s.datanode_uuid.clone())
+            .ok_or_else(|| DatanodeError::Config("no data directory".into()))?;
         let volumes: Vec<FsVolume> = storages
             .into_iter()
             .map(|storage| FsVolume { storage, reserved })
@@ -89,11 +94,17 @@ impl FsDataset {
             "loaded the replica map"
         );
         Ok(Arc::new(Self {
+            datanode_uuid,
             volumes,
             replicas: Mutex::new(replicas),
             next_volume: AtomicUsize::new(0),
             next_writer: AtomicU64::new(1),
         }))
+    }
+
+    /// The uuid shared by all volumes of this datanode.
+    pub fn datanode_uuid(&self) -> &str {
+        &self.datanode_uuid
     }
 
     /// The storage ids of the volumes, in order.

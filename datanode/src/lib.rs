@@ -1,8 +1,169 @@
-//! cairn-datanode
+//! The Cairn datanode: holds replicas of blocks on local volumes and moves
+//! their bytes (DESIGN.md §4).
+//!
+//! Layout, by HDFS concept:
+//! * [`storage`] — DataStorage: each volume's `VERSION` and formatting;
+//! * [`dataset`] — FsDatasetImpl: the replica map and every change of a
+//!   replica on disk (volumes, meta files, the rbw writer);
+//! * [`xceiver`] — DataXceiver: the DataTransfer gRPC service, with
+//!   [`receiver`] (BlockReceiver, the write pipeline), [`downstream`] (the
+//!   next datanode of a pipeline) and [`sender`] (BlockSender, reads);
+//! * [`actor`] — BPServiceActor: handshake, registration, heartbeats and
+//!   block reports, with [`ibr`] (incremental reports) and [`commands`]
+//!   (what the namenode orders, including [`transfer`] for re-replication).
+//!
+//! [`Datanode::start`] ties them together; tests and `cairn server` run
+//! several in one process.
+
+pub mod actor;
+pub mod commands;
 pub mod config;
 pub mod dataset;
+pub mod downstream;
 pub mod error;
+pub mod ibr;
+pub mod net;
+pub mod node;
+pub mod receiver;
+pub mod sender;
 pub mod storage;
+pub mod transfer;
+pub mod xceiver;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use cairn_proto::{CONNECTION_WINDOW, STREAM_WINDOW, pb};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tracing::{info, warn};
 
 pub use config::DatanodeConfig;
 pub use error::DatanodeError;
+
+use crate::actor::{ActorTiming, BpServiceActor};
+use crate::dataset::FsDataset;
+use crate::node::NodeContext;
+use crate::xceiver::DataXceiver;
+
+/// A running datanode.
+#[derive(Debug)]
+pub struct Datanode {
+    local_addr: SocketAddr,
+    datanode_uuid: String,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    actor: JoinHandle<()>,
+}
+
+impl Datanode {
+    /// Connects to the namenode (retrying with backoff while it is
+    /// unreachable, logging each failure at warn), handshakes
+    /// (VersionRequest), loads or formats its volumes, registers, sends a
+    /// full block report and starts serving DataTransfer on `listener` plus
+    /// its background loops.
+    ///
+    /// A volume formatted for another cluster id is refused with an error
+    /// naming the directory and both cluster ids (HDFS's wording).
+    pub async fn start(
+        config: DatanodeConfig,
+        listener: tokio::net::TcpListener,
+    ) -> Result<Datanode, DatanodeError> {
+        config.validate()?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| DatanodeError::io("the data transfer listener", e))?;
+        let channel = net::endpoint(&config.namenode_uri()?)?
+            .timeout(actor::RPC_TIMEOUT)
+            .connect_lazy();
+        let mut client = net::namenode_client(channel);
+        let namespace = actor::handshake(&mut client).await;
+        info!(cluster_id = %namespace.cluster_id, namenode = %config.namenode, "handshake with the namenode done");
+
+        let dirs = config.data_dirs.clone();
+        let cluster_id = namespace.cluster_id.clone();
+        let reserved = config.reserved_bytes;
+        let dataset = tokio::task::spawn_blocking(move || {
+            let storages = storage::load_or_format(&dirs, &cluster_id)?;
+            FsDataset::load(storages, reserved)
+        })
+        .await??;
+        let datanode_uuid = dataset.datanode_uuid().to_string();
+
+        let xfer_addr = format!("{}:{}", config.host, local_addr.port());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let ctx = Arc::new(NodeContext::new(
+            Arc::clone(&dataset),
+            xfer_addr,
+            shutdown_rx.clone(),
+        ));
+
+        // Serve before registering, so the namenode never sends a client to
+        // a datanode that does not answer yet.
+        let server = tokio::spawn(
+            tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .initial_stream_window_size(STREAM_WINDOW)
+                .initial_connection_window_size(CONNECTION_WINDOW)
+                .add_service(DataXceiver::new(Arc::clone(&ctx)).into_server())
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), {
+                    let mut rx = shutdown_rx.clone();
+                    async move {
+                        let _ = rx.wait_for(|stop| *stop).await;
+                    }
+                }),
+        );
+
+        let registration = pb::DatanodeRegistration {
+            datanode_uuid: datanode_uuid.clone(),
+            host: config.host.clone(),
+            xfer_port: u32::from(local_addr.port()),
+            http_port: 0,
+            cluster_id: namespace.cluster_id.clone(),
+            storage_ids: dataset.storage_ids(),
+        };
+        let timing = ActorTiming {
+            heartbeat_interval: config.heartbeat_interval,
+            block_report_interval: config.block_report_interval,
+            incremental_report_delay: config.incremental_report_delay,
+        };
+        let mut actor = BpServiceActor::new(Arc::clone(&ctx), client, registration, timing);
+        if let Err(e) = actor.register_at_start().await {
+            let _ = shutdown.send(true);
+            if let Ok(Err(serve)) = server.await {
+                warn!("data transfer server: {serve}");
+            }
+            return Err(e);
+        }
+        let actor = tokio::spawn(actor.run());
+        info!(%local_addr, uuid = %datanode_uuid, "datanode started");
+        Ok(Datanode {
+            local_addr,
+            datanode_uuid,
+            shutdown,
+            server,
+            actor,
+        })
+    }
+
+    /// The address the DataTransfer service listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// This datanode's uuid, kept in every volume's VERSION file.
+    pub fn datanode_uuid(&self) -> &str {
+        &self.datanode_uuid
+    }
+
+    /// Stops serving and the background loops; replicas being written stay
+    /// in rbw/ (as after a crash).
+    pub async fn shutdown(self) -> Result<(), DatanodeError> {
+        let _ = self.shutdown.send(true);
+        self.actor.await?;
+        self.server.await?.map_err(DatanodeError::Serve)?;
+        info!(uuid = %self.datanode_uuid, "datanode stopped");
+        Ok(())
+    }
+}

@@ -72,12 +72,7 @@ pub fn read_checksums(meta: &File, path: &Path, start: u64, end: u64) -> Result<
 /// both files hold, and cut back to the longest prefix of the last chunk
 /// that matches its stored CRC (a crash can leave data without its
 /// checksum, a chunk's CRC still covering a shorter chunk, or a torn tail).
-pub fn vouched_length(
-    data: &File,
-    data_path: &Path,
-    meta: &File,
-    meta_path: &Path,
-) -> Result<u64> {
+pub fn vouched_length(data: &File, data_path: &Path, meta: &File, meta_path: &Path) -> Result<u64> {
     check_header(meta, meta_path)?;
     let data_len = data
         .metadata()

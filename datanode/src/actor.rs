@@ -1,0 +1,309 @@
+//! BPServiceActor: the datanode's side of DatanodeProtocol — handshake,
+//! registration, heartbeats (whose replies carry the namenode's commands),
+//! full and incremental block reports. One task, so calls to the namenode
+//! never overlap; commands run in tasks of their own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_proto::pb::datanode_protocol_client::DatanodeProtocolClient;
+use cairn_proto::{ErrorKind, RpcError, pb};
+use tokio::time::{Instant, sleep, sleep_until};
+use tonic::transport::Channel;
+use tracing::{debug, info, warn};
+
+use crate::commands;
+use crate::error::{DatanodeError, Result};
+use crate::net::Backoff;
+use crate::node::NodeContext;
+
+/// Every call to the namenode gives up after this long.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// First and longest wait between attempts while the namenode is down.
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// The client of the namenode's DatanodeProtocol.
+pub type NamenodeClient = DatanodeProtocolClient<Channel>;
+
+/// Intervals of the actor's loops.
+#[derive(Debug, Clone, Copy)]
+pub struct ActorTiming {
+    pub heartbeat_interval: Duration,
+    pub block_report_interval: Duration,
+    pub incremental_report_delay: Duration,
+}
+
+/// Asks the namenode which cluster it serves, retrying with backoff (and a
+/// warning each time) until it answers.
+pub async fn handshake(client: &mut NamenodeClient) -> pb::NamespaceInfo {
+    let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
+    loop {
+        match client.version_request(pb::VersionRequestRequest {}).await {
+            Ok(info) => return info.into_inner(),
+            Err(status) => {
+                let err = RpcError::from(status);
+                let delay = backoff.next_delay();
+                warn!("namenode handshake failed ({err}); retrying in {delay:?}");
+                sleep(delay).await;
+            }
+        }
+    }
+}
+
+/// Whether a failed call is worth retrying later (the namenode is down,
+/// slow or starting) rather than a refusal.
+fn is_transient(err: &DatanodeError) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::Unavailable | ErrorKind::TimedOut | ErrorKind::SafeMode
+    )
+}
+
+/// The actor of one datanode towards its namenode.
+#[derive(Debug)]
+pub struct BpServiceActor {
+    ctx: Arc<NodeContext>,
+    client: NamenodeClient,
+    registration: pb::DatanodeRegistration,
+    timing: ActorTiming,
+}
+
+impl BpServiceActor {
+    pub fn new(
+        ctx: Arc<NodeContext>,
+        client: NamenodeClient,
+        registration: pb::DatanodeRegistration,
+        timing: ActorTiming,
+    ) -> Self {
+        Self {
+            ctx,
+            client,
+            registration,
+            timing,
+        }
+    }
+
+    /// Registers and sends a full block report, retrying with backoff while
+    /// the namenode is unreachable; a refusal is returned.
+    pub async fn register_at_start(&mut self) -> Result<()> {
+        let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
+        loop {
+            match self.register().await {
+                Ok(()) => return Ok(()),
+                Err(e) if is_transient(&e) => {
+                    let delay = backoff.next_delay();
+                    warn!("registration failed ({e}); retrying in {delay:?}");
+                    sleep(delay).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// RegisterDatanode, then a full block report.
+    async fn register(&mut self) -> Result<()> {
+        let response = self
+            .client
+            .register_datanode(pb::RegisterDatanodeRequest {
+                registration: Some(self.registration.clone()),
+            })
+            .await
+            .map_err(|s| DatanodeError::rpc("registration with the namenode", s))?
+            .into_inner();
+        if let Some(kept) = response.registration
+            && kept.datanode_uuid != self.registration.datanode_uuid
+        {
+            warn!(ours = %self.registration.datanode_uuid, theirs = %kept.datanode_uuid, "namenode registered us under another uuid");
+        }
+        info!(uuid = %self.registration.datanode_uuid, host = %self.registration.host, port = self.registration.xfer_port, "registered with the namenode");
+        self.block_report().await
+    }
+
+    async fn block_report(&mut self) -> Result<()> {
+        let dataset = Arc::clone(&self.ctx.dataset);
+        let replicas = tokio::task::spawn_blocking(move || dataset.block_report()).await?;
+        let count = replicas.len();
+        let response = self
+            .client
+            .block_report(pb::BlockReportRequest {
+                datanode_uuid: self.registration.datanode_uuid.clone(),
+                replicas,
+            })
+            .await
+            .map_err(|s| DatanodeError::rpc("full block report", s))?
+            .into_inner();
+        info!(replicas = count, "sent a full block report");
+        if commands::execute(&self.ctx, response.commands).reregister {
+            return Err(DatanodeError::rpc(
+                "full block report",
+                RpcError::new(
+                    ErrorKind::UnregisteredDatanode,
+                    "the namenode asked us to register again",
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    async fn heartbeat(&mut self) -> Result<bool> {
+        let dataset = Arc::clone(&self.ctx.dataset);
+        let usage = tokio::task::spawn_blocking(move || dataset.usage()).await?;
+        let response = self
+            .client
+            .send_heartbeat(pb::HeartbeatRequest {
+                datanode_uuid: self.registration.datanode_uuid.clone(),
+                capacity: usage.capacity,
+                dfs_used: usage.dfs_used,
+                remaining: usage.remaining,
+                non_dfs_used: usage.non_dfs_used,
+                xceiver_count: self.ctx.xceiver_count(),
+                failed_volumes: usage.failed_volumes,
+            })
+            .await
+            .map_err(|s| DatanodeError::rpc("heartbeat", s))?
+            .into_inner();
+        Ok(commands::execute(&self.ctx, response.commands).reregister)
+    }
+
+    /// Sends what the incremental report queue holds; puts it back on failure.
+    async fn incremental_report(&mut self) -> Result<()> {
+        let blocks = self.ctx.reports.take();
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        let count = blocks.len();
+        let sent = self
+            .client
+            .block_received_and_deleted(pb::BlockReceivedAndDeletedRequest {
+                datanode_uuid: self.registration.datanode_uuid.clone(),
+                blocks: blocks.clone(),
+            })
+            .await;
+        match sent {
+            Ok(_) => {
+                debug!(count, "sent an incremental block report");
+                Ok(())
+            }
+            Err(s) => {
+                self.ctx.reports.put_back(blocks);
+                Err(DatanodeError::rpc("incremental block report", s))
+            }
+        }
+    }
+
+    /// The actor's loop, until shutdown. While the namenode is down it keeps
+    /// retrying with backoff; when the namenode has forgotten us (it
+    /// restarted) it registers again and sends a full block report.
+    pub async fn run(mut self) {
+        let timing = self.timing;
+        let mut backoff = Backoff::new(
+            RETRY_MIN,
+            RETRY_MAX.min(timing.heartbeat_interval).max(RETRY_MIN),
+        );
+        let mut next_heartbeat = Instant::now();
+        let mut next_block_report = Instant::now() + timing.block_report_interval;
+        let mut report_due = (!self.ctx.reports.is_empty())
+            .then(|| Instant::now() + timing.incremental_report_delay);
+        let mut must_register = false;
+        let ctx = Arc::clone(&self.ctx);
+        loop {
+            if must_register {
+                let registered = tokio::select! {
+                    r = self.register() => r,
+                    () = ctx.shutting_down() => break,
+                };
+                match registered {
+                    Ok(()) => {
+                        must_register = false;
+                        backoff.reset();
+                        next_heartbeat = Instant::now();
+                        next_block_report = Instant::now() + timing.block_report_interval;
+                    }
+                    Err(e) => {
+                        let delay = backoff.next_delay();
+                        warn!("registering again failed ({e}); retrying in {delay:?}");
+                        tokio::select! {
+                            () = sleep(delay) => continue,
+                            () = ctx.shutting_down() => break,
+                        }
+                    }
+                }
+            }
+            let report_timer = async {
+                match report_due {
+                    Some(at) => sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            enum Due {
+                ReportQueued,
+                Report,
+                Heartbeat,
+                BlockReport,
+            }
+            let due = tokio::select! {
+                biased;
+                () = ctx.shutting_down() => break,
+                () = ctx.reports.wait(), if report_due.is_none() => Due::ReportQueued,
+                () = report_timer => Due::Report,
+                () = sleep_until(next_heartbeat) => Due::Heartbeat,
+                () = sleep_until(next_block_report) => Due::BlockReport,
+            };
+            let outcome = match due {
+                Due::ReportQueued => {
+                    report_due = Some(Instant::now() + timing.incremental_report_delay);
+                    Ok(())
+                }
+                Due::Report => {
+                    let result = self.incremental_report().await;
+                    report_due = match &result {
+                        Ok(()) if self.ctx.reports.is_empty() => None,
+                        Ok(()) => Some(Instant::now() + timing.incremental_report_delay),
+                        Err(_) => Some(Instant::now() + backoff.next_delay()),
+                    };
+                    result
+                }
+                Due::Heartbeat => {
+                    let result = self.heartbeat().await;
+                    next_heartbeat = Instant::now()
+                        + match &result {
+                            Ok(_) => timing.heartbeat_interval,
+                            Err(_) => backoff.next_delay().min(timing.heartbeat_interval),
+                        };
+                    match result {
+                        Ok(true) => {
+                            info!("the namenode asked us to register again");
+                            must_register = true;
+                            Ok(())
+                        }
+                        Ok(false) => {
+                            backoff.reset();
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Due::BlockReport => {
+                    let result = self.block_report().await;
+                    next_block_report = Instant::now()
+                        + match &result {
+                            Ok(()) => timing.block_report_interval,
+                            Err(_) => backoff.next_delay(),
+                        };
+                    result
+                }
+            };
+            if let Err(e) = outcome {
+                if e.kind() == ErrorKind::UnregisteredDatanode {
+                    info!("the namenode does not know us ({e}); registering again");
+                    must_register = true;
+                } else {
+                    warn!("{e}");
+                }
+            }
+        }
+        debug!("BPServiceActor stopped");
+    }
+}

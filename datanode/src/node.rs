@@ -1,0 +1,66 @@
+//! What the parts of a running datanode share: the dataset, the report
+//! queue, the xceiver count, its own address and the shutdown signal.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tokio::sync::watch;
+
+use crate::dataset::FsDataset;
+use crate::ibr::IncrementalBlockReports;
+
+/// State shared by the DataTransfer service, the BPServiceActor and the
+/// command handlers of one datanode.
+#[derive(Debug)]
+pub struct NodeContext {
+    pub dataset: Arc<FsDataset>,
+    pub reports: IncrementalBlockReports,
+    /// "host:port" others reach our DataTransfer service at.
+    pub xfer_addr: String,
+    xceivers: AtomicU32,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl NodeContext {
+    pub fn new(
+        dataset: Arc<FsDataset>,
+        xfer_addr: String,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            dataset,
+            reports: IncrementalBlockReports::default(),
+            xfer_addr,
+            xceivers: AtomicU32::new(0),
+            shutdown,
+        }
+    }
+
+    /// Streams being served now (HDFS's xceiver count, sent in heartbeats).
+    pub fn xceiver_count(&self) -> u32 {
+        self.xceivers.load(Ordering::Relaxed)
+    }
+
+    /// Counts one stream for as long as the guard lives.
+    pub fn xceiver(self: &Arc<Self>) -> XceiverGuard {
+        self.xceivers.fetch_add(1, Ordering::Relaxed);
+        XceiverGuard(Arc::clone(self))
+    }
+
+    /// Resolves once the datanode is shutting down.
+    pub async fn shutting_down(&self) {
+        let mut rx = self.shutdown.clone();
+        // An error means the sender is gone: shutting down as well.
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+/// Keeps one stream counted in the xceiver count.
+#[derive(Debug)]
+pub struct XceiverGuard(Arc<NodeContext>);
+
+impl Drop for XceiverGuard {
+    fn drop(&mut self) {
+        self.0.xceivers.fetch_sub(1, Ordering::Relaxed);
+    }
+}

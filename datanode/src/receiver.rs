@@ -1,0 +1,401 @@
+//! BlockReceiver: one WriteBlock stream, from its header to the last ack.
+//!
+//! Two halves run at once, as in HDFS: the receiver reads packets from
+//! upstream, verifies their checksums, forwards them downstream and writes
+//! them; the responder (HDFS's PacketResponder) waits for the downstream
+//! ack of each packet, in order, and only then acks upstream with our own
+//! status in front of the downstream replies.
+
+use std::sync::Arc;
+
+use cairn_proto::pb::{self, write_block_request};
+use cairn_proto::{BYTES_PER_CHECKSUM, ErrorKind, RpcError, verify_chunk_checksums};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::dataset::{AckedLength, ReplicaWriter};
+use crate::downstream::{Downstream, all_success};
+use crate::error::{DatanodeError, Result};
+use crate::node::NodeContext;
+
+/// Acks waiting to be sent upstream; the client keeps its own window.
+pub const ACK_QUEUE: usize = 64;
+
+/// The largest packet we accept (data bytes).
+pub const MAX_PACKET_DATA: usize = 16 * 1024 * 1024;
+
+/// What the upstream sees of one WriteBlock call.
+pub type AckSender = mpsc::Sender<std::result::Result<pb::PipelineAck, tonic::Status>>;
+
+/// A packet the responder must acknowledge, in the order received.
+#[derive(Debug)]
+enum Pending {
+    /// Written (and synced if asked); `end` is the block offset after it.
+    Written { seqno: i64, end: u64, last: bool },
+    /// We failed this packet: ack it with `status` and stop.
+    Failed {
+        seqno: i64,
+        status: pb::AckStatus,
+        message: String,
+    },
+}
+
+/// A replica opened for a WriteBlock stream, ready to run.
+pub struct BlockReceiver {
+    ctx: Arc<NodeContext>,
+    header: pb::WriteBlockHeader,
+    writer: ReplicaWriter,
+}
+
+impl BlockReceiver {
+    /// Validates the header and creates or reopens the replica as its stage
+    /// asks. Errors here fail the call itself.
+    pub async fn open(ctx: Arc<NodeContext>, header: pb::WriteBlockHeader) -> Result<Self> {
+        let block = header.block.ok_or_else(|| {
+            DatanodeError::InvalidArgument("WriteBlock header without a block".into())
+        })?;
+        if header.bytes_per_checksum != 0
+            && header.bytes_per_checksum as usize != BYTES_PER_CHECKSUM
+        {
+            return Err(DatanodeError::InvalidArgument(format!(
+                "bytes_per_checksum {} is not supported (only {BYTES_PER_CHECKSUM})",
+                header.bytes_per_checksum
+            )));
+        }
+        let stage = pb::WriteStage::try_from(header.stage).map_err(|_| {
+            DatanodeError::InvalidArgument(format!("unknown write stage {}", header.stage))
+        })?;
+        let new_gs = header.new_generation_stamp;
+        let dataset = Arc::clone(&ctx.dataset);
+        let writer = tokio::task::spawn_blocking(move || match stage {
+            pb::WriteStage::PipelineSetupCreate | pb::WriteStage::TransferFinalized => {
+                dataset.create_rbw(block.id, block.generation_stamp)
+            }
+            pb::WriteStage::PipelineSetupAppend => dataset.append(&block, new_gs),
+            pb::WriteStage::PipelineSetupRecovery => dataset.recover_rbw(&block, new_gs),
+        })
+        .await??;
+        info!(
+            block_id = block.id,
+            stage = stage.as_str_name(),
+            client = %header.client_name,
+            downstream = header.targets.len(),
+            "receiving block"
+        );
+        Ok(Self {
+            ctx,
+            header,
+            writer,
+        })
+    }
+
+    /// Sets up the downstream part of the pipeline, then receives packets
+    /// until the last one is acknowledged, the upstream or downstream goes
+    /// away, or the datanode shuts down. The replica stays rbw unless the
+    /// last packet arrived.
+    pub async fn run(self, upstream: tonic::Streaming<pb::WriteBlockRequest>, acks: AckSender) {
+        let _xceiver = self.ctx.xceiver();
+        let ctx = Arc::clone(&self.ctx);
+        tokio::select! {
+            () = self.receive(upstream, acks.clone()) => {}
+            () = ctx.shutting_down() => {
+                let status = RpcError::new(ErrorKind::Unavailable, format!("datanode {} is shutting down", ctx.xfer_addr));
+                let _ = acks.send(Err(status.into())).await;
+            }
+        }
+    }
+
+    async fn receive(self, upstream: tonic::Streaming<pb::WriteBlockRequest>, acks: AckSender) {
+        let block_id = self.writer.block_id();
+        let mut rest = self.header.clone();
+        let downstream = match rest.targets.first().cloned() {
+            None => None,
+            Some(target) => {
+                rest.targets.remove(0);
+                match Downstream::connect(&target, rest).await {
+                    Ok(d) => Some(d),
+                    Err(failure) => {
+                        failure.log(block_id);
+                        let mut replies = vec![pb::AckStatus::Success as i32];
+                        replies.extend(failure.replies);
+                        let _ = acks
+                            .send(Ok(pb::PipelineAck {
+                                seqno: -1,
+                                replies,
+                                first_bad_link: failure.first_bad_link,
+                                message: failure.message,
+                            }))
+                            .await;
+                        return;
+                    }
+                }
+            }
+        };
+        let mut replies = vec![pb::AckStatus::Success as i32];
+        let (packets_tx, acks_rx) = match downstream {
+            Some(d) => {
+                replies.extend(d.setup_replies);
+                (Some(d.packets), Some((d.acks, d.addr)))
+            }
+            None => (None, None),
+        };
+        let setup = pb::PipelineAck {
+            seqno: -1,
+            replies,
+            ..Default::default()
+        };
+        if acks.send(Ok(setup)).await.is_err() {
+            return;
+        }
+
+        let (queue_tx, queue_rx) = mpsc::channel(ACK_QUEUE);
+        let responder = respond(
+            queue_rx,
+            acks_rx,
+            acks.clone(),
+            self.writer.acked_length(),
+            self.ctx.xfer_addr.clone(),
+        );
+        let receiver = receive_packets(
+            Arc::clone(&self.ctx),
+            self.writer,
+            upstream,
+            packets_tx,
+            queue_tx,
+        );
+        tokio::pin!(responder, receiver);
+        tokio::select! {
+            // The responder stops first on a downstream failure: stop
+            // receiving too (which drops the downstream stream).
+            () = &mut responder => {}
+            () = &mut receiver => {
+                // Let the responder send the acks still due (the last
+                // packet's, or a failed packet's), unless upstream cancels.
+                tokio::select! {
+                    () = &mut responder => {}
+                    () = acks.closed() => {}
+                }
+            }
+        }
+        debug!(block_id, "write stream ended");
+    }
+}
+
+/// The receiving half: verify, forward, write, queue the ack. Returns after
+/// the last packet, or when upstream goes away or a packet fails.
+async fn receive_packets(
+    ctx: Arc<NodeContext>,
+    writer: ReplicaWriter,
+    mut upstream: tonic::Streaming<pb::WriteBlockRequest>,
+    mut downstream: Option<mpsc::Sender<pb::WriteBlockRequest>>,
+    queue: mpsc::Sender<Pending>,
+) {
+    let block_id = writer.block_id();
+    let mut writer = Some(writer);
+    loop {
+        let packet = match upstream.message().await {
+            Ok(Some(pb::WriteBlockRequest {
+                message: Some(write_block_request::Message::Packet(p)),
+            })) => p,
+            Ok(Some(_)) => {
+                warn!(
+                    block_id,
+                    "a second header or an empty message in a WriteBlock stream"
+                );
+                let _ = queue
+                    .send(Pending::Failed {
+                        seqno: -2,
+                        status: pb::AckStatus::Error,
+                        message: "expected a packet".into(),
+                    })
+                    .await;
+                return;
+            }
+            Ok(None) => {
+                info!(
+                    block_id,
+                    "upstream closed the stream before the last packet; the replica stays rbw"
+                );
+                return;
+            }
+            Err(status) => {
+                info!(
+                    block_id,
+                    "upstream went away ({}); the replica stays rbw",
+                    status.message()
+                );
+                return;
+            }
+        };
+        let seqno = packet.seqno;
+        let fail = |status: pb::AckStatus, message: String| Pending::Failed {
+            seqno,
+            status,
+            message,
+        };
+        if packet.data.len() > MAX_PACKET_DATA {
+            let _ = queue
+                .send(fail(
+                    pb::AckStatus::Error,
+                    format!(
+                        "packet of {} bytes is over the {MAX_PACKET_DATA} limit",
+                        packet.data.len()
+                    ),
+                ))
+                .await;
+            return;
+        }
+        if let Err(bad) =
+            verify_chunk_checksums(&packet.data, packet.offset_in_block, &packet.checksums)
+        {
+            warn!(block_id, seqno, offset = bad, from = %ctx.xfer_addr, "checksum mismatch in a received packet; refusing it");
+            let _ = queue
+                .send(fail(
+                    pb::AckStatus::ErrorChecksum,
+                    DatanodeError::ChecksumMismatch {
+                        block_id,
+                        offset: bad,
+                    }
+                    .to_string(),
+                ))
+                .await;
+            return;
+        }
+        // Forward first, so the next datanode works while we write.
+        if let Some(tx) = &downstream {
+            let forward = pb::WriteBlockRequest {
+                message: Some(write_block_request::Message::Packet(packet.clone())),
+            };
+            if tx.send(forward).await.is_err() {
+                // The responder reports the downstream failure from its acks.
+                downstream = None;
+            }
+        }
+        let Some(mut w) = writer.take() else {
+            return;
+        };
+        let end = packet.offset_in_block + packet.data.len() as u64;
+        let last = packet.last_packet_in_block;
+        let dataset = Arc::clone(&ctx.dataset);
+        let written = tokio::task::spawn_blocking(move || {
+            let mut result =
+                w.write_packet(packet.offset_in_block, &packet.data, &packet.checksums);
+            if result.is_ok() && packet.sync {
+                result = w.sync();
+            }
+            if result.is_ok() && last {
+                return dataset.finalize(w).map(|done| (None, Some(done)));
+            }
+            result.map(|()| (Some(w), None))
+        })
+        .await
+        .map_err(DatanodeError::from)
+        .and_then(|r| r);
+        match written {
+            Ok((w, finalized)) => {
+                writer = w;
+                if let Some((block, storage_id)) = finalized {
+                    ctx.reports.received(block, storage_id);
+                }
+            }
+            Err(e) => {
+                warn!(block_id, seqno, "cannot write packet: {e}");
+                let _ = queue.send(fail(pb::AckStatus::Error, e.to_string())).await;
+                return;
+            }
+        }
+        if queue
+            .send(Pending::Written { seqno, end, last })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        if last {
+            return;
+        }
+    }
+}
+
+/// The responding half (HDFS's PacketResponder).
+async fn respond(
+    mut queue: mpsc::Receiver<Pending>,
+    mut downstream: Option<(tonic::Streaming<pb::PipelineAck>, String)>,
+    upstream: AckSender,
+    acked: AckedLength,
+    own_addr: String,
+) {
+    while let Some(pending) = queue.recv().await {
+        let (seqno, end, last) = match pending {
+            Pending::Written { seqno, end, last } => (seqno, end, last),
+            Pending::Failed {
+                seqno,
+                status,
+                message,
+            } => {
+                let ack = pb::PipelineAck {
+                    seqno,
+                    replies: vec![status as i32],
+                    first_bad_link: own_addr.clone(),
+                    message,
+                };
+                let _ = upstream.send(Ok(ack)).await;
+                return;
+            }
+        };
+        let mut replies = vec![pb::AckStatus::Success as i32];
+        if let Some((acks, addr)) = &mut downstream {
+            let failure = match acks.message().await {
+                Ok(Some(ack)) if ack.seqno == seqno && all_success(&ack.replies) => {
+                    replies.extend(ack.replies);
+                    None
+                }
+                Ok(Some(ack)) if ack.seqno == seqno => {
+                    replies.extend(ack.replies);
+                    Some((ack.first_bad_link, ack.message))
+                }
+                Ok(Some(ack)) => {
+                    replies.push(pb::AckStatus::Error as i32);
+                    Some((
+                        addr.clone(),
+                        format!(
+                            "datanode {addr} acked seqno {} where {seqno} was due",
+                            ack.seqno
+                        ),
+                    ))
+                }
+                Ok(None) => {
+                    replies.push(pb::AckStatus::Error as i32);
+                    Some((addr.clone(), format!("datanode {addr} closed the pipeline")))
+                }
+                Err(s) => {
+                    replies.push(pb::AckStatus::Error as i32);
+                    Some((
+                        addr.clone(),
+                        format!("datanode {addr} failed: {}", s.message()),
+                    ))
+                }
+            };
+            if let Some((first_bad_link, message)) = failure {
+                warn!(seqno, bad = %first_bad_link, "downstream failure: {message}");
+                let ack = pb::PipelineAck {
+                    seqno,
+                    replies,
+                    first_bad_link,
+                    message,
+                };
+                let _ = upstream.send(Ok(ack)).await;
+                return;
+            }
+        }
+        acked.set(end);
+        let ack = pb::PipelineAck {
+            seqno,
+            replies,
+            ..Default::default()
+        };
+        if upstream.send(Ok(ack)).await.is_err() || last {
+            return;
+        }
+    }
+}

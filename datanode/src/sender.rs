@@ -1,0 +1,160 @@
+//! BlockSender: streams a range of a replica as chunk-aligned packets with
+//! the checksums stored in its meta file. The server does not re-verify the
+//! data (the reader does); it only makes sure data and checksums belong
+//! together, by reading both under the replica's io lock.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_proto::{BYTES_PER_CHECKSUM, pb};
+use parking_lot::Mutex;
+
+use crate::dataset::{FsDataset, ReplicaPaths, meta};
+use crate::error::{DatanodeError, Result};
+
+/// Data bytes per read packet: 1 MiB, a whole number of chunks.
+pub const PACKET_SIZE: u64 = 1024 * 1024;
+
+const BPC: u64 = BYTES_PER_CHECKSUM as u64;
+
+/// An open replica and the range still to send. Its methods block.
+pub struct BlockSender {
+    dataset: Arc<FsDataset>,
+    block_id: u64,
+    io: Arc<Mutex<()>>,
+    paths: ReplicaPaths,
+    data: File,
+    meta: File,
+    /// Next byte to send, chunk-aligned.
+    pos: u64,
+    /// End of the range asked for.
+    end: u64,
+    send_checksums: bool,
+}
+
+impl std::fmt::Debug for BlockSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockSender")
+            .field("block_id", &self.block_id)
+            .field("pos", &self.pos)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlockSender {
+    /// Checks the request against the replica and opens its files: the
+    /// replica must exist, be at least as new as the request's generation
+    /// stamp, and hold the range within its visible length.
+    pub fn open(
+        dataset: Arc<FsDataset>,
+        block: &pb::Block,
+        offset: u64,
+        length: u64,
+        send_checksums: bool,
+    ) -> Result<Self> {
+        // A rename (finalize, append, recovery) can race with our open: look
+        // the replica up again and retry.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let info = visible_replica(&dataset, block)?;
+            let end = offset
+                .checked_add(length)
+                .filter(|e| *e <= info.visible_length);
+            let Some(end) = end else {
+                return Err(DatanodeError::InvalidArgument(format!(
+                    "cannot read {length} bytes at offset {offset} of blk_{}: its visible length is {}",
+                    block.id, info.visible_length
+                )));
+            };
+            let paths = dataset.paths(&info);
+            let opened = File::open(&paths.block)
+                .and_then(|data| File::open(&paths.meta).map(|meta| (data, meta)));
+            match opened {
+                Ok((data, meta_file)) => {
+                    meta::check_header(&meta_file, &paths.meta)?;
+                    return Ok(Self {
+                        dataset,
+                        block_id: block.id,
+                        io: info.io,
+                        paths,
+                        data,
+                        meta: meta_file,
+                        pos: if length == 0 {
+                            end
+                        } else {
+                            offset - offset % BPC
+                        },
+                        end,
+                        send_checksums,
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => continue,
+                Err(e) => return Err(DatanodeError::io(&paths.block, e)),
+            }
+        }
+    }
+
+    /// The next packet, or `None` once the range is sent. A packet ends on a
+    /// chunk boundary, or at the end of the replica's data, so its stored
+    /// checksums cover exactly its bytes.
+    pub fn next_packet(&mut self) -> Result<Option<pb::ReadPacket>> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        let want_end = (self.pos + PACKET_SIZE).min(self.end.div_ceil(BPC) * BPC);
+        // Under the io lock a writer is not between its data and meta writes.
+        let _io = self.io.lock();
+        let on_disk = self.dataset.bytes_on_disk(self.block_id).unwrap_or(0);
+        let packet_end = want_end.min(on_disk);
+        if packet_end <= self.pos || packet_end < self.end.min(want_end) {
+            return Err(DatanodeError::ReplicaNotFound {
+                block_id: self.block_id,
+                detail: format!(" (it shrank to {on_disk} bytes while being read)"),
+            });
+        }
+        let mut data = vec![0u8; (packet_end - self.pos) as usize];
+        self.data
+            .read_exact_at(&mut data, self.pos)
+            .map_err(|e| DatanodeError::io(&self.paths.block, e))?;
+        let checksums = if self.send_checksums {
+            meta::read_checksums(&self.meta, &self.paths.meta, self.pos, packet_end)?
+        } else {
+            Vec::new()
+        };
+        let packet = pb::ReadPacket {
+            offset_in_block: self.pos,
+            data: Bytes::from(data),
+            checksums: Bytes::from(checksums),
+        };
+        self.pos = packet_end;
+        Ok(Some(packet))
+    }
+}
+
+/// The replica a read or visible-length request is about, checked against
+/// the request's generation stamp.
+pub fn visible_replica(
+    dataset: &FsDataset,
+    block: &pb::Block,
+) -> Result<crate::dataset::ReplicaInfo> {
+    let info = dataset
+        .get(block.id)
+        .ok_or_else(|| DatanodeError::ReplicaNotFound {
+            block_id: block.id,
+            detail: String::new(),
+        })?;
+    if block.generation_stamp > info.generation_stamp {
+        return Err(DatanodeError::StaleGenerationStamp {
+            block_id: block.id,
+            detail: format!(
+                "asked for generation stamp {} but the replica has {}",
+                block.generation_stamp, info.generation_stamp
+            ),
+        });
+    }
+    Ok(info)
+}

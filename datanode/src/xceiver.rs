@@ -1,0 +1,166 @@
+//! DataXceiver: the DataTransfer gRPC service every datanode serves —
+//! WriteBlock (the pipeline, see [`crate::receiver`]), ReadBlock (see
+//! [`crate::sender`]) and GetReplicaVisibleLength.
+
+use std::sync::Arc;
+
+use cairn_proto::pb::data_transfer_server::{DataTransfer, DataTransferServer};
+use cairn_proto::pb::{self, write_block_request};
+use cairn_proto::{ErrorKind, MAX_MESSAGE_SIZE, RpcError};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+use tracing::warn;
+
+use crate::error::DatanodeError;
+use crate::node::NodeContext;
+use crate::receiver::{ACK_QUEUE, BlockReceiver};
+use crate::sender::{BlockSender, visible_replica};
+
+/// The DataTransfer service of one datanode.
+#[derive(Debug, Clone)]
+pub struct DataXceiver {
+    ctx: Arc<NodeContext>,
+}
+
+impl DataXceiver {
+    pub fn new(ctx: Arc<NodeContext>) -> Self {
+        Self { ctx }
+    }
+
+    /// The service with Cairn's message limits.
+    pub fn into_server(self) -> DataTransferServer<Self> {
+        DataTransferServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+    }
+}
+
+fn status(err: DatanodeError) -> Status {
+    RpcError::from(err).into()
+}
+
+fn required_block(block: Option<pb::Block>) -> Result<pb::Block, Status> {
+    block.ok_or_else(|| {
+        RpcError::new(ErrorKind::InvalidArgument, "the request names no block").into()
+    })
+}
+
+/// Ends a stream with an error rather than a clean end the reader could
+/// take for all of it; gives up if the reader does not take it promptly.
+async fn refuse_for_shutdown<T>(tx: &mpsc::Sender<Result<T, Status>>, ctx: &NodeContext) {
+    let err = RpcError::new(
+        ErrorKind::Unavailable,
+        format!("datanode {} is shutting down", ctx.xfer_addr),
+    );
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, tx.send(Err(err.into()))).await;
+}
+
+/// How long a stream cut by a shutdown may take to deliver its error.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+type Stream<T> = ReceiverStream<Result<T, Status>>;
+
+#[tonic::async_trait]
+impl DataTransfer for DataXceiver {
+    type WriteBlockStream = Stream<pb::PipelineAck>;
+    type ReadBlockStream = Stream<pb::ReadPacket>;
+
+    async fn write_block(
+        &self,
+        request: Request<tonic::Streaming<pb::WriteBlockRequest>>,
+    ) -> Result<Response<Self::WriteBlockStream>, Status> {
+        let mut upstream = request.into_inner();
+        let header = match upstream.message().await? {
+            Some(pb::WriteBlockRequest {
+                message: Some(write_block_request::Message::Header(header)),
+            }) => header,
+            _ => {
+                return Err(RpcError::new(
+                    ErrorKind::InvalidArgument,
+                    "the first WriteBlock message must be a header",
+                )
+                .into());
+            }
+        };
+        let receiver = BlockReceiver::open(Arc::clone(&self.ctx), header)
+            .await
+            .map_err(|e| {
+                warn!("refusing a WriteBlock: {e}");
+                status(e)
+            })?;
+        let (acks, rx) = mpsc::channel(ACK_QUEUE);
+        tokio::spawn(receiver.run(upstream, acks));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn read_block(
+        &self,
+        request: Request<pb::ReadBlockRequest>,
+    ) -> Result<Response<Self::ReadBlockStream>, Status> {
+        let req = request.into_inner();
+        let block = required_block(req.block)?;
+        let dataset = Arc::clone(&self.ctx.dataset);
+        let mut sender = tokio::task::spawn_blocking(move || {
+            BlockSender::open(dataset, &block, req.offset, req.length, req.send_checksums)
+        })
+        .await
+        .map_err(|e| status(e.into()))?
+        .map_err(status)?;
+        // One packet in the channel while the next is read: one packet ahead.
+        let (tx, rx) = mpsc::channel(1);
+        let ctx = Arc::clone(&self.ctx);
+        tokio::spawn(async move {
+            let _xceiver = ctx.xceiver();
+            loop {
+                let read = tokio::task::spawn_blocking(move || {
+                    let packet = sender.next_packet();
+                    (sender, packet)
+                });
+                let next = tokio::select! {
+                    r = read => r,
+                    () = ctx.shutting_down() => {
+                        refuse_for_shutdown(&tx, &ctx).await;
+                        break;
+                    }
+                };
+                let (s, packet) = match next {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send(Err(status(e.into()))).await;
+                        break;
+                    }
+                };
+                sender = s;
+                let item = match packet {
+                    Ok(Some(p)) => Ok(p),
+                    Ok(None) => break,
+                    Err(e) => {
+                        warn!("read failed: {e}");
+                        Err(status(e))
+                    }
+                };
+                let failed = item.is_err();
+                tokio::select! {
+                    sent = tx.send(item) => if sent.is_err() || failed { break },
+                    () = ctx.shutting_down() => {
+                        refuse_for_shutdown(&tx, &ctx).await;
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn get_replica_visible_length(
+        &self,
+        request: Request<pb::GetReplicaVisibleLengthRequest>,
+    ) -> Result<Response<pb::GetReplicaVisibleLengthResponse>, Status> {
+        let block = required_block(request.into_inner().block)?;
+        let info = visible_replica(&self.ctx.dataset, &block).map_err(status)?;
+        Ok(Response::new(pb::GetReplicaVisibleLengthResponse {
+            length: info.visible_length,
+        }))
+    }
+}
