@@ -361,6 +361,12 @@ impl FileReader {
         Ok(())
     }
 
+    /// Datanodes this reader found unreachable.
+    #[cfg(test)]
+    pub(crate) fn dead_nodes(&self) -> HashSet<String> {
+        self.core.dead_nodes()
+    }
+
     /// The next verified bytes at `pos + pending`, opening the stream of the
     /// next block when one is done. Does not move `pos`.
     async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
