@@ -1,0 +1,312 @@
+//! The write pipeline (WriteBlock) across real datanodes.
+
+use cairn_proto::pb::{self, AckStatus, ReceivedDeletedStatus, WriteStage};
+
+use crate::fake_namenode::FakeNamenode;
+use crate::{
+    Pipeline, assert_replica, block, bytes, finalized_paths, header, info, init_tracing,
+    last_packet, packet, packets, rbw_paths, read_range, start_datanode, start_datanodes,
+    write_block,
+};
+
+const OK: i32 = AckStatus::Success as i32;
+
+#[tokio::test]
+async fn three_datanode_pipeline_writes_every_replica() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-p").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dns = start_datanodes(&nn, tmp.path(), 3).await;
+    // Packets of 100,000 bytes: most start inside a chunk.
+    let data = bytes(1_234_567, 1);
+    let id = 0x12_3456;
+    let targets = vec![info(&dns[1].0), info(&dns[2].0)];
+    let mut p = Pipeline::open(
+        &dns[0].0,
+        header(
+            block(id, 1001, 0),
+            targets,
+            WriteStage::PipelineSetupCreate,
+            0,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!((p.setup.seqno, p.setup.replies.clone()), (-1, vec![OK; 3]));
+    let sent = packets(&data, 0, 100_000, true);
+    let n = sent.len();
+    let acks = p.write_all(sent).await;
+    for (i, ack) in acks.iter().enumerate() {
+        assert_eq!(ack.seqno, i as i64, "acks in order");
+        assert_eq!(ack.replies, vec![OK; 3], "three replies per ack");
+    }
+    assert_eq!(acks.len(), n);
+    for (dn, dir) in &dns {
+        let reported = nn
+            .wait_for_report(dn.datanode_uuid(), id, ReceivedDeletedStatus::Received)
+            .await;
+        assert_eq!(reported, block(id, 1001, data.len() as u64));
+        let paths = finalized_paths(dir, id, 1001);
+        assert!(paths.0.ends_with("finalized/subdir18/subdir20/blk_1193046"));
+        assert_replica(&paths, &data);
+        assert!(!rbw_paths(dir, id, 1001).0.exists());
+    }
+    // Every replica reads back.
+    let read = read_range(&dns[2].0, block(id, 1001, 0), 0, data.len() as u64)
+        .await
+        .unwrap();
+    assert!(read == data);
+    for (dn, _) in dns {
+        dn.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_corrupt_packet_is_refused_and_never_written() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-p").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dns = start_datanodes(&nn, tmp.path(), 2).await;
+    let data = bytes(20_000, 2);
+    let mut p = Pipeline::open(
+        &dns[0].0,
+        header(
+            block(5, 1, 0),
+            vec![info(&dns[1].0)],
+            WriteStage::PipelineSetupCreate,
+            0,
+        ),
+    )
+    .await
+    .unwrap();
+    p.send(packet(0, 0, &data[..10_000])).await;
+    let mut bad = packet(1, 10_000, &data[10_000..]);
+    let mut corrupted = bad.data.to_vec();
+    corrupted[3_000] ^= 0x40;
+    bad.data = corrupted.into();
+    p.send(bad).await;
+    let first = p.ack().await;
+    assert_eq!((first.seqno, first.replies), (0, vec![OK, OK]));
+    let refused = p.ack().await;
+    assert_eq!(refused.seqno, 1);
+    assert_eq!(refused.replies, vec![AckStatus::ErrorChecksum as i32]);
+    assert!(refused.message.contains("checksum"), "{}", refused.message);
+    // The pipeline is over; both replicas hold the good packet only, in rbw.
+    assert!(p.acks.message().await.map(|m| m.is_none()).unwrap_or(true));
+    for (_, dir) in &dns {
+        assert_replica(&rbw_paths(dir, 5, 1), &data[..10_000]);
+    }
+    for (dn, _) in dns {
+        dn.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_downstream_is_named_in_the_setup_ack() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-p").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dn = start_datanode(&nn, &tmp.path().join("dn1")).await;
+    // A port that was just free: nothing listens there.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dead = pb::DatanodeInfo {
+        host: "127.0.0.1".into(),
+        xfer_port: u32::from(port),
+        ..Default::default()
+    };
+    let p = Pipeline::open(
+        &dn,
+        header(
+            block(9, 1, 0),
+            vec![dead],
+            WriteStage::PipelineSetupCreate,
+            0,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.setup.seqno, -1);
+    assert_eq!(p.setup.replies, vec![OK, AckStatus::Error as i32]);
+    assert_eq!(p.setup.first_bad_link, format!("127.0.0.1:{port}"));
+    dn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_create_of_the_same_block_is_refused() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-p").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dn = start_datanode(&nn, &tmp.path().join("dn1")).await;
+    write_block(&dn, 11, 4, b"abc").await;
+    let err = Pipeline::open(
+        &dn,
+        header(block(11, 4, 0), vec![], WriteStage::PipelineSetupCreate, 0),
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert_eq!(
+        cairn_proto::RpcError::from(err).kind,
+        cairn_proto::ErrorKind::AlreadyExists
+    );
+    dn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn append_to_a_partial_last_chunk_keeps_every_checksum_right() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-p").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dns = start_datanodes(&nn, tmp.path(), 2).await;
+    let data = bytes(300_000, 3);
+    let first_len = 1000; // ends 488 bytes into the second chunk
+    for (dn, _) in &dns {
+        write_block(dn, 21, 1, &data[..first_len]).await;
+    }
+    let mut p = Pipeline::open(
+        &dns[0].0,
+        header(
+            block(21, 1, first_len as u64),
+            vec![info(&dns[1].0)],
+            WriteStage::PipelineSetupAppend,
+            2,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.setup.replies, vec![OK, OK]);
+    let mut sent = packets(&data[first_len..], first_len as u64, 65_536, true);
+    sent[1].sync = true; // an hsync on the way
+    let acks = p.write_all(sent).await;
+    assert!(acks.iter().all(|a| a.replies == [OK, OK]), "{acks:?}");
+    for (dn, dir) in &dns {
+        let reported = nn
+            .wait_for_report(dn.datanode_uuid(), 21, ReceivedDeletedStatus::Received)
+            .await;
+        if reported.generation_stamp == 1 {
+            // The first write's report; wait for the append's.
+            nn.wait_for("the append's report", |s| {
+                s.incremental
+                    .iter()
+                    .find(|(u, r)| {
+                        u == dn.datanode_uuid()
+                            && r.block.as_ref().is_some_and(|b| b.generation_stamp == 2)
+                    })
+                    .map(|_| ())
+            })
+            .await;
+        }
+        assert_replica(&finalized_paths(dir, 21, 2), &data);
+        assert!(
+            !finalized_paths(dir, 21, 1).1.exists(),
+            "the old meta file is gone"
+        );
+        let read = read_range(dn, block(21, 2, 0), 900, 1000).await.unwrap();
+        assert!(read == data[900..1900]);
+    }
+    for (dn, _) in dns {
+        dn.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_rbw_replica_is_cut_to_its_vouched_length_on_restart() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-p").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dn1");
+    let dn = start_datanode(&nn, &dir).await;
+    let data = bytes(50_000, 4);
+    {
+        let mut p = Pipeline::open(
+            &dn,
+            header(block(31, 7, 0), vec![], WriteStage::PipelineSetupCreate, 0),
+        )
+        .await
+        .unwrap();
+        let acks = p
+            .write_all(packets(&data[..30_000], 0, 10_000, false))
+            .await;
+        assert_eq!(acks.len(), 3);
+        // The client goes away without the last packet.
+    }
+    let visible = {
+        let mut c = crate::client(&dn).await;
+        c.get_replica_visible_length(pb::GetReplicaVisibleLengthRequest {
+            block: Some(block(31, 7, 0)),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .length
+    };
+    assert_eq!(visible, 30_000);
+    dn.shutdown().await.unwrap();
+    // As after a crash: data reached the disk without its checksums.
+    let paths = rbw_paths(&dir, 31, 7);
+    let mut on_disk = std::fs::read(&paths.0).unwrap();
+    on_disk.extend_from_slice(&data[30_000..31_000]);
+    std::fs::write(&paths.0, &on_disk).unwrap();
+
+    let dn = start_datanode(&nn, &dir).await;
+    let report = nn.state.lock().block_reports.last().cloned().unwrap();
+    let replica = report
+        .replicas
+        .iter()
+        .find(|r| r.block.as_ref().unwrap().id == 31)
+        .unwrap();
+    assert_eq!(replica.state, pb::ReplicaState::Rbw as i32);
+    assert_eq!(replica.block, Some(block(31, 7, 30_000)));
+    assert_replica(&paths, &data[..30_000]);
+    // The replica can still be recovered and carried on.
+    let mut p = Pipeline::open(
+        &dn,
+        header(
+            block(31, 7, 30_000),
+            vec![],
+            WriteStage::PipelineSetupRecovery,
+            8,
+        ),
+    )
+    .await
+    .unwrap();
+    let mut sent = packets(&data[30_000..], 30_000, 7_000, false);
+    sent.push(last_packet(sent.len() as i64, data.len() as u64));
+    let acks = p.write_all(sent).await;
+    assert!(acks.iter().all(|a| a.replies == [OK]));
+    assert_replica(&finalized_paths(&dir, 31, 8), &data);
+    dn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_mid_block_leaves_the_replica_in_rbw() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-p").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dn1");
+    let dn = start_datanode(&nn, &dir).await;
+    let data = bytes(8192, 5);
+    let mut p = Pipeline::open(
+        &dn,
+        header(block(33, 2, 0), vec![], WriteStage::PipelineSetupCreate, 0),
+    )
+    .await
+    .unwrap();
+    let acks = p.write_all(packets(&data, 0, 4096, false)).await;
+    assert_eq!(acks.len(), 2);
+    // The client keeps its stream open while the datanode stops.
+    dn.shutdown().await.unwrap();
+    assert!(
+        p.acks.message().await.is_err(),
+        "the stream ends with an error"
+    );
+    assert_replica(&rbw_paths(&dir, 33, 2), &data);
+    let dn = start_datanode(&nn, &dir).await;
+    let report = nn.state.lock().block_reports.last().cloned().unwrap();
+    assert_eq!(report.replicas[0].state, pb::ReplicaState::Rbw as i32);
+    assert_eq!(report.replicas[0].block, Some(block(33, 2, 8192)));
+    dn.shutdown().await.unwrap();
+}

@@ -1,0 +1,121 @@
+//! DataStorage through the whole datanode: format, VERSION, restart, the
+//! cluster id check, re-registration.
+
+use cairn_proto::pb;
+
+use crate::fake_namenode::FakeNamenode;
+use crate::{block, config, init_tracing, start_datanode, write_block};
+
+#[tokio::test]
+async fn formats_registers_and_keeps_its_uuid_across_restarts() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-a").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dn1");
+    let dn = start_datanode(&nn, &dir).await;
+    let uuid = dn.datanode_uuid().to_string();
+    let version = std::fs::read_to_string(dir.join("VERSION")).unwrap();
+    for line in [
+        "clusterID=CID-a".to_string(),
+        format!("datanodeUuid={uuid}"),
+        "layoutVersion=".to_string(),
+        "cTime=0".to_string(),
+        "storageID=DS-".to_string(),
+    ] {
+        assert!(version.contains(&line), "{line} missing from {version}");
+    }
+    assert!(dir.join("current/rbw").is_dir());
+    assert!(dir.join("current/finalized").is_dir());
+    {
+        let state = nn.state.lock();
+        let reg = &state.registrations[0];
+        assert_eq!(reg.datanode_uuid, uuid);
+        assert_eq!(reg.cluster_id, "CID-a");
+        assert_eq!(reg.xfer_port, u32::from(dn.local_addr().port()));
+        assert_eq!(reg.host, "127.0.0.1");
+        assert_eq!(reg.storage_ids.len(), 1);
+        assert!(version.contains(&format!("storageID={}", reg.storage_ids[0])));
+        // A full block report right after registering.
+        assert_eq!(state.block_reports.len(), 1);
+    }
+    nn.wait_for("a heartbeat with capacity", |s| {
+        s.heartbeats
+            .get(&uuid)
+            .and_then(|h| h.last())
+            .filter(|h| h.capacity > 0 && h.remaining <= h.capacity)
+            .map(|_| ())
+    })
+    .await;
+    write_block(&dn, 1, 1, b"hello").await;
+    dn.shutdown().await.unwrap();
+
+    let dn = start_datanode(&nn, &dir).await;
+    assert_eq!(dn.datanode_uuid(), uuid);
+    let state = nn.state.lock();
+    assert_eq!(state.registrations.len(), 2);
+    assert_eq!(state.registrations[1].datanode_uuid, uuid);
+    assert_eq!(
+        state.registrations[1].storage_ids,
+        state.registrations[0].storage_ids
+    );
+    let report = state.block_reports.last().unwrap();
+    assert_eq!(report.replicas.len(), 1);
+    assert_eq!(report.replicas[0].block, Some(block(1, 1, 5)));
+    assert_eq!(report.replicas[0].state, pb::ReplicaState::Finalized as i32);
+    drop(state);
+    dn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn refuses_a_volume_of_another_cluster() {
+    init_tracing();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dn1");
+    {
+        let nn = FakeNamenode::start("CID-a").await;
+        start_datanode(&nn, &dir).await.shutdown().await.unwrap();
+    }
+    let nn = FakeNamenode::start("CID-b").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = cairn_datanode::Datanode::start(config(&nn, &dir), listener)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Incompatible clusterIDs in {}: namenode clusterID = CID-b; datanode clusterID = CID-a",
+            dir.display()
+        )
+    );
+    assert!(nn.state.lock().registrations.is_empty());
+}
+
+#[tokio::test]
+async fn registers_again_when_the_namenode_forgot_it() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-a").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dn = start_datanode(&nn, &tmp.path().join("dn1")).await;
+    write_block(&dn, 7, 3, &[1u8; 1000]).await;
+    // As after a namenode restart: it no longer knows the datanode.
+    nn.state.lock().known.clear();
+    let report = nn
+        .wait_for("a second full block report", |s| {
+            (s.registrations.len() >= 2)
+                .then(|| s.block_reports.get(1).cloned())
+                .flatten()
+        })
+        .await;
+    assert_eq!(report.replicas.len(), 1);
+    assert_eq!(report.replicas[0].block, Some(block(7, 3, 1000)));
+    // And the reregister command does the same.
+    nn.command(
+        dn.datanode_uuid(),
+        pb::datanode_command::Command::Reregister(pb::ReregisterCommand {}),
+    );
+    nn.wait_for("a third registration", |s| {
+        (s.registrations.len() >= 3).then_some(())
+    })
+    .await;
+    dn.shutdown().await.unwrap();
+}
