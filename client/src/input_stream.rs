@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use cairn_proto::pb::{
     FileStatus, FileType, GetReplicaVisibleLengthRequest, LocatedBlock, LocatedBlocks,
 };
@@ -324,7 +324,7 @@ impl FileReader {
         match ahead {
             Some(skip) if skip < self.pending.len() as u64 => {
                 // Within what is already fetched: keep the stream.
-                let _ = self.pending.split_to(skip as usize);
+                self.pending.advance(skip as usize);
             }
             _ => {
                 self.pending = Bytes::new();

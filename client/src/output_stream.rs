@@ -121,16 +121,18 @@ impl FileWriter {
         })
     }
 
-    /// Writes all of `buf`.
+    /// Writes all of `buf` (copied once, into packets).
     pub async fn write(&mut self, buf: &[u8]) -> Result<()> {
-        self.write_bytes(Bytes::copy_from_slice(buf)).await
+        self.check()?;
+        let result = self.write_inner(Source::Borrowed(buf)).await;
+        self.record(result)
     }
 
     /// Writes all of `buf`; whole packets are sent without copying when the
     /// writer holds no partial packet.
     pub async fn write_bytes(&mut self, buf: Bytes) -> Result<()> {
         self.check()?;
-        let result = self.write_inner(buf).await;
+        let result = self.write_inner(Source::Owned(buf)).await;
         self.record(result)
     }
 
@@ -170,7 +172,7 @@ impl FileWriter {
         self.complete().await
     }
 
-    async fn write_inner(&mut self, mut data: Bytes) -> Result<()> {
+    async fn write_inner(&mut self, mut data: Source<'_>) -> Result<()> {
         // A failure leaves the writer unusable, so `pos` need not be exact
         // on the error path.
         self.pos += data.len() as u64;
@@ -184,11 +186,10 @@ impl FileWriter {
             let offset = pipeline.bytes_sent();
             let target = packet::next_packet_len(offset, self.block_size, self.packet_size);
             let full = if self.buffer.is_empty() && data.len() >= target {
-                Some(data.split_to(target))
+                Some(data.take(target))
             } else {
                 let take = (target - self.buffer.len()).min(data.len());
-                self.buffer.extend_from_slice(&data[..take]);
-                data.advance(take);
+                data.take_into(&mut self.buffer, take);
                 (self.buffer.len() == target).then(|| self.buffer.split().freeze())
             };
             if let Some(packet) = full {
@@ -383,6 +384,53 @@ impl FileWriter {
     #[cfg(test)]
     pub(crate) fn pipeline(&self) -> Option<&BlockPipeline> {
         self.pipeline.as_ref()
+    }
+}
+
+/// Bytes handed to the writer: borrowed ones are copied once, into the
+/// packet that carries them; owned ones are sliced without copying.
+enum Source<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Bytes),
+}
+
+impl Source<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Source::Borrowed(slice) => slice.len(),
+            Source::Owned(bytes) => bytes.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first `n` bytes (at most `len()`), as a packet's payload.
+    fn take(&mut self, n: usize) -> Bytes {
+        match self {
+            Source::Borrowed(slice) => {
+                let (head, tail) = slice.split_at(n);
+                *slice = tail;
+                Bytes::copy_from_slice(head)
+            }
+            Source::Owned(bytes) => bytes.split_to(n),
+        }
+    }
+
+    /// Moves the first `n` bytes (at most `len()`) to the end of `buffer`.
+    fn take_into(&mut self, buffer: &mut BytesMut, n: usize) {
+        match self {
+            Source::Borrowed(slice) => {
+                let (head, tail) = slice.split_at(n);
+                buffer.extend_from_slice(head);
+                *slice = tail;
+            }
+            Source::Owned(bytes) => {
+                buffer.extend_from_slice(&bytes[..n]);
+                bytes.advance(n);
+            }
+        }
     }
 }
 

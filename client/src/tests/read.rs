@@ -79,6 +79,10 @@ async fn reads_across_blocks_of_different_lengths() {
     let mut small = [0u8; 5];
     reader.read(&mut small).await.unwrap();
     assert_eq!(small, data[10..15]);
+    // A seek forward within the bytes already fetched.
+    reader.seek(40);
+    reader.read(&mut small).await.unwrap();
+    assert_eq!(small, data[40..45]);
 
     // At the end: short, then nothing; read_fully_at refuses.
     let mut tail = vec![0u8; 500];
