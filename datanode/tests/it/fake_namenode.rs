@@ -184,7 +184,7 @@ impl FakeNamenode {
                 s.incremental.iter().find_map(|(u, r)| {
                     let block = r.block.as_ref()?;
                     (u == uuid && block.id == block_id && r.status == status as i32)
-                        .then(|| block.clone())
+                        .then_some(*block)
                 })
             },
         )

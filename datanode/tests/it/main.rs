@@ -1,6 +1,9 @@
 //! Datanode tests on real files in temporary directories and real gRPC on
 //! 127.0.0.1:0, against a fake namenode serving the real DatanodeProtocol.
 
+// Test helpers may fail loudly: a failure here is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod commands;
 mod fake_namenode;
 mod pipeline;

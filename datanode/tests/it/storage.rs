@@ -51,18 +51,19 @@ async fn formats_registers_and_keeps_its_uuid_across_restarts() {
 
     let dn = start_datanode(&nn, &dir).await;
     assert_eq!(dn.datanode_uuid(), uuid);
-    let state = nn.state.lock();
-    assert_eq!(state.registrations.len(), 2);
-    assert_eq!(state.registrations[1].datanode_uuid, uuid);
-    assert_eq!(
-        state.registrations[1].storage_ids,
-        state.registrations[0].storage_ids
-    );
-    let report = state.block_reports.last().unwrap();
-    assert_eq!(report.replicas.len(), 1);
-    assert_eq!(report.replicas[0].block, Some(block(1, 1, 5)));
-    assert_eq!(report.replicas[0].state, pb::ReplicaState::Finalized as i32);
-    drop(state);
+    {
+        let state = nn.state.lock();
+        assert_eq!(state.registrations.len(), 2);
+        assert_eq!(state.registrations[1].datanode_uuid, uuid);
+        assert_eq!(
+            state.registrations[1].storage_ids,
+            state.registrations[0].storage_ids
+        );
+        let report = state.block_reports.last().unwrap();
+        assert_eq!(report.replicas.len(), 1);
+        assert_eq!(report.replicas[0].block, Some(block(1, 1, 5)));
+        assert_eq!(report.replicas[0].state, pb::ReplicaState::Finalized as i32);
+    }
     dn.shutdown().await.unwrap();
 }
 
