@@ -1,0 +1,457 @@
+//! BlockManager: the block id and generation stamp counters, and what
+//! datanode reports do to the blocks map (HDFS's processReport /
+//! processIncrementalBlockReport / markBlockAsCorrupt).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use cairn_proto::pb;
+use tracing::{debug, info, warn};
+
+use crate::blocks::blocks_map::{BlockInfo, BlockState, BlocksMap};
+use crate::blocks::redundancy::{LowRedundancyBlocks, PendingReconstruction};
+use crate::datanodes::descriptor::DnIdx;
+use crate::datanodes::manager::DatanodeManager;
+use crate::namespace::inode::{BlockId, InodeId};
+
+/// HDFS's first block id is 1<<30 + 1 (ids below are reserved).
+pub const LAST_RESERVED_BLOCK_ID: u64 = 1 << 30;
+/// HDFS's first generation stamp is 1001.
+pub const LAST_RESERVED_GENERATION_STAMP: u64 = 1000;
+
+#[derive(Debug)]
+pub struct BlockManager {
+    pub map: BlocksMap,
+    pub last_block_id: u64,
+    pub generation_stamp: u64,
+    /// Under-replicated blocks by urgency (HDFS's LowRedundancyBlocks).
+    pub needed: LowRedundancyBlocks,
+    /// Transfers handed out and not yet seen through.
+    pub pending: HashMap<BlockId, PendingReconstruction>,
+    /// Blocks whose replica count changed: the monitor classifies them.
+    pub recheck: HashSet<BlockId>,
+    /// Files whose last block finished recovery: the namesystem closes them.
+    pub recovered_files: Vec<InodeId>,
+}
+
+/// A replica as a datanode reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportedReplica {
+    pub block: BlockRef,
+    pub finalized: bool,
+}
+
+/// A block as (id, generation stamp, length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRef {
+    pub id: BlockId,
+    pub generation_stamp: u64,
+    pub num_bytes: u64,
+}
+
+impl From<&pb::Block> for BlockRef {
+    fn from(b: &pb::Block) -> Self {
+        Self {
+            id: b.id,
+            generation_stamp: b.generation_stamp,
+            num_bytes: b.num_bytes,
+        }
+    }
+}
+
+impl From<BlockRef> for pb::Block {
+    fn from(b: BlockRef) -> Self {
+        Self {
+            id: b.id,
+            generation_stamp: b.generation_stamp,
+            num_bytes: b.num_bytes,
+        }
+    }
+}
+
+impl BlockManager {
+    pub fn new(min_replication: u32) -> Self {
+        Self {
+            map: BlocksMap::new(min_replication),
+            last_block_id: LAST_RESERVED_BLOCK_ID,
+            generation_stamp: LAST_RESERVED_GENERATION_STAMP,
+            needed: LowRedundancyBlocks::default(),
+            pending: HashMap::new(),
+            recheck: HashSet::new(),
+            recovered_files: Vec::new(),
+        }
+    }
+
+    pub fn next_block_id(&mut self) -> u64 {
+        self.last_block_id += 1;
+        self.last_block_id
+    }
+
+    pub fn next_generation_stamp(&mut self) -> u64 {
+        self.generation_stamp += 1;
+        self.generation_stamp
+    }
+
+    /// Keeps the counters ahead of a block seen in the log or the image.
+    pub fn observe(&mut self, block: &pb::Block) {
+        self.last_block_id = self.last_block_id.max(block.id);
+        self.generation_stamp = self.generation_stamp.max(block.generation_stamp);
+    }
+
+    /// Removes a block (its file was deleted or truncated) and tells every
+    /// node that holds it to delete its replica.
+    pub fn remove_block(&mut self, dm: &mut DatanodeManager, id: BlockId) {
+        let Some((info, corrupt)) = self.map.remove(id) else {
+            return;
+        };
+        let block = info.to_pb(id);
+        let holders = info
+            .replicas
+            .iter()
+            .chain(corrupt.iter())
+            .chain(info.expected_locations().iter());
+        for &node in holders {
+            self.queue_invalidate(dm, node, block);
+        }
+        self.pending.remove(&id);
+        self.needed.remove(id);
+        self.recheck.remove(&id);
+    }
+
+    /// Tells `node` to delete its replica of `block` in its next heartbeat.
+    pub fn queue_invalidate(&mut self, dm: &mut DatanodeManager, node: DnIdx, block: pb::Block) {
+        if let Some(n) = dm.get_mut(node) {
+            n.blocks.remove(&block.id);
+            n.excess.insert(block.id);
+            n.invalidate.insert(block.id, block);
+        }
+    }
+
+    /// Forgets a replica (the node deleted it, or did not report it).
+    pub fn remove_replica(&mut self, dm: &mut DatanodeManager, node: DnIdx, id: BlockId) {
+        if let Some(n) = dm.get_mut(node) {
+            n.blocks.remove(&id);
+        }
+        self.map.remove_corrupt(id, node);
+        let removed = self
+            .map
+            .update(id, |b| {
+                let before = b.replicas.len();
+                b.replicas.retain(|&r| r != node);
+                before != b.replicas.len()
+            })
+            .unwrap_or(false);
+        if removed {
+            self.recheck.insert(id);
+        }
+    }
+
+    /// A good replica on `node`.
+    fn add_replica(&mut self, dm: &mut DatanodeManager, node: DnIdx, id: BlockId) {
+        if let Some(n) = dm.get_mut(node) {
+            n.blocks.insert(id);
+        }
+        self.map.remove_corrupt(id, node);
+        let added = self
+            .map
+            .update(id, |b| {
+                if b.replicas.contains(&node) {
+                    false
+                } else {
+                    b.replicas.push(node);
+                    true
+                }
+            })
+            .unwrap_or(false);
+        if !added {
+            return;
+        }
+        if let Some(p) = self.pending.get_mut(&id) {
+            p.targets.retain(|&t| t != node);
+            if p.targets.is_empty() {
+                self.pending.remove(&id);
+            }
+        }
+        if let Some(n) = dm.get_mut(node) {
+            n.blocks_scheduled = n.blocks_scheduled.saturating_sub(1);
+        }
+        self.recheck.insert(id);
+    }
+
+    /// Marks the replica on `node` corrupt: it no longer counts, is replaced
+    /// through the replication monitor, then deleted.
+    pub fn mark_corrupt(
+        &mut self,
+        dm: &mut DatanodeManager,
+        node: DnIdx,
+        id: BlockId,
+        reason: &str,
+    ) {
+        if !self.map.contains(id) {
+            return;
+        }
+        let addr = dm.get(node).map(|n| n.xfer_addr()).unwrap_or_default();
+        info!(block = id, datanode = %addr, reason, "replica marked corrupt");
+        if let Some(n) = dm.get_mut(node) {
+            n.blocks.insert(id);
+        }
+        self.map.update(id, |b| b.replicas.retain(|&r| r != node));
+        self.map.add_corrupt(id, node);
+        self.recheck.insert(id);
+    }
+
+    /// One replica from a block report (HDFS's processReportedBlock).
+    pub fn process_reported(
+        &mut self,
+        dm: &mut DatanodeManager,
+        node: DnIdx,
+        replica: ReportedReplica,
+    ) {
+        let reported = replica.block;
+        let id = reported.id;
+        if dm.get(node).is_some_and(|n| n.excess.contains(&id)) {
+            // Already told to delete it; the deletion is on its way.
+            return;
+        }
+        let Some(info) = self.map.get(id) else {
+            debug!(
+                block = id,
+                node, "reported replica belongs to no file: invalidating"
+            );
+            self.queue_invalidate(dm, node, reported.into());
+            return;
+        };
+        let (state, gs, len) = (info.state, info.generation_stamp, info.num_bytes);
+        match state {
+            BlockState::Complete | BlockState::Committed => {
+                if reported.generation_stamp < gs {
+                    self.mark_corrupt(dm, node, id, "stale generation stamp");
+                } else if !replica.finalized {
+                    // Still being finalized on that node: wait for its RECEIVED.
+                } else if reported.generation_stamp != gs {
+                    self.mark_corrupt(dm, node, id, "generation stamp mismatch");
+                } else if reported.num_bytes != len {
+                    self.mark_corrupt(dm, node, id, "length mismatch");
+                } else {
+                    self.add_replica(dm, node, id);
+                    self.try_complete(id);
+                }
+            }
+            BlockState::UnderConstruction => {
+                if reported.generation_stamp < gs {
+                    // The pipeline moved on without this replica; once the
+                    // block is complete a later report deletes it.
+                } else if replica.finalized {
+                    self.add_replica(dm, node, id);
+                } else {
+                    self.map.update(id, |b| {
+                        let expected = b.expected.get_or_insert_with(Default::default);
+                        if !expected.contains(&node) {
+                            expected.push(node);
+                        }
+                    });
+                }
+            }
+            BlockState::UnderRecovery => {
+                if replica.finalized && reported.generation_stamp == gs && reported.num_bytes == len
+                {
+                    self.add_replica(dm, node, id);
+                    self.try_complete(id);
+                } else if reported.generation_stamp < gs
+                    && let Some(n) = dm.get_mut(node)
+                {
+                    // Not settled yet (or the namenode restarted since it
+                    // asked): ask again.
+                    n.recover.insert(
+                        id,
+                        pb::RecoverBlockCommand {
+                            block: Some(reported.into()),
+                            new_generation_stamp: gs,
+                            new_length: len,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// COMMITTED or UNDER_RECOVERY → COMPLETE once enough replicas exist.
+    pub fn try_complete(&mut self, id: BlockId) -> bool {
+        let min = self.min_replication();
+        let done = self
+            .map
+            .update(id, |b| {
+                let ready = matches!(b.state, BlockState::Committed | BlockState::UnderRecovery)
+                    && b.replicas.len() >= min;
+                if ready {
+                    let recovered = b.state == BlockState::UnderRecovery;
+                    b.state = BlockState::Complete;
+                    b.expected = None;
+                    Some((recovered, b.inode))
+                } else {
+                    None
+                }
+            })
+            .flatten();
+        if let Some((recovered, inode)) = done {
+            if recovered {
+                self.recovered_files.push(inode);
+            }
+            self.recheck.insert(id);
+            return true;
+        }
+        false
+    }
+
+    fn min_replication(&self) -> usize {
+        self.map.min_replication()
+    }
+
+    /// A full block report replaces what the node is known to hold.
+    pub fn process_full_report(
+        &mut self,
+        dm: &mut DatanodeManager,
+        node: DnIdx,
+        replicas: &[ReportedReplica],
+    ) -> (usize, usize) {
+        let reported: HashSet<BlockId> = replicas.iter().map(|r| r.block.id).collect();
+        let (gone, confirmed_deleted): (Vec<BlockId>, Vec<BlockId>) = match dm.get(node) {
+            Some(n) => (
+                n.blocks
+                    .iter()
+                    .copied()
+                    .filter(|id| !reported.contains(id))
+                    .collect(),
+                n.excess
+                    .iter()
+                    .copied()
+                    .filter(|id| !reported.contains(id))
+                    .collect(),
+            ),
+            None => return (0, 0),
+        };
+        if let Some(n) = dm.get_mut(node) {
+            for id in &confirmed_deleted {
+                n.excess.remove(id);
+            }
+        }
+        for &id in &gone {
+            self.remove_replica(dm, node, id);
+        }
+        let before = dm.get(node).map(|n| n.blocks.len()).unwrap_or(0);
+        for replica in replicas {
+            self.process_reported(dm, node, *replica);
+        }
+        let after = dm.get(node).map(|n| n.blocks.len()).unwrap_or(0);
+        (after.saturating_sub(before), gone.len())
+    }
+
+    /// An incremental report: replicas received, being received, deleted.
+    pub fn process_incremental(
+        &mut self,
+        dm: &mut DatanodeManager,
+        node: DnIdx,
+        items: &[pb::ReceivedDeletedBlock],
+    ) {
+        for item in items {
+            let Some(block) = item.block.as_ref() else {
+                continue;
+            };
+            let block = BlockRef::from(block);
+            match pb::ReceivedDeletedStatus::try_from(item.status) {
+                Ok(pb::ReceivedDeletedStatus::Received) => self.process_reported(
+                    dm,
+                    node,
+                    ReportedReplica {
+                        block,
+                        finalized: true,
+                    },
+                ),
+                Ok(pb::ReceivedDeletedStatus::Receiving) => self.process_reported(
+                    dm,
+                    node,
+                    ReportedReplica {
+                        block,
+                        finalized: false,
+                    },
+                ),
+                Ok(pb::ReceivedDeletedStatus::Deleted) => {
+                    if let Some(n) = dm.get_mut(node) {
+                        n.excess.remove(&block.id);
+                    }
+                    self.remove_replica(dm, node, block.id);
+                }
+                Err(_) => warn!(
+                    status = item.status,
+                    "unknown status in an incremental block report"
+                ),
+            }
+        }
+    }
+
+    /// A dead node's replicas no longer count; its blocks are re-checked.
+    pub fn node_dead(&mut self, dm: &mut DatanodeManager, node: DnIdx) {
+        let held: Vec<BlockId> = dm
+            .get(node)
+            .map(|n| n.blocks.iter().copied().collect())
+            .unwrap_or_default();
+        for id in held {
+            self.remove_replica(dm, node, id);
+        }
+        for p in self.pending.values_mut() {
+            p.targets.retain(|&t| t != node);
+        }
+        self.pending.retain(|id, p| {
+            if p.targets.is_empty() {
+                self.recheck.insert(*id);
+                false
+            } else {
+                true
+            }
+        });
+        if let Some(n) = dm.get_mut(node) {
+            n.clear_state();
+        }
+    }
+
+    /// Inserts a new block of a file (add_block, replay, image load).
+    pub fn add_block(&mut self, id: BlockId, info: BlockInfo) {
+        self.last_block_id = self.last_block_id.max(id);
+        self.generation_stamp = self.generation_stamp.max(info.generation_stamp);
+        self.map.insert(id, info);
+    }
+
+    /// Replicas of a block in the order readers should try them: live and
+    /// fresh first, stale after; corrupt only when nothing else is left.
+    pub fn sorted_locations(
+        &self,
+        dm: &DatanodeManager,
+        id: BlockId,
+        now: Instant,
+        stale: std::time::Duration,
+    ) -> (Vec<DnIdx>, bool) {
+        let Some(info) = self.map.get(id) else {
+            return (Vec::new(), false);
+        };
+        let mut live: Vec<DnIdx> = info
+            .replicas
+            .iter()
+            .copied()
+            .filter(|&n| dm.get(n).is_some_and(|d| d.alive))
+            .collect();
+        for &n in info.expected_locations() {
+            if !live.contains(&n) && dm.get(n).is_some_and(|d| d.alive) {
+                live.push(n);
+            }
+        }
+        if live.is_empty() {
+            let corrupt = self.map.corrupt_replicas(id).to_vec();
+            let all_corrupt = !corrupt.is_empty();
+            return (corrupt, all_corrupt);
+        }
+        use rand::seq::SliceRandom;
+        live.shuffle(&mut rand::rng());
+        live.sort_by_key(|&n| dm.get(n).is_some_and(|d| d.is_stale(now, stale)));
+        (live, false)
+    }
+}

@@ -1,0 +1,353 @@
+//! RedundancyMonitor's work: LowRedundancyBlocks (under-replicated blocks
+//! by urgency), PendingReconstructionBlocks (transfers handed out, with a
+//! timeout), excess replica selection and corrupt replica deletion.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use cairn_proto::pb;
+use tracing::{debug, info};
+
+use crate::blocks::blocks_map::BlockState;
+use crate::blocks::manager::BlockManager;
+use crate::blocks::placement::{PlacementRequest, choose_targets};
+use crate::config::NamenodeConfig;
+use crate::datanodes::descriptor::DnIdx;
+use crate::datanodes::manager::DatanodeManager;
+use crate::namespace::inode::BlockId;
+
+/// One live replica left: the most urgent.
+pub const PRIORITY_HIGHEST: u8 = 0;
+/// Fewer than a third of the wanted replicas.
+pub const PRIORITY_VERY_LOW: u8 = 1;
+pub const PRIORITY_LOW: u8 = 2;
+/// No live replica at all: nothing to copy from ("missing").
+pub const PRIORITY_MISSING: u8 = 3;
+
+/// Under-replicated blocks, most urgent first.
+#[derive(Debug, Default)]
+pub struct LowRedundancyBlocks {
+    queue: BTreeSet<(u8, BlockId)>,
+    priority: HashMap<BlockId, u8>,
+}
+
+impl LowRedundancyBlocks {
+    pub fn insert(&mut self, id: BlockId, priority: u8) {
+        if let Some(old) = self.priority.insert(id, priority) {
+            self.queue.remove(&(old, id));
+        }
+        self.queue.insert((priority, id));
+    }
+
+    pub fn remove(&mut self, id: BlockId) {
+        if let Some(old) = self.priority.remove(&id) {
+            self.queue.remove(&(old, id));
+        }
+    }
+
+    /// Under-replicated blocks that still have a replica to copy.
+    pub fn len_repairable(&self) -> usize {
+        self.queue
+            .iter()
+            .filter(|(p, _)| *p != PRIORITY_MISSING)
+            .count()
+    }
+
+    pub fn len_missing(&self) -> usize {
+        self.queue
+            .iter()
+            .filter(|(p, _)| *p == PRIORITY_MISSING)
+            .count()
+    }
+
+    pub fn priority_of(&self, id: BlockId) -> Option<u8> {
+        self.priority.get(&id).copied()
+    }
+
+    fn ordered(&self) -> Vec<(u8, BlockId)> {
+        self.queue.iter().copied().collect()
+    }
+}
+
+/// A transfer handed out: the targets that should report the replica.
+#[derive(Debug, Clone)]
+pub struct PendingReconstruction {
+    pub targets: Vec<DnIdx>,
+    pub deadline: Instant,
+}
+
+/// What one monitor round did, for the log and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RedundancyWork {
+    pub transfers: usize,
+    pub excess_invalidated: usize,
+    pub corrupt_invalidated: usize,
+    pub timed_out: usize,
+}
+
+fn priority(live: usize, expected: usize) -> u8 {
+    if live == 0 {
+        PRIORITY_MISSING
+    } else if live == 1 {
+        PRIORITY_HIGHEST
+    } else if live * 3 < expected {
+        PRIORITY_VERY_LOW
+    } else {
+        PRIORITY_LOW
+    }
+}
+
+impl BlockManager {
+    /// One round of the replication monitor. Nothing is scheduled in safe
+    /// mode (as HDFS), but blocks are still classified.
+    pub fn compute_redundancy_work(
+        &mut self,
+        dm: &mut DatanodeManager,
+        config: &NamenodeConfig,
+        now: Instant,
+        in_safe_mode: bool,
+    ) -> RedundancyWork {
+        let mut work = RedundancyWork::default();
+        let expired: Vec<BlockId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in expired {
+            if let Some(p) = self.pending.remove(&id) {
+                info!(
+                    block = id,
+                    targets = p.targets.len(),
+                    "pending transfer timed out; scheduling it again"
+                );
+                for t in p.targets {
+                    if let Some(n) = dm.get_mut(t) {
+                        n.blocks_scheduled = n.blocks_scheduled.saturating_sub(1);
+                    }
+                }
+            }
+            self.recheck.insert(id);
+            work.timed_out += 1;
+        }
+        if in_safe_mode {
+            return work;
+        }
+        let recheck: Vec<BlockId> = self.recheck.drain().collect();
+        for id in recheck {
+            self.classify(dm, id, &mut work);
+        }
+        self.schedule_transfers(dm, config, now, &mut work);
+        if work != RedundancyWork::default() {
+            debug!(?work, "replication monitor round");
+        }
+        work
+    }
+
+    /// Files a block as under-replicated, deletes its excess replicas, and
+    /// deletes corrupt replicas once enough good ones exist.
+    fn classify(&mut self, dm: &mut DatanodeManager, id: BlockId, work: &mut RedundancyWork) {
+        let Some(info) = self.map.get(id) else {
+            self.needed.remove(id);
+            return;
+        };
+        if info.state != BlockState::Complete {
+            self.needed.remove(id);
+            return;
+        }
+        let expected = usize::from(info.replication);
+        let live = info.replicas.len();
+        let pending = self.pending.get(&id).map(|p| p.targets.len()).unwrap_or(0);
+        if live + pending < expected {
+            self.needed.insert(id, priority(live, expected));
+        } else {
+            self.needed.remove(id);
+        }
+        if live > expected {
+            work.excess_invalidated += self.delete_excess(dm, id, expected);
+        }
+        let corrupt = self.map.corrupt_replicas(id).to_vec();
+        if !corrupt.is_empty() && live >= expected {
+            let block = match self.map.get(id) {
+                Some(info) => info.to_pb(id),
+                None => return,
+            };
+            for node in corrupt {
+                self.map.remove_corrupt(id, node);
+                self.queue_invalidate(dm, node, block);
+                work.corrupt_invalidated += 1;
+            }
+        }
+    }
+
+    /// HDFS's chooseExcessRedundancies: keep the rack spread (remove from a
+    /// rack holding more than one replica when possible), and among those
+    /// drop the replica on the node with the least space left.
+    fn delete_excess(&mut self, dm: &mut DatanodeManager, id: BlockId, expected: usize) -> usize {
+        let mut deleted = 0;
+        loop {
+            let Some(info) = self.map.get(id) else {
+                return deleted;
+            };
+            if info.replicas.len() <= expected {
+                return deleted;
+            }
+            let block = info.to_pb(id);
+            let replicas = info.replicas.clone();
+            let mut per_rack: HashMap<&str, usize> = HashMap::new();
+            for &r in &replicas {
+                if let Some(n) = dm.get(r) {
+                    *per_rack.entry(n.rack.as_str()).or_default() += 1;
+                }
+            }
+            let shared_rack: Vec<DnIdx> = replicas
+                .iter()
+                .copied()
+                .filter(|&r| {
+                    dm.get(r)
+                        .is_some_and(|n| per_rack.get(n.rack.as_str()).copied().unwrap_or(0) > 1)
+                })
+                .collect();
+            let candidates = if shared_rack.is_empty() {
+                replicas
+            } else {
+                shared_rack
+            };
+            let Some(victim) = candidates
+                .iter()
+                .copied()
+                .min_by_key(|&r| (dm.get(r).map(|n| n.remaining).unwrap_or(0), r))
+            else {
+                return deleted;
+            };
+            self.map.update(id, |b| b.replicas.retain(|&r| r != victim));
+            self.queue_invalidate(dm, victim, block);
+            debug!(
+                block = id,
+                node = victim,
+                "excess replica scheduled for deletion"
+            );
+            deleted += 1;
+        }
+    }
+
+    fn schedule_transfers(
+        &mut self,
+        dm: &mut DatanodeManager,
+        config: &NamenodeConfig,
+        now: Instant,
+        work: &mut RedundancyWork,
+    ) {
+        let mut streams: HashMap<DnIdx, u32> = HashMap::new();
+        for (prio, id) in self.needed.ordered() {
+            if prio == PRIORITY_MISSING {
+                continue;
+            }
+            let Some(info) = self.map.get(id) else {
+                self.needed.remove(id);
+                continue;
+            };
+            let pending_targets = self
+                .pending
+                .get(&id)
+                .map(|p| p.targets.clone())
+                .unwrap_or_default();
+            let expected = usize::from(info.replication);
+            let live: Vec<DnIdx> = info.replicas.clone();
+            let Some(need) = expected
+                .checked_sub(live.len() + pending_targets.len())
+                .filter(|&n| n > 0)
+            else {
+                self.needed.remove(id);
+                continue;
+            };
+            let source = live
+                .iter()
+                .copied()
+                .filter(|&s| dm.get(s).is_some_and(|n| n.alive))
+                .filter(|s| streams.get(s).copied().unwrap_or(0) < config.max_replication_streams)
+                .min_by_key(|&s| {
+                    (
+                        streams.get(&s).copied().unwrap_or(0),
+                        dm.get(s).map(|n| n.load()).unwrap_or(0),
+                    )
+                });
+            let Some(source) = source else {
+                continue;
+            };
+            let excluded: HashSet<DnIdx> = self.map.corrupt_replicas(id).iter().copied().collect();
+            let mut chosen = live.clone();
+            chosen.extend(&pending_targets);
+            let targets = choose_targets(
+                dm,
+                &PlacementRequest {
+                    count: need,
+                    writer_host: None,
+                    chosen: &chosen,
+                    excluded: &excluded,
+                    block_size: info.num_bytes,
+                    now,
+                    stale_interval: config.stale_interval,
+                },
+            );
+            if targets.is_empty() {
+                continue;
+            }
+            let block = info.to_pb(id);
+            let infos: Vec<pb::DatanodeInfo> = targets
+                .iter()
+                .filter_map(|&t| dm.info(t, now, config.stale_interval))
+                .collect();
+            for &t in &targets {
+                if let Some(n) = dm.get_mut(t) {
+                    n.blocks_scheduled += 1;
+                }
+            }
+            if let Some(n) = dm.get_mut(source) {
+                info!(block = id, source = %n.xfer_addr(), targets = targets.len(), "scheduling re-replication");
+                n.transfers.push(pb::TransferCommand {
+                    block: Some(block),
+                    targets: infos,
+                });
+            }
+            let entry = self
+                .pending
+                .entry(id)
+                .or_insert_with(|| PendingReconstruction {
+                    targets: Vec::new(),
+                    deadline: now,
+                });
+            entry.targets.extend(targets);
+            entry.deadline = now
+                + config
+                    .pending_replication_timeout
+                    .max(Duration::from_millis(1));
+            *streams.entry(source).or_default() += 1;
+            self.needed.remove(id);
+            work.transfers += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urgency_order() {
+        assert_eq!(priority(1, 3), PRIORITY_HIGHEST);
+        assert_eq!(priority(0, 3), PRIORITY_MISSING);
+        assert_eq!(priority(2, 10), PRIORITY_VERY_LOW);
+        assert_eq!(priority(2, 3), PRIORITY_LOW);
+        let mut q = LowRedundancyBlocks::default();
+        q.insert(7, PRIORITY_LOW);
+        q.insert(8, PRIORITY_HIGHEST);
+        q.insert(9, PRIORITY_MISSING);
+        assert_eq!(q.ordered().first(), Some(&(PRIORITY_HIGHEST, 8)));
+        q.insert(7, PRIORITY_HIGHEST);
+        assert_eq!(q.len_repairable(), 2);
+        assert_eq!(q.len_missing(), 1);
+        q.remove(7);
+        assert_eq!(q.priority_of(7), None);
+    }
+}

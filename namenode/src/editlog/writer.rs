@@ -1,0 +1,397 @@
+//! FSEditLog's write side with group commit.
+//!
+//! Under the namesystem lock an operation is applied to memory and its
+//! record appended to an in-memory buffer ([`EditLog::log`], which assigns
+//! the txid). After releasing the lock the RPC awaits [`EditLog::sync`]. One
+//! syncer thread writes whatever is buffered and fsyncs once for everyone
+//! waiting, then wakes them all up to the synced txid. Rolling a segment
+//! (for a checkpoint) travels through the same queue, so it happens exactly
+//! after the records logged before it.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use cairn_proto::pb;
+use parking_lot::{Condvar, Mutex};
+use prost::Message;
+use tokio::sync::{oneshot, watch};
+use tracing::{error, info};
+
+use crate::editlog::frame;
+use crate::editlog::storage::NnStorage;
+use crate::error::{NamenodeError, Result};
+
+/// What the syncer has made durable.
+#[derive(Debug, Clone, Default)]
+pub struct SyncStatus {
+    pub synced_txid: u64,
+    /// Set once a write or fsync failed: nothing is durable any more.
+    pub failed: Option<String>,
+}
+
+type RollReply = oneshot::Sender<std::result::Result<u64, String>>;
+
+struct Chunk {
+    bytes: Vec<u8>,
+    last_txid: u64,
+    /// End the segment after these bytes (and answer with its last txid).
+    roll: Option<RollReply>,
+}
+
+struct Pending {
+    chunks: VecDeque<Chunk>,
+    last_txid: u64,
+    shutdown: bool,
+    /// Dropped without close (a crash, or a test simulating one): stop at
+    /// once, leaving the segment in progress as a crash would.
+    abandon: bool,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Condvar,
+}
+
+pub struct EditLog {
+    shared: Arc<Shared>,
+    synced: watch::Receiver<SyncStatus>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The open in-progress segment.
+struct Segment {
+    file: File,
+    path: PathBuf,
+    start_txid: u64,
+    has_records: bool,
+}
+
+impl Segment {
+    fn create(storage: &NnStorage, start_txid: u64) -> Result<Self> {
+        let path = storage.in_progress_path(start_txid);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| {
+                NamenodeError::io(
+                    format!("cannot create edit log segment {}", path.display()),
+                    e,
+                )
+            })?;
+        storage.sync_dir()?;
+        storage.write_seen_txid(start_txid)?;
+        Ok(Self {
+            file,
+            path,
+            start_txid,
+            has_records: false,
+        })
+    }
+
+    /// Closes the segment: renamed to edits_<start>-<end>, or removed if it
+    /// holds nothing.
+    fn finalize(self, storage: &NnStorage, last_txid: u64) -> Result<()> {
+        if !self.has_records {
+            drop(self.file);
+            std::fs::remove_file(&self.path).map_err(|e| {
+                NamenodeError::io(
+                    format!("cannot remove empty segment {}", self.path.display()),
+                    e,
+                )
+            })?;
+            return storage.sync_dir();
+        }
+        self.file
+            .sync_all()
+            .map_err(|e| NamenodeError::io(format!("cannot fsync {}", self.path.display()), e))?;
+        let done = storage.finalized_path(self.start_txid, last_txid);
+        std::fs::rename(&self.path, &done).map_err(|e| {
+            NamenodeError::io(format!("cannot finalize {}", self.path.display()), e)
+        })?;
+        storage.sync_dir()
+    }
+}
+
+impl EditLog {
+    /// Starts a new in-progress segment at `start_txid` and the syncer.
+    pub fn open(storage: NnStorage, start_txid: u64) -> Result<Self> {
+        let segment = Segment::create(&storage, start_txid)?;
+        let last = start_txid.saturating_sub(1);
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending {
+                chunks: VecDeque::new(),
+                last_txid: last,
+                shutdown: false,
+                abandon: false,
+            }),
+            wake: Condvar::new(),
+        });
+        let (tx, rx) = watch::channel(SyncStatus {
+            synced_txid: last,
+            failed: None,
+        });
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("edit-log-sync".into())
+            .spawn(move || Syncer::new(thread_shared, storage, segment, tx).run())
+            .map_err(|e| NamenodeError::io("cannot start the edit log syncer thread", e))?;
+        Ok(Self {
+            shared,
+            synced: rx,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Buffers one record and returns its txid. Called under the namesystem
+    /// lock, so txids follow the order in which operations were applied.
+    pub fn log(&self, op: pb::edit_log_record::Op) -> u64 {
+        let mut p = self.shared.pending.lock();
+        p.last_txid += 1;
+        let txid = p.last_txid;
+        let record = pb::EditLogRecord { txid, op: Some(op) };
+        let payload = record.encode_to_vec();
+        let append_to_last = p.chunks.back().is_some_and(|c| c.roll.is_none());
+        if !append_to_last {
+            p.chunks.push_back(Chunk {
+                bytes: Vec::new(),
+                last_txid: txid,
+                roll: None,
+            });
+        }
+        if let Some(chunk) = p.chunks.back_mut() {
+            frame::encode(&payload, &mut chunk.bytes);
+            chunk.last_txid = txid;
+        }
+        drop(p);
+        self.shared.wake.notify_one();
+        txid
+    }
+
+    /// The last txid handed out.
+    pub fn last_txid(&self) -> u64 {
+        self.shared.pending.lock().last_txid
+    }
+
+    pub fn synced_txid(&self) -> u64 {
+        self.synced.borrow().synced_txid
+    }
+
+    /// Ends the current segment after everything logged so far; the reply
+    /// carries the segment's last txid once it is durable and renamed.
+    pub fn roll(&self) -> oneshot::Receiver<std::result::Result<u64, String>> {
+        let (tx, rx) = oneshot::channel();
+        let mut p = self.shared.pending.lock();
+        let last_txid = p.last_txid;
+        p.chunks.push_back(Chunk {
+            bytes: Vec::new(),
+            last_txid,
+            roll: Some(tx),
+        });
+        drop(p);
+        self.shared.wake.notify_one();
+        rx
+    }
+
+    /// Waits until `txid` is on disk. Never called under the namesystem lock.
+    pub async fn sync(&self, txid: u64) -> Result<()> {
+        let mut rx = self.synced.clone();
+        let status = rx
+            .wait_for(|s| s.synced_txid >= txid || s.failed.is_some())
+            .await
+            .map_err(|_| NamenodeError::Internal("the edit log is closed".into()))?
+            .clone();
+        if status.synced_txid >= txid {
+            return Ok(());
+        }
+        Err(NamenodeError::io(
+            format!("edit log failed; transaction {txid} is not durable"),
+            std::io::Error::other(status.failed.unwrap_or_default()),
+        ))
+    }
+
+    /// Writes and fsyncs what is buffered, finalizes the segment and stops
+    /// the syncer. Blocking: call from a blocking context.
+    pub fn close(&self) -> Result<()> {
+        {
+            let mut p = self.shared.pending.lock();
+            p.shutdown = true;
+        }
+        self.shared.wake.notify_all();
+        if let Some(handle) = self.thread.lock().take()
+            && handle.join().is_err()
+        {
+            return Err(NamenodeError::Internal(
+                "the edit log syncer panicked".into(),
+            ));
+        }
+        match self.synced.borrow().failed.clone() {
+            Some(msg) => Err(NamenodeError::io(
+                "edit log failed",
+                std::io::Error::other(msg),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for EditLog {
+    fn drop(&mut self) {
+        self.abandon();
+    }
+}
+
+impl EditLog {
+    /// Stops the syncer at once without finalizing, as a crash would: what
+    /// was synced is on disk, what was only buffered was never answered.
+    /// Used when a namenode is dropped without shutdown.
+    pub fn abandon(&self) {
+        let mut p = self.shared.pending.lock();
+        p.shutdown = true;
+        p.abandon = true;
+        drop(p);
+        self.shared.wake.notify_all();
+        if let Some(handle) = self.thread.lock().take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+struct Syncer {
+    shared: Arc<Shared>,
+    storage: NnStorage,
+    segment: Option<Segment>,
+    written: u64,
+    status: watch::Sender<SyncStatus>,
+    failed: Option<String>,
+}
+
+impl Syncer {
+    fn new(
+        shared: Arc<Shared>,
+        storage: NnStorage,
+        segment: Segment,
+        status: watch::Sender<SyncStatus>,
+    ) -> Self {
+        let written = segment.start_txid.saturating_sub(1);
+        Self {
+            shared,
+            storage,
+            segment: Some(segment),
+            written,
+            status,
+            failed: None,
+        }
+    }
+
+    fn run(mut self) {
+        loop {
+            let (chunks, shutdown) = {
+                let mut p = self.shared.pending.lock();
+                while p.chunks.is_empty() && !p.shutdown {
+                    self.shared.wake.wait(&mut p);
+                }
+                if p.abandon {
+                    return;
+                }
+                (std::mem::take(&mut p.chunks), p.shutdown)
+            };
+            let idle = chunks.is_empty();
+            self.process(chunks);
+            if shutdown && idle {
+                break;
+            }
+        }
+        if let Some(segment) = self.segment.take()
+            && self.failed.is_none()
+            && let Err(e) = segment.finalize(&self.storage, self.written)
+        {
+            error!("cannot close the edit log: {e}");
+            self.fail(e.to_string());
+        }
+    }
+
+    fn process(&mut self, chunks: VecDeque<Chunk>) {
+        let mut dirty = false;
+        for chunk in chunks {
+            if self.failed.is_none() && !chunk.bytes.is_empty() {
+                match self.write(&chunk.bytes) {
+                    Ok(()) => {
+                        self.written = chunk.last_txid;
+                        dirty = true;
+                    }
+                    Err(e) => self.fail(e.to_string()),
+                }
+            }
+            if let Some(reply) = chunk.roll {
+                if dirty {
+                    self.flush();
+                    dirty = false;
+                }
+                let result = match &self.failed {
+                    Some(msg) => Err(msg.clone()),
+                    None => self.roll().map_err(|e| e.to_string()),
+                };
+                if let Err(msg) = &result {
+                    self.fail(msg.clone());
+                }
+                let _ = reply.send(result);
+            }
+        }
+        if dirty {
+            self.flush();
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        let Some(segment) = self.segment.as_mut() else {
+            return Err(NamenodeError::Internal("no open edit log segment".into()));
+        };
+        segment.file.write_all(bytes).map_err(|e| {
+            NamenodeError::io(format!("cannot write {}", segment.path.display()), e)
+        })?;
+        segment.has_records = true;
+        Ok(())
+    }
+
+    /// One fsync for every record written since the last one.
+    fn flush(&mut self) {
+        let Some(segment) = self.segment.as_ref() else {
+            return;
+        };
+        if let Err(e) = segment.file.sync_data() {
+            let msg = format!("cannot fsync {}: {e}", segment.path.display());
+            self.fail(msg);
+            return;
+        }
+        let synced = self.written;
+        self.status.send_modify(|s| s.synced_txid = synced);
+    }
+
+    fn roll(&mut self) -> Result<u64> {
+        let last = self.written;
+        let has_records = self.segment.as_ref().is_some_and(|s| s.has_records);
+        if !has_records {
+            return Ok(last);
+        }
+        if let Some(segment) = self.segment.take() {
+            segment.finalize(&self.storage, last)?;
+        }
+        self.segment = Some(Segment::create(&self.storage, last + 1)?);
+        info!(txid = last, "rolled the edit log");
+        Ok(last)
+    }
+
+    fn fail(&mut self, msg: String) {
+        if self.failed.is_none() {
+            error!("edit log failure, no further transaction is durable: {msg}");
+            self.failed = Some(msg.clone());
+            self.status.send_modify(|s| s.failed = Some(msg));
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! FsNamesystem: the namespace, the block manager, the datanode manager,
+//! the leases and safe mode behind one lock, plus the edit log.
+//!
+//! Every mutation follows one path: check → build the edit-log op →
+//! [`Namesystem::apply`] it → buffer it in the edit log (all under the write
+//! lock) → release the lock → await the group-commit fsync → answer. Replay
+//! at start-up calls the very same `apply`, so what is logged is exactly
+//! what was done.
+
+mod apply;
+mod image;
+mod status;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cairn_proto::pb;
+use parking_lot::RwLock;
+use tokio::sync::Notify;
+
+use crate::blocks::manager::BlockManager;
+use crate::config::NamenodeConfig;
+use crate::datanodes::manager::DatanodeManager;
+use crate::editlog::writer::EditLog;
+use crate::error::{NamenodeError, Result};
+use crate::lease::LeaseManager;
+use crate::namespace::directory::{FsDirectory, InodesInPath};
+use crate::namespace::inode::{FileInode, Inode, InodeId};
+use crate::namespace::permission::{Access, PermissionChecker};
+use crate::safemode::SafeMode;
+
+pub use image::snapshot_header;
+
+/// The state under the namesystem lock.
+pub struct Namesystem {
+    pub config: Arc<NamenodeConfig>,
+    pub cluster_id: String,
+    pub dir: FsDirectory,
+    pub blocks: BlockManager,
+    pub datanodes: DatanodeManager,
+    pub leases: LeaseManager,
+    pub safemode: SafeMode,
+    /// None while replaying: replayed ops are not logged again.
+    pub journal: Option<Arc<EditLog>>,
+}
+
+/// The namesystem shared by the RPC services and the background loops.
+pub struct FsNamesystem {
+    pub state: RwLock<Namesystem>,
+    pub edit_log: Arc<EditLog>,
+    pub config: Arc<NamenodeConfig>,
+    /// Signalled by block reports, so `complete` waits for replicas
+    /// instead of making clients poll.
+    pub block_received: Notify,
+}
+
+impl FsNamesystem {
+    /// Waits until `txid` (0 = nothing logged) is durable.
+    pub async fn sync(&self, txid: u64) -> Result<()> {
+        if txid == 0 {
+            return Ok(());
+        }
+        self.edit_log.sync(txid).await
+    }
+}
+
+impl Namesystem {
+    /// An empty namespace (root owned by the superuser).
+    pub fn new(config: Arc<NamenodeConfig>, cluster_id: String) -> Self {
+        let now = Instant::now();
+        Self {
+            dir: FsDirectory::new(&config.superuser, &config.supergroup, crate::now_ms()),
+            blocks: BlockManager::new(config.min_replication),
+            datanodes: DatanodeManager::default(),
+            leases: LeaseManager::default(),
+            safemode: SafeMode::new(config.safemode_threshold, config.safemode_extension, now),
+            journal: None,
+            cluster_id,
+            config,
+        }
+    }
+
+    /// Applies `op` and buffers it in the edit log; returns its txid.
+    pub fn log_edit(&mut self, op: pb::edit_log_record::Op) -> Result<u64> {
+        self.apply(&op)?;
+        match &self.journal {
+            Some(journal) => Ok(journal.log(op)),
+            None => Err(NamenodeError::Internal("the edit log is not open".into())),
+        }
+    }
+
+    /// Refuses a mutation in safe mode with HDFS's message and tip.
+    pub fn check_safe_mode(&self, what: &str) -> Result<()> {
+        if !self.safemode.is_on() {
+            return Ok(());
+        }
+        let (safe, total) = self.blocks.map.safe_counts();
+        Err(NamenodeError::SafeMode(format!(
+            "Cannot {what}. Name node is in safe mode.\n{}",
+            self.safemode.status(safe, total, Instant::now())
+        )))
+    }
+
+    /// Re-evaluates safe mode after reports (and periodically).
+    pub fn update_safe_mode(&mut self) {
+        let (safe, total) = self.blocks.map.safe_counts();
+        self.safemode.check(safe, total, Instant::now());
+    }
+
+    pub fn checker(&self, user: &str) -> PermissionChecker {
+        PermissionChecker::new(user, &self.config)
+    }
+
+    /// Resolves and checks permissions in one go.
+    pub fn resolve_checked(
+        &self,
+        pc: &PermissionChecker,
+        path: &str,
+        access: Access,
+    ) -> Result<InodesInPath> {
+        let iip = self.dir.resolve(path)?;
+        pc.check(&self.dir, &iip, access)?;
+        Ok(iip)
+    }
+
+    /// The file at `iip`, or NOT_FOUND / IS_A_DIRECTORY naming the path.
+    pub fn file_at(&self, iip: &InodesInPath) -> Result<(InodeId, &FileInode)> {
+        let id = iip
+            .last()
+            .ok_or_else(|| NamenodeError::NotFound(format!("File does not exist: {}", iip.path)))?;
+        let inode = self.dir.inode(id)?;
+        match inode.as_file() {
+            Some(f) => Ok((id, f)),
+            None if inode.is_dir() => Err(NamenodeError::IsADirectory(format!(
+                "Path is not a file: {}",
+                iip.path
+            ))),
+            None => Err(NamenodeError::NotFound(format!(
+                "Path is not a file: {} (a symlink)",
+                iip.path
+            ))),
+        }
+    }
+
+    pub fn file(&self, id: InodeId) -> Result<&FileInode> {
+        self.dir
+            .inode(id)?
+            .as_file()
+            .ok_or_else(|| NamenodeError::Internal(format!("inode {id} is not a file")))
+    }
+
+    pub fn file_mut(&mut self, id: InodeId) -> Result<&mut FileInode> {
+        self.dir
+            .inode_mut(id)?
+            .as_file_mut()
+            .ok_or_else(|| NamenodeError::Internal(format!("inode {id} is not a file")))
+    }
+
+    /// Sum of the block lengths (the last block's as last recorded).
+    pub fn file_length(&self, file: &FileInode) -> u64 {
+        file.blocks
+            .iter()
+            .filter_map(|b| self.blocks.map.get(*b))
+            .map(|b| b.num_bytes)
+            .sum()
+    }
+
+    /// The owner and group of a new inode under `parent`: the caller, and
+    /// the parent's group (HDFS's BSD rule).
+    pub fn new_owner(&self, user: &str, parent: InodeId) -> Result<(String, String)> {
+        let group = self
+            .dir
+            .names
+            .name(self.dir.inode(parent)?.group)
+            .to_string();
+        Ok((user.to_string(), group))
+    }
+
+    pub fn inode(&self, id: InodeId) -> Result<&Inode> {
+        self.dir.inode(id)
+    }
+}
