@@ -198,112 +198,142 @@ impl BpServiceActor {
     /// restarted) it registers again and sends a full block report.
     pub async fn run(mut self) {
         let timing = self.timing;
-        let mut backoff = Backoff::new(
-            RETRY_MIN,
-            RETRY_MAX.min(timing.heartbeat_interval).max(RETRY_MIN),
-        );
-        let mut next_heartbeat = Instant::now();
-        let mut next_block_report = Instant::now() + timing.block_report_interval;
-        let mut report_due = (!self.ctx.reports.is_empty())
-            .then(|| Instant::now() + timing.incremental_report_delay);
-        let mut must_register = false;
+        let mut schedule = Schedule {
+            backoff: Backoff::new(
+                RETRY_MIN,
+                RETRY_MAX.min(timing.heartbeat_interval).max(RETRY_MIN),
+            ),
+            next_heartbeat: Instant::now(),
+            next_block_report: Instant::now() + timing.block_report_interval,
+            report_due: (!self.ctx.reports.is_empty())
+                .then(|| Instant::now() + timing.incremental_report_delay),
+            register_at: None,
+        };
         let ctx = Arc::clone(&self.ctx);
         loop {
-            if must_register {
-                let registered = tokio::select! {
-                    r = self.register() => r,
-                    () = ctx.shutting_down() => break,
-                };
-                match registered {
-                    Ok(()) => {
-                        must_register = false;
-                        backoff.reset();
-                        next_heartbeat = Instant::now();
-                        next_block_report = Instant::now() + timing.block_report_interval;
-                    }
-                    Err(e) => {
-                        let delay = backoff.next_delay();
-                        warn!("registering again failed ({e}); retrying in {delay:?}");
-                        tokio::select! {
-                            () = sleep(delay) => continue,
-                            () = ctx.shutting_down() => break,
-                        }
-                    }
-                }
-            }
-            let report_timer = async {
-                match report_due {
+            let register_timer = async {
+                match schedule.register_at {
                     Some(at) => sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
-            enum Due {
-                ReportQueued,
-                Report,
-                Heartbeat,
-                BlockReport,
-            }
+            let report_timer = async {
+                match schedule.report_due {
+                    Some(at) => sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             let due = tokio::select! {
                 biased;
                 () = ctx.shutting_down() => break,
-                () = ctx.reports.wait(), if report_due.is_none() => Due::ReportQueued,
+                () = register_timer => Due::Register,
+                () = ctx.reports.wait(), if schedule.report_due.is_none() => Due::ReportQueued,
                 () = report_timer => Due::Report,
-                () = sleep_until(next_heartbeat) => Due::Heartbeat,
-                () = sleep_until(next_block_report) => Due::BlockReport,
+                () = sleep_until(schedule.next_heartbeat) => Due::Heartbeat,
+                () = sleep_until(schedule.next_block_report) => Due::BlockReport,
             };
-            let outcome = match due {
-                Due::ReportQueued => {
-                    report_due = Some(Instant::now() + timing.incremental_report_delay);
-                    Ok(())
-                }
-                Due::Report => {
-                    let result = self.incremental_report().await;
-                    report_due = match &result {
-                        Ok(()) if self.ctx.reports.is_empty() => None,
-                        Ok(()) => Some(Instant::now() + timing.incremental_report_delay),
-                        Err(_) => Some(Instant::now() + backoff.next_delay()),
-                    };
-                    result
-                }
-                Due::Heartbeat => {
-                    let result = self.heartbeat().await;
-                    next_heartbeat = Instant::now()
-                        + match &result {
-                            Ok(_) => timing.heartbeat_interval,
-                            Err(_) => backoff.next_delay().min(timing.heartbeat_interval),
-                        };
-                    match result {
-                        Ok(true) => {
-                            info!("the namenode asked us to register again");
-                            must_register = true;
-                            Ok(())
-                        }
-                        Ok(false) => {
-                            backoff.reset();
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-                Due::BlockReport => {
-                    let result = self.block_report().await;
-                    next_block_report = Instant::now()
-                        + match &result {
-                            Ok(()) => timing.block_report_interval,
-                            Err(_) => backoff.next_delay(),
-                        };
-                    result
-                }
-            };
-            if let Err(e) = outcome {
-                if e.kind() == ErrorKind::UnregisteredDatanode {
-                    info!("the namenode does not know us ({e}); registering again");
-                    must_register = true;
-                } else {
-                    warn!("{e}");
-                }
+            // A call to a hung namenode must not hold up a shutdown.
+            tokio::select! {
+                () = self.handle(due, &mut schedule) => {}
+                () = ctx.shutting_down() => break,
             }
         }
         debug!("BPServiceActor stopped");
     }
+
+    /// Does what is due and plans the next time.
+    async fn handle(&mut self, due: Due, schedule: &mut Schedule) {
+        let timing = self.timing;
+        let outcome = match due {
+            Due::Register => {
+                let result = self.register().await;
+                match result {
+                    Ok(()) => {
+                        schedule.register_at = None;
+                        schedule.backoff.reset();
+                        schedule.next_heartbeat = Instant::now();
+                        schedule.next_block_report = Instant::now() + timing.block_report_interval;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let delay = schedule.backoff.next_delay();
+                        warn!("registering again failed ({e}); retrying in {delay:?}");
+                        schedule.register_at = Some(Instant::now() + delay);
+                        return;
+                    }
+                }
+            }
+            Due::ReportQueued => {
+                schedule.report_due = Some(Instant::now() + timing.incremental_report_delay);
+                Ok(())
+            }
+            Due::Report => {
+                let result = self.incremental_report().await;
+                schedule.report_due = match &result {
+                    Ok(()) if self.ctx.reports.is_empty() => None,
+                    Ok(()) => Some(Instant::now() + timing.incremental_report_delay),
+                    Err(_) => Some(Instant::now() + schedule.backoff.next_delay()),
+                };
+                result
+            }
+            Due::Heartbeat => {
+                let result = self.heartbeat().await;
+                schedule.next_heartbeat = Instant::now()
+                    + match &result {
+                        Ok(_) => timing.heartbeat_interval,
+                        Err(_) => schedule.backoff.next_delay().min(timing.heartbeat_interval),
+                    };
+                match result {
+                    Ok(true) => {
+                        info!("the namenode asked us to register again");
+                        schedule.register_at.get_or_insert_with(Instant::now);
+                        Ok(())
+                    }
+                    Ok(false) => {
+                        schedule.backoff.reset();
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Due::BlockReport => {
+                let result = self.block_report().await;
+                schedule.next_block_report = Instant::now()
+                    + match &result {
+                        Ok(()) => timing.block_report_interval,
+                        Err(_) => schedule.backoff.next_delay(),
+                    };
+                result
+            }
+        };
+        if let Err(e) = outcome {
+            if e.kind() == ErrorKind::UnregisteredDatanode {
+                if schedule.register_at.is_none() {
+                    info!("the namenode does not know us ({e}); registering again");
+                    schedule.register_at = Some(Instant::now());
+                }
+            } else {
+                warn!("{e}");
+            }
+        }
+    }
+}
+
+/// What the actor's loop does next.
+enum Due {
+    Register,
+    ReportQueued,
+    Report,
+    Heartbeat,
+    BlockReport,
+}
+
+/// When each of the actor's duties is next due.
+struct Schedule {
+    backoff: Backoff,
+    next_heartbeat: Instant,
+    next_block_report: Instant,
+    report_due: Option<Instant>,
+    /// Set when the namenode has forgotten us: when to register again.
+    register_at: Option<Instant>,
 }

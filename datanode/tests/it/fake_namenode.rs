@@ -128,11 +128,18 @@ pub struct FakeNamenode {
     pub addr: SocketAddr,
     pub state: Arc<Mutex<NnState>>,
     stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<Result<(), tonic::transport::Error>>>,
 }
 
 impl FakeNamenode {
     pub async fn start(cluster_id: &str) -> FakeNamenode {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1:0".parse().unwrap(), cluster_id).await
+    }
+
+    /// A fresh namenode (it knows no datanode) at a given address, as after
+    /// a restart.
+    pub async fn start_on(addr: SocketAddr, cluster_id: &str) -> FakeNamenode {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(NnState::default()));
         let service = Service {
@@ -140,7 +147,7 @@ impl FakeNamenode {
             state: Arc::clone(&state),
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(
+        let server = tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(DatanodeProtocolServer::new(service))
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
@@ -151,6 +158,17 @@ impl FakeNamenode {
             addr,
             state,
             stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// Stops serving and waits until the port is free.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
         }
     }
 

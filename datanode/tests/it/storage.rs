@@ -120,3 +120,33 @@ async fn registers_again_when_the_namenode_forgot_it() {
     .await;
     dn.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn keeps_serving_while_the_namenode_is_down_and_rejoins_it() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-a").await;
+    let addr = nn.addr;
+    let tmp = tempfile::tempdir().unwrap();
+    let dn = start_datanode(&nn, &tmp.path().join("dn1")).await;
+    let data = crate::bytes(3000, 1);
+    write_block(&dn, 8, 1, &data).await;
+    nn.wait_for_report(dn.datanode_uuid(), 8, pb::ReceivedDeletedStatus::Received)
+        .await;
+    nn.stop().await;
+    // Reads do not need the namenode.
+    let read = crate::read_range(&dn, block(8, 1, 0), 100, 2000)
+        .await
+        .unwrap();
+    assert_eq!(read, &data[100..2100]);
+    // A namenode restarted at the same address does not know the datanode:
+    // it registers again and sends a full block report.
+    let nn = FakeNamenode::start_on(addr, "CID-a").await;
+    let report = nn
+        .wait_for("a full block report to the new namenode", |s| {
+            s.block_reports.first().cloned()
+        })
+        .await;
+    assert_eq!(report.datanode_uuid, dn.datanode_uuid());
+    assert_eq!(report.replicas[0].block, Some(block(8, 1, 3000)));
+    dn.shutdown().await.unwrap();
+}
