@@ -107,22 +107,17 @@ impl Namesystem {
                 Ok(())
             }
             Op::CloseFile(c) => {
-                self.set_file_blocks(c.inode_id, &c.blocks, BlockState::Committed)?;
+                // A closed file's blocks are complete (as HDFS's OP_CLOSE):
+                // live, close is only logged once they are; on replay their
+                // replicas are not known yet and come with block reports.
+                self.set_file_blocks(c.inode_id, &c.blocks, BlockState::Complete)?;
                 let ids = self.file(c.inode_id)?.blocks.clone();
                 for id in ids {
-                    let committed = self
-                        .blocks
-                        .map
-                        .update(id, |b| {
-                            if b.state == BlockState::UnderConstruction {
-                                b.state = BlockState::Committed;
-                            }
-                            b.state == BlockState::Committed
-                        })
-                        .unwrap_or(false);
-                    if committed {
-                        self.blocks.try_complete(id);
-                    }
+                    self.blocks.map.update(id, |b| {
+                        b.state = BlockState::Complete;
+                        b.expected = None;
+                    });
+                    self.blocks.recheck.insert(id);
                 }
                 let inode = self.dir.inode_mut(c.inode_id)?;
                 inode.mtime = c.mtime_ms;

@@ -184,11 +184,10 @@ impl Namesystem {
             blocks,
         }))?;
         if let Some((old, gs, holders)) = recover {
-            self.blocks.map.update(old.id, |b| {
-                if b.state != BlockState::Complete {
-                    b.state = BlockState::UnderRecovery;
-                }
-            });
+            // Complete once a replica reports the settled length and stamp.
+            self.blocks
+                .map
+                .update(old.id, |b| b.state = BlockState::UnderRecovery);
             for node in holders {
                 if let Some(n) = self.datanodes.get_mut(node) {
                     n.recover.insert(
