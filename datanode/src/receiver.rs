@@ -24,6 +24,9 @@ pub const ACK_QUEUE: usize = 64;
 /// The largest packet we accept (data bytes).
 pub const MAX_PACKET_DATA: usize = 16 * 1024 * 1024;
 
+/// The seqno of an ack that answers no packet (a malformed message).
+pub const NO_SEQNO: i64 = -2;
+
 /// What the upstream sees of one WriteBlock call.
 pub type AckSender = mpsc::Sender<std::result::Result<pb::PipelineAck, tonic::Status>>;
 
@@ -204,7 +207,7 @@ async fn receive_packets(
                 );
                 let _ = queue
                     .send(Pending::Failed {
-                        seqno: -2,
+                        seqno: NO_SEQNO,
                         status: pb::AckStatus::Error,
                         message: "expected a packet".into(),
                     })
@@ -248,7 +251,7 @@ async fn receive_packets(
         if let Err(bad) =
             verify_chunk_checksums(&packet.data, packet.offset_in_block, &packet.checksums)
         {
-            warn!(block_id, seqno, offset = bad, from = %ctx.xfer_addr, "checksum mismatch in a received packet; refusing it");
+            warn!(block_id, seqno, offset = bad, at = %ctx.xfer_addr, "checksum mismatch in a received packet; refusing it");
             let _ = queue
                 .send(fail(
                     pb::AckStatus::ErrorChecksum,

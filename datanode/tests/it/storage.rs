@@ -150,3 +150,38 @@ async fn keeps_serving_while_the_namenode_is_down_and_rejoins_it() {
     assert_eq!(report.replicas[0].block, Some(block(8, 1, 3000)));
     dn.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn start_waits_for_a_namenode_that_is_not_up_yet() {
+    init_tracing();
+    // Until the namenode is up, whatever connects there is hung up on.
+    let doorman = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = doorman.local_addr().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dn1");
+    let mut config = cairn_datanode::DatanodeConfig {
+        data_dirs: vec![dir.clone()],
+        namenode: format!("cairn://{addr}"),
+        ..Default::default()
+    };
+    config.heartbeat_interval = std::time::Duration::from_millis(50);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let starting = tokio::spawn(cairn_datanode::Datanode::start(config, listener));
+    // Two failed handshakes: the datanode keeps trying.
+    for _ in 0..2 {
+        let (connection, _) = doorman.accept().await.unwrap();
+        drop(connection);
+    }
+    drop(doorman);
+    // Nothing is formatted before the handshake.
+    assert!(!dir.join("VERSION").exists());
+    let nn = FakeNamenode::start_on(addr, "CID-late").await;
+    let dn = starting.await.unwrap().unwrap();
+    assert!(
+        std::fs::read_to_string(dir.join("VERSION"))
+            .unwrap()
+            .contains("clusterID=CID-late")
+    );
+    assert_eq!(nn.state.lock().registrations.len(), 1);
+    dn.shutdown().await.unwrap();
+}
