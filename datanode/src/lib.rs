@@ -47,6 +47,9 @@ use crate::dataset::FsDataset;
 use crate::node::NodeContext;
 use crate::xceiver::DataXceiver;
 
+/// How long a shutdown waits for open connections to finish.
+const SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A running datanode.
 #[derive(Debug)]
 pub struct Datanode {
@@ -162,7 +165,18 @@ impl Datanode {
     pub async fn shutdown(self) -> Result<(), DatanodeError> {
         let _ = self.shutdown.send(true);
         self.actor.await?;
-        self.server.await?.map_err(DatanodeError::Serve)?;
+        // Our streams end at the signal; a peer that stops reading could
+        // still hold a connection open, so the graceful stop is bounded.
+        let mut server = self.server;
+        match tokio::time::timeout(SHUTDOWN_TIMEOUT, &mut server).await {
+            Ok(served) => served?.map_err(DatanodeError::Serve)?,
+            Err(_) => {
+                warn!(
+                    "connections still open after {SHUTDOWN_TIMEOUT:?}; closing the server anyway"
+                );
+                server.abort();
+            }
+        }
         info!(uuid = %self.datanode_uuid, "datanode stopped");
         Ok(())
     }
