@@ -48,7 +48,10 @@ pub async fn run(base: ClientConfig, args: Vec<String>) -> i32 {
         print_usage();
         return 1;
     }
-    if args.iter().any(|a| a == "-h" || a == "-help" || a == "--help") {
+    if args
+        .iter()
+        .any(|a| a == "-h" || a == "-help" || a == "--help")
+    {
         println!("{USAGE}");
         return 0;
     }
@@ -142,9 +145,9 @@ fn parse_args(args: &[String]) -> Result<FsckRequest, String> {
 
 /// The absolute path fsck reports on (relative paths are under the home).
 fn resolve(dir: &str, user: &str) -> String {
-    let path = dir
-        .split_once("://")
-        .map_or(dir, |(_, rest)| rest.find('/').map_or("/", |at| &rest[at..]));
+    let path = dir.split_once("://").map_or(dir, |(_, rest)| {
+        rest.find('/').map_or("/", |at| &rest[at..])
+    });
     let joined = if path.starts_with('/') {
         path.to_string()
     } else {
@@ -219,7 +222,11 @@ async fn fsck(
         local_address(fs_uri).await,
         human::java_date_local(human::now_ms())
     );
-    let Some(status) = client.get_file_info(path).await.map_err(|e| e.to_string())? else {
+    let Some(status) = client
+        .get_file_info(path)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
         println!("\n\nPath '{path}' does not exist");
         return Ok(0);
     };
@@ -248,8 +255,15 @@ async fn list_corrupt_file_blocks(
     request: &FsckRequest,
     path: &str,
 ) -> Result<i32, String> {
-    let Some(status) = client.get_file_info(path).await.map_err(|e| e.to_string())? else {
-        println!("The filesystem under path '{}' has 0 CORRUPT files", request.dir);
+    let Some(status) = client
+        .get_file_info(path)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        println!(
+            "The filesystem under path '{}' has 0 CORRUPT files",
+            request.dir
+        );
         return Ok(0);
     };
     let facts = cluster_facts(client).await?;
@@ -257,7 +271,10 @@ async fn list_corrupt_file_blocks(
     checker.check(path, &status).await?;
     let corrupt = checker.result.corrupt_file_blocks;
     if !corrupt.is_empty() {
-        println!("The list of corrupt files under path '{}' are:", request.dir);
+        println!(
+            "The list of corrupt files under path '{}' are:",
+            request.dir
+        );
         for (block, file) in &corrupt {
             println!("{block}\t{file}");
         }

@@ -350,7 +350,11 @@ mod tests {
         assert_eq!(parse_size("1G"), Ok(1024 * 1024 * 1024));
         assert_eq!(parse_size("4096"), Ok(4096));
         assert_eq!(parse_size(" 2k "), Ok(2048));
-        assert!(parse_size("12x").unwrap_err().contains("Invalid size prefix 'x'"));
+        assert!(
+            parse_size("12x")
+                .unwrap_err()
+                .contains("Invalid size prefix 'x'")
+        );
         assert!(parse_size("").is_err());
         assert!(parse_size("m").is_err());
         assert!(parse_size("9999999e").unwrap_err().contains("does not fit"));

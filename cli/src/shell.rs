@@ -27,7 +27,7 @@ mod count;
 mod delete;
 mod display;
 #[cfg(test)]
-mod fake_fs;
+pub(crate) mod fake_fs;
 mod file_system;
 mod fs_usage;
 mod glob;
@@ -57,8 +57,8 @@ use tokio::io::AsyncRead;
 
 use crate::generic_options;
 pub(crate) use file_system::FileSystem;
-pub(crate) use path_data::join as join_path;
 use path_data::PathData;
+pub(crate) use path_data::join as join_path;
 use path_exceptions::{ShellError, UsageError};
 
 /// `cairn dfs ARGS...`: generic options, then one command and its
@@ -192,10 +192,7 @@ impl<F: FileSystem> Shell<F> {
             help::print_all_usage(&mut self.out, true);
             return 0;
         }
-        let Some(info) = invoked
-            .strip_prefix('-')
-            .and_then(help::find)
-        else {
+        let Some(info) = invoked.strip_prefix('-').and_then(help::find) else {
             self.unknown_command(&invoked);
             return 1;
         };
@@ -217,7 +214,12 @@ impl<F: FileSystem> Shell<F> {
                 let _ = self.out.flush();
                 let _ = writeln!(self.err, "{invoked}: {message}");
                 help::print_all_usage(&mut self.err, false);
-                let _ = writeln!(self.err, "{} {}", help::USAGE_PREFIX, help::usage_line(info));
+                let _ = writeln!(
+                    self.err,
+                    "{} {}",
+                    help::USAGE_PREFIX,
+                    help::usage_line(info)
+                );
                 1
             }
         }

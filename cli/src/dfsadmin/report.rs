@@ -47,10 +47,19 @@ pub(crate) fn format_report(
         human::format_percent(used_fraction, 2)
     ));
     out.push_str("Replicated Blocks:\n");
-    out.push_str(&format!("\tUnder replicated blocks: {}\n", stats.under_replicated));
-    out.push_str(&format!("\tBlocks with corrupt replicas: {}\n", stats.corrupt_blocks));
+    out.push_str(&format!(
+        "\tUnder replicated blocks: {}\n",
+        stats.under_replicated
+    ));
+    out.push_str(&format!(
+        "\tBlocks with corrupt replicas: {}\n",
+        stats.corrupt_blocks
+    ));
     out.push_str(&format!("\tMissing blocks: {}\n", stats.missing_blocks));
-    out.push_str(&format!("\tPending deletion blocks: {}\n", stats.pending_deletion));
+    out.push_str(&format!(
+        "\tPending deletion blocks: {}\n",
+        stats.pending_deletion
+    ));
     out.push('\n');
     out.push_str("-------------------------------------------------\n");
     for section in sections {
@@ -116,7 +125,11 @@ pub(crate) fn datanode_report(node: &DatanodeInfo, date: &dyn Fn(u64) -> String)
 pub(crate) fn format_topology(nodes: &[DatanodeInfo]) -> String {
     let mut racks: std::collections::BTreeMap<&str, Vec<&DatanodeInfo>> = Default::default();
     for node in nodes {
-        let rack = if node.rack.is_empty() { DEFAULT_RACK } else { node.rack.as_str() };
+        let rack = if node.rack.is_empty() {
+            DEFAULT_RACK
+        } else {
+            node.rack.as_str()
+        };
         racks.entry(rack).or_default().push(node);
     }
     let mut out = String::new();
@@ -191,7 +204,9 @@ Num of Blocks: 3
         let mut empty = node(1, 0, DEFAULT_RACK);
         empty.capacity = 0;
         empty.remaining = 0;
-        assert!(datanode_report(&empty, &utc).contains("DFS Used%: 100.00%\nDFS Remaining%: 0.00%\n"));
+        assert!(
+            datanode_report(&empty, &utc).contains("DFS Used%: 100.00%\nDFS Remaining%: 0.00%\n")
+        );
     }
 
     #[test]
@@ -241,10 +256,16 @@ Name: 127.0.0.1:9866
         assert!(text.starts_with(expected_head), "{text}");
         assert!(text.ends_with("Num of Blocks: 3\n\n"), "{text}");
         assert!(!text.contains("Dead datanodes"));
-        let listed = [NodeSection { label: "Dead", nodes: vec![], listed: true }];
+        let listed = [NodeSection {
+            label: "Dead",
+            nodes: vec![],
+            listed: true,
+        }];
         let text = format_report(&stats, true, &listed, &utc);
         assert!(text.starts_with("Safe mode is ON\nConfigured Capacity"));
-        assert!(text.ends_with("-------------------------------------------------\nDead datanodes (0):\n\n"));
+        assert!(text.ends_with(
+            "-------------------------------------------------\nDead datanodes (0):\n\n"
+        ));
     }
 
     #[test]

@@ -113,12 +113,12 @@ impl FsckResult {
                 self.total_open_files
             ));
         }
-        res.push_str(&format!("\n Total blocks (validated):\t{}", self.total_blocks));
-        if self.total_blocks > 0 {
-            res.push_str(&format!(
-                " (avg. block size {} B)",
-                self.total_size / self.total_blocks
-            ));
+        res.push_str(&format!(
+            "\n Total blocks (validated):\t{}",
+            self.total_blocks
+        ));
+        if let Some(average) = self.total_size.checked_div(self.total_blocks) {
+            res.push_str(&format!(" (avg. block size {average} B)"));
         }
         if self.total_open_files_blocks != 0 {
             res.push_str(&format!(
@@ -207,7 +207,11 @@ impl FsckResult {
 pub(crate) fn format_summary(result: &FsckResult, facts: &ClusterFacts) -> String {
     format!(
         "\nStatus: {}\n Number of data-nodes:\t{}\n Number of racks:\t\t{}\n Total dirs:\t\t\t{}\n Total symlinks:\t\t{}\n\nReplicated Blocks:\n{}\n",
-        if result.is_healthy() { "HEALTHY" } else { "CORRUPT" },
+        if result.is_healthy() {
+            "HEALTHY"
+        } else {
+            "CORRUPT"
+        },
         facts.datanodes,
         facts.racks,
         result.total_dirs,
@@ -310,7 +314,12 @@ impl<'a, F: FileSystem> Checker<'a, F> {
     }
 
     /// `collectFileSummary` and `collectBlocksSummary`.
-    pub(crate) async fn check_file(&mut self, path: &str, status: &FileStatus, blocks: &LocatedBlocks) {
+    pub(crate) async fn check_file(
+        &mut self,
+        path: &str,
+        status: &FileStatus,
+        blocks: &LocatedBlocks,
+    ) {
         let open = blocks.under_construction;
         let block_count = blocks.blocks.len() as u64;
         if open && !self.options.show_open_files {
@@ -350,14 +359,18 @@ impl<'a, F: FileSystem> Checker<'a, F> {
             .and_then(|b| b.block.as_ref().map(|b| b.id));
         let mut number = 0;
         for located in &blocks.blocks {
-            if last_incomplete.is_some() && located.block.as_ref().map(|b| b.id) == last_incomplete {
+            if last_incomplete.is_some() && located.block.as_ref().map(|b| b.id) == last_incomplete
+            {
                 // Still being written: reported apart below.
                 continue;
             }
             let name = block_name(located);
             let len = block_len(located);
-            let states: Vec<ReplicaState> =
-                located.locations.iter().map(|d| replica_state(located, d)).collect();
+            let states: Vec<ReplicaState> = located
+                .locations
+                .iter()
+                .map(|d| replica_state(located, d))
+                .collect();
             let count = |state| states.iter().filter(|s| **s == state).count() as u64;
             let live = count(ReplicaState::Live);
             let decommissioned = count(ReplicaState::Decommissioned);
@@ -438,7 +451,11 @@ impl<'a, F: FileSystem> Checker<'a, F> {
             }
             number += 1;
         }
-        if let Some(last) = blocks.last_block.as_ref().filter(|_| last_incomplete.is_some()) {
+        if let Some(last) = blocks
+            .last_block
+            .as_ref()
+            .filter(|_| last_incomplete.is_some())
+        {
             report.push_str(&format!(
                 "\nUnder Construction Block:\n{number}. {} len={} Expected_repl={}",
                 block_name(last),
@@ -465,10 +482,11 @@ impl<'a, F: FileSystem> Checker<'a, F> {
                 }
             }
             self.result.corrupt_files += 1;
-            if self.options.delete_corrupt && !blocks.under_construction {
-                if let Err(err) = self.fs.delete(path, true).await {
-                    tracing::warn!("fsck: error deleting corrupted file {path}: {err}");
-                }
+            if self.options.delete_corrupt
+                && !blocks.under_construction
+                && let Err(err) = self.fs.delete(path, true).await
+            {
+                tracing::warn!("fsck: error deleting corrupted file {path}: {err}");
             }
         }
         if self.options.show_files {
@@ -494,8 +512,12 @@ impl<'a, F: FileSystem> Checker<'a, F> {
     }
 
     /// `BlockPlacementPolicyDefault.verifyBlockPlacement`: the replicas
-    /// should span two racks (or all there are).
+    /// should span two racks (or all there are); a one-rack cluster is
+    /// always satisfied.
     fn placement_violation(&self, block: &LocatedBlock, target: u64) -> Option<String> {
+        if self.facts.racks <= 1 {
+            return None;
+        }
         let good: Vec<&DatanodeInfo> = block
             .locations
             .iter()

@@ -234,7 +234,10 @@ mod tests {
     #[test]
     fn bad_modes_are_refused() {
         for bad in ["", "u", "u+", "+q", "u+x g+w", "abc", "u+x;g+w"] {
-            assert!(ChmodParser::parse(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                ChmodParser::parse(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
         // Trailing commas are separators, as in Hadoop's pattern.
         assert!(ChmodParser::parse("u+x,,").is_ok());

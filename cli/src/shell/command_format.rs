@@ -59,11 +59,12 @@ impl CommandFormat {
                 args.remove(pos);
             } else if let Some(index) = self.valued.iter().position(|(o, _)| *o == name) {
                 args.remove(pos);
-                let value = if pos < args.len() && args.len() > self.min && !args[pos].starts_with('-') {
-                    args.remove(pos)
-                } else {
-                    String::new()
-                };
+                let value =
+                    if pos < args.len() && args.len() > self.min && !args[pos].starts_with('-') {
+                        args.remove(pos)
+                    } else {
+                        String::new()
+                    };
                 self.valued[index].1 = Some(value);
             } else if self.ignore_unknown {
                 pos += 1;

@@ -57,7 +57,10 @@ pub(crate) async fn check_remote_destination<F: FileSystem>(
 }
 
 /// `PathData.parentExists()`.
-async fn parent_exists<F: FileSystem>(shell: &Shell<F>, item: &PathData) -> Result<bool, ShellError> {
+async fn parent_exists<F: FileSystem>(
+    shell: &Shell<F>,
+    item: &PathData,
+) -> Result<bool, ShellError> {
     let lookup = if item.represents_directory() {
         item.path.as_str()
     } else {

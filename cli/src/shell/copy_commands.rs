@@ -241,7 +241,10 @@ async fn preserve_from_local<F: FileSystem>(
         return Ok(());
     };
     if preserve.times {
-        shell.fs.set_times(&target.path, Some(mtime), Some(atime)).await?;
+        shell
+            .fs
+            .set_times(&target.path, Some(mtime), Some(atime))
+            .await?;
     }
     if preserve.permission {
         shell.fs.set_permission(&target.path, mode).await?;
@@ -327,7 +330,10 @@ async fn get_tree<F: FileSystem>(
     preserve: bool,
 ) {
     let result = if src.is_symlink() {
-        Err(ShellError::path(&src.display, PathReason::OperationNotSupported))
+        Err(ShellError::path(
+            &src.display,
+            PathReason::OperationNotSupported,
+        ))
     } else if src.is_dir() {
         get_dir(shell, &src, target, overwrite, preserve).await
     } else {
@@ -434,11 +440,11 @@ pub(crate) async fn cp<F: FileSystem>(
                 continue;
             }
         };
-        if src.is_dir() {
-            if let Err(err) = check_not_into_itself(shell, &src, &target) {
-                shell.display_error(err);
-                continue;
-            }
+        if src.is_dir()
+            && let Err(err) = check_not_into_itself(shell, &src, &target)
+        {
+            shell.display_error(err);
+            continue;
         }
         cp_tree(shell, src, target, write, preserve).await;
     }
@@ -473,7 +479,10 @@ async fn cp_tree<F: FileSystem>(
     preserve: Option<Preserve>,
 ) {
     let result = if src.is_symlink() {
-        Err(ShellError::path(&src.display, PathReason::OperationNotSupported))
+        Err(ShellError::path(
+            &src.display,
+            PathReason::OperationNotSupported,
+        ))
     } else if src.is_dir() {
         cp_dir(shell, &src, target, write, preserve).await
     } else {
@@ -543,10 +552,10 @@ async fn preserve_remote<F: FileSystem>(
     }
     if preserve.ownership {
         let current = shell.fs.get_file_info(&target.path).await?;
-        let owner = Some(stat.owner.as_str())
-            .filter(|o| current.as_ref().is_none_or(|c| c.owner != *o));
-        let group = Some(stat.group.as_str())
-            .filter(|g| current.as_ref().is_none_or(|c| c.group != *g));
+        let owner =
+            Some(stat.owner.as_str()).filter(|o| current.as_ref().is_none_or(|c| c.owner != *o));
+        let group =
+            Some(stat.group.as_str()).filter(|g| current.as_ref().is_none_or(|c| c.group != *g));
         if owner.is_some() || group.is_some() {
             shell.fs.set_owner(&target.path, owner, group).await?;
         }
@@ -632,7 +641,9 @@ async fn append_sources<F: FileSystem>(
     let appended = async {
         if read_stdin {
             let mut stdin = std::mem::replace(&mut shell.stdin, Box::new(tokio::io::empty()));
-            let copied = transfer::append_from::<F::Reader, _>(Source::Stdin(&mut *stdin), &mut writer).await;
+            let copied =
+                transfer::append_from::<F::Reader, _>(Source::Stdin(&mut *stdin), &mut writer)
+                    .await;
             shell.stdin = stdin;
             copied?;
         }
@@ -655,16 +666,25 @@ mod tests {
 
     #[test]
     fn preserve_letters() {
-        let mut args: Vec<String> = ["-f", "-ptop", "/a", "/b"].iter().map(|s| s.to_string()).collect();
+        let mut args: Vec<String> = ["-f", "-ptop", "/a", "/b"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let preserve = pop_preserve_option(&mut args).unwrap().unwrap();
         assert_eq!(args, ["-f", "/a", "/b"]);
         assert!(preserve.times && preserve.ownership && preserve.permission && !preserve.xattrs);
         let mut args = vec!["-p".to_string(), "/a".to_string()];
-        assert_eq!(pop_preserve_option(&mut args).unwrap(), Some(Preserve::all()));
+        assert_eq!(
+            pop_preserve_option(&mut args).unwrap(),
+            Some(Preserve::all())
+        );
         let mut args = vec!["-px".to_string()];
         assert!(pop_preserve_option(&mut args).unwrap().unwrap().xattrs);
         let mut args = vec!["-pq".to_string()];
-        assert_eq!(pop_preserve_option(&mut args).unwrap_err().0, "No attribute for q");
+        assert_eq!(
+            pop_preserve_option(&mut args).unwrap_err().0,
+            "No attribute for q"
+        );
         let mut args = vec!["--".to_string(), "-p".to_string()];
         assert_eq!(pop_preserve_option(&mut args).unwrap(), None);
     }

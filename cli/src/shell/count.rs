@@ -36,10 +36,10 @@ pub(crate) async fn count<F: FileSystem>(
         human: cf.flag("h"),
         quotas_and_usage_only: cf.flag("u"),
     };
-    if cf.flag("v") {
-        if let Err(err) = shell.println(header(&options)) {
-            shell.display_error(err);
-        }
+    if cf.flag("v")
+        && let Err(err) = shell.println(header(&options))
+    {
+        shell.display_error(err);
     }
     for item in shell.expand_arguments(&args).await {
         if !item.exists() {
@@ -92,7 +92,8 @@ pub(crate) fn format_summary(summary: &ContentSummary, options: &CountOptions) -
     let quotas = {
         let (mut quota, mut remaining) = ("none".to_string(), "inf".to_string());
         if summary.quota > 0 {
-            let used = i64::try_from(summary.file_count + summary.directory_count).unwrap_or(i64::MAX);
+            let used =
+                i64::try_from(summary.file_count + summary.directory_count).unwrap_or(i64::MAX);
             quota = signed(summary.quota);
             remaining = signed(summary.quota.saturating_sub(used));
         }

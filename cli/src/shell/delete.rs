@@ -94,7 +94,10 @@ async fn rmdir_one<F: FileSystem>(
             return Err(ShellError::io(&item.display));
         }
     } else if !ignore_non_empty {
-        return Err(ShellError::path(&item.display, PathReason::IsNotEmptyDirectory));
+        return Err(ShellError::path(
+            &item.display,
+            PathReason::IsNotEmptyDirectory,
+        ));
     }
     Ok(())
 }

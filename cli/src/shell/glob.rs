@@ -96,7 +96,10 @@ enum Token {
     Literal(char),
     AnyChar,
     AnyString,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 /// One path component's pattern (`GlobPattern`), braces already expanded.
@@ -148,7 +151,9 @@ impl GlobPattern {
                             })?;
                         }
                         let mut high = low;
-                        if chars.get(i + 1) == Some(&'-') && chars.get(i + 2).is_some_and(|c| *c != ']') {
+                        if chars.get(i + 1) == Some(&'-')
+                            && chars.get(i + 2).is_some_and(|c| *c != ']')
+                        {
                             high = chars[i + 2];
                             i += 2;
                             if high < low {
@@ -356,14 +361,8 @@ mod tests {
     #[test]
     fn braces_expand_into_patterns() {
         assert_eq!(expand_braces("/a/{x,y}").unwrap(), ["/a/x", "/a/y"]);
-        assert_eq!(
-            expand_braces("/{a/b,c}/d").unwrap(),
-            ["/a/b/d", "/c/d"]
-        );
-        assert_eq!(
-            expand_braces("{a,b{1,2}}").unwrap(),
-            ["a", "b1", "b2"]
-        );
+        assert_eq!(expand_braces("/{a/b,c}/d").unwrap(), ["/a/b/d", "/c/d"]);
+        assert_eq!(expand_braces("{a,b{1,2}}").unwrap(), ["a", "b1", "b2"]);
         assert_eq!(expand_braces("{a,}x").unwrap(), ["ax", "x"]);
         assert_eq!(expand_braces("\\{a,b}").unwrap(), ["\\{a,b}"]);
         assert_eq!(expand_braces("plain").unwrap(), ["plain"]);

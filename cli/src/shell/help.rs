@@ -386,7 +386,11 @@ fn option_row(line: &str) -> Option<(String, String)> {
 
 /// Two columns: the options padded to the widest, the text wrapped beside.
 fn flush_table(text: &mut String, table: &mut Vec<(String, String)>, prefix: &str) {
-    let width = table.iter().map(|(o, _)| o.chars().count()).max().unwrap_or(0);
+    let width = table
+        .iter()
+        .map(|(o, _)| o.chars().count())
+        .max()
+        .unwrap_or(0);
     let text_width = MAX_LINE_WIDTH.saturating_sub(width + 1).max(20);
     for (option, description) in table.drain(..) {
         for (i, piece) in wrap(&description, text_width).into_iter().enumerate() {
@@ -415,7 +419,11 @@ fn wrap(line: &str, width: usize) -> Vec<String> {
             word = word.chars().skip(width).collect();
             lines.push(cut);
         }
-        let needed = if current.is_empty() { word.len() } else { current.len() + 1 + word.len() };
+        let needed = if current.is_empty() {
+            word.len()
+        } else {
+            current.len() + 1 + word.len()
+        };
         if needed > width && !current.is_empty() {
             lines.push(std::mem::take(&mut current));
         }
@@ -448,8 +456,12 @@ mod tests {
         let mut out = Vec::new();
         print_all_usage(&mut out, false);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("Usage: cairn dfs [generic options]\n\t[-appendToFile <localsrc> ... <dst>]\n"));
-        assert!(text.contains("\t[-ls [-C] [-d] [-h] [-q] [-R] [-t] [-S] [-r] [-u] [<path> ...]]\n"));
+        assert!(text.starts_with(
+            "Usage: cairn dfs [generic options]\n\t[-appendToFile <localsrc> ... <dst>]\n"
+        ));
+        assert!(
+            text.contains("\t[-ls [-C] [-d] [-h] [-q] [-R] [-t] [-S] [-r] [-u] [<path> ...]]\n")
+        );
         assert!(text.contains("Generic options supported are:"));
     }
 
@@ -461,8 +473,13 @@ mod tests {
             "-mkdir [-p] <path> ... :\n  Create a directory in specified location.\n  -p Do not fail if the directory already exists\n"
         );
         let ls = help_text(find("ls").unwrap());
-        assert!(ls.starts_with("-ls [-C] [-d] [-h] [-q] [-R] [-t] [-S] [-r] [-u] [<path> ...] :\n"));
-        assert!(ls.lines().all(|l| l.chars().count() <= 2 + MAX_LINE_WIDTH || l.contains("modificationDate")));
+        assert!(
+            ls.starts_with("-ls [-C] [-d] [-h] [-q] [-R] [-t] [-S] [-r] [-u] [<path> ...] :\n")
+        );
+        assert!(
+            ls.lines()
+                .all(|l| l.chars().count() <= 2 + MAX_LINE_WIDTH || l.contains("modificationDate"))
+        );
     }
 
     #[test]

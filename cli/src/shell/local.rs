@@ -131,8 +131,12 @@ impl LocalPath {
     pub(crate) fn times_and_mode(&self) -> Option<(u64, u64, u16)> {
         let meta = self.meta.as_ref()?;
         let ms = |seconds: i64, nanos: i64| {
-            u64::try_from(seconds.saturating_mul(1000).saturating_add(nanos / 1_000_000))
-                .unwrap_or(0)
+            u64::try_from(
+                seconds
+                    .saturating_mul(1000)
+                    .saturating_add(nanos / 1_000_000),
+            )
+            .unwrap_or(0)
         };
         let mode = u16::try_from(meta.permissions().mode() & 0o7777).unwrap_or(0o644);
         Some((
@@ -185,7 +189,12 @@ mod tests {
         assert!(missing.parent_exists());
         let deep = LocalPath::lookup(&format!("{root_arg}/x/y")).unwrap();
         assert!(!deep.parent_exists());
-        assert_eq!(LocalPath::lookup(&format!("file://{root_arg}/a")).unwrap().len(), 1);
+        assert_eq!(
+            LocalPath::lookup(&format!("file://{root_arg}/a"))
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

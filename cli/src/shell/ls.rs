@@ -142,7 +142,11 @@ pub(crate) fn sort_entries(items: &mut [PathData], options: &LsOptions) {
         } else {
             a.path.cmp(&b.path)
         };
-        if options.reverse { order.reverse() } else { order }
+        if options.reverse {
+            order.reverse()
+        } else {
+            order
+        }
     });
 }
 
@@ -150,11 +154,7 @@ pub(crate) async fn ls<F: FileSystem>(
     shell: &mut Shell<F>,
     mut args: Vec<String>,
 ) -> Result<i32, UsageError> {
-    let mut cf = CommandFormat::new(
-        0,
-        UNLIMITED,
-        &["C", "d", "h", "q", "R", "r", "t", "S", "u"],
-    );
+    let mut cf = CommandFormat::new(0, UNLIMITED, &["C", "d", "h", "q", "R", "r", "t", "S", "u"]);
     cf.parse(&mut args)?;
     let dir_recurse = !cf.flag("d");
     let order_time = cf.flag("t");
@@ -210,7 +210,11 @@ async fn recurse<F: FileSystem>(
 ) -> Result<(), ShellError> {
     let children = shell.directory_contents(dir).await?;
     if format.options.recursive {
-        let group = if format.options.path_only { 1 } else { LISTING_GROUP_SIZE };
+        let group = if format.options.path_only {
+            1
+        } else {
+            LISTING_GROUP_SIZE
+        };
         let mut children = children.into_iter().peekable();
         while children.peek().is_some() {
             let batch: Vec<PathData> = children.by_ref().take(group).collect();
@@ -256,10 +260,11 @@ async fn list_paths<F: FileSystem>(
             shell.display_error(err);
             continue;
         }
-        if format.options.recursive && item.is_dir() {
-            if let Err(err) = recurse(shell, format, &item).await {
-                shell.display_error(err);
-            }
+        if format.options.recursive
+            && item.is_dir()
+            && let Err(err) = recurse(shell, format, &item).await
+        {
+            shell.display_error(err);
         }
     }
 }
@@ -322,7 +327,10 @@ mod tests {
         format.date = utc;
         let items = batch(&[
             ("/d/a.txt", file("a.txt", 12, 3, "alice", "supergroup")),
-            ("/d/big.bin", file("big.bin", 314_572_800, 3, "alice", "supergroup")),
+            (
+                "/d/big.bin",
+                file("big.bin", 314_572_800, 3, "alice", "supergroup"),
+            ),
             ("/d/sub", dir("sub", "bob", "staff")),
         ]);
         assert_eq!(
@@ -400,16 +408,32 @@ drwxrwxrwt   - hdfs supergroup          0 2024-01-02 03:04 /tmp
         let new = file("new", 1, 1, "u", "g");
         let big = file("big", 100, 1, "u", "g");
         let mut items = batch(&[("/old", old), ("/new", new), ("/big", big)]);
-        let names = |items: &[PathData]| items.iter().map(|i| i.display.clone()).collect::<Vec<_>>();
+        let names =
+            |items: &[PathData]| items.iter().map(|i| i.display.clone()).collect::<Vec<_>>();
         sort_entries(&mut items, &LsOptions::default());
         assert_eq!(names(&items), ["/big", "/new", "/old"]);
-        sort_entries(&mut items, &LsOptions { order_size: true, ..Default::default() });
+        sort_entries(
+            &mut items,
+            &LsOptions {
+                order_size: true,
+                ..Default::default()
+            },
+        );
         assert_eq!(names(&items), ["/big", "/old", "/new"]);
-        sort_entries(&mut items, &LsOptions { order_time: true, ..Default::default() });
+        sort_entries(
+            &mut items,
+            &LsOptions {
+                order_time: true,
+                ..Default::default()
+            },
+        );
         assert_eq!(names(&items)[2], "/old");
         sort_entries(
             &mut items,
-            &LsOptions { reverse: true, ..Default::default() },
+            &LsOptions {
+                reverse: true,
+                ..Default::default()
+            },
         );
         assert_eq!(names(&items), ["/old", "/new", "/big"]);
     }

@@ -186,7 +186,11 @@ pub(crate) fn parse(arg: &str, cwd: &str, fs_uri: &str) -> Result<ParsedPath, Sh
             }
             let style = PathStyle::Qualified;
             let prefix = format!("{scheme}://{authority}");
-            let path = if rest.is_empty() { "/".to_string() } else { rest.to_string() };
+            let path = if rest.is_empty() {
+                "/".to_string()
+            } else {
+                rest.to_string()
+            };
             (style, prefix, path)
         }
     };
@@ -255,7 +259,11 @@ pub(crate) fn relativize(cwd: &str, path: &str) -> String {
 pub(crate) fn local_path(arg: &str) -> &str {
     match split_scheme(arg) {
         (Some((scheme, _)), rest) if scheme.eq_ignore_ascii_case("file") => {
-            if rest.is_empty() { "/" } else { rest }
+            if rest.is_empty() {
+                "/"
+            } else {
+                rest
+            }
         }
         _ => arg,
     }
@@ -280,7 +288,10 @@ mod tests {
         let parsed = parse("logs/x", "/user/alice", URI).unwrap();
         assert_eq!(parsed.absolute, "/user/alice/logs/x");
         assert_eq!(parsed.style, PathStyle::Relative);
-        assert_eq!(parse(".", "/user/alice", URI).unwrap().absolute, "/user/alice");
+        assert_eq!(
+            parse(".", "/user/alice", URI).unwrap().absolute,
+            "/user/alice"
+        );
         assert_eq!(parse("..", "/user/alice", URI).unwrap().absolute, "/user");
     }
 
@@ -289,7 +300,10 @@ mod tests {
         let parsed = parse("cairn://nn:8020/a/b", "/user/alice", URI).unwrap();
         assert_eq!(parsed.absolute, "/a/b");
         assert_eq!(parsed.style, PathStyle::Qualified);
-        assert_eq!(display_match("/a/b", &parsed, "/user/alice"), "cairn://nn:8020/a/b");
+        assert_eq!(
+            display_match("/a/b", &parsed, "/user/alice"),
+            "cairn://nn:8020/a/b"
+        );
         assert_eq!(parse("cairn:///a", "/u", URI).unwrap().absolute, "/a");
         assert_eq!(parse("cairn://nn:8020", "/u", URI).unwrap().absolute, "/");
         let wrong = parse("cairn://other:1/a", "/u", URI).unwrap_err();

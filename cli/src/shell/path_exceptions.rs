@@ -212,8 +212,12 @@ mod tests {
         );
         assert_eq!(ShellError::exists("/f").to_string(), "`/f': File exists");
         assert_eq!(
-            ShellError::with_target("/a", "/a/b/a", PathReason::Other("is a subdirectory of itself".into()))
-                .to_string(),
+            ShellError::with_target(
+                "/a",
+                "/a/b/a",
+                PathReason::Other("is a subdirectory of itself".into())
+            )
+            .to_string(),
             "`/a' to `/a/b/a': is a subdirectory of itself"
         );
         assert_eq!(
@@ -237,10 +241,7 @@ mod tests {
 
     #[test]
     fn local_errors_read_as_java() {
-        let err = ShellError::local(
-            "/tmp/x",
-            std::io::Error::from_raw_os_error(13),
-        );
+        let err = ShellError::local("/tmp/x", std::io::Error::from_raw_os_error(13));
         assert_eq!(err.to_string(), "/tmp/x (Permission denied)");
         let missing = ShellError::local("x", std::io::Error::from(std::io::ErrorKind::NotFound));
         assert_eq!(missing.to_string(), "`x': No such file or directory");

@@ -150,26 +150,34 @@ async fn apply_one<F: FileSystem>(
             let mode = parser.apply(stat.permission, item.is_dir());
             if mode != stat.permission {
                 let mode = u16::try_from(mode).unwrap_or(0o7777);
-                shell.fs.set_permission(&item.path, mode).await.map_err(|e| {
-                    ShellError::Message(format!(
-                        "changing permissions of '{}': {}",
-                        item.display,
-                        ShellError::from(e)
-                    ))
-                })?;
+                shell
+                    .fs
+                    .set_permission(&item.path, mode)
+                    .await
+                    .map_err(|e| {
+                        ShellError::Message(format!(
+                            "changing permissions of '{}': {}",
+                            item.display,
+                            ShellError::from(e)
+                        ))
+                    })?;
             }
         }
         Change::Owner { owner, group } => {
             let owner = owner.as_deref().filter(|o| *o != stat.owner);
             let group = group.as_deref().filter(|g| *g != stat.group);
             if owner.is_some() || group.is_some() {
-                shell.fs.set_owner(&item.path, owner, group).await.map_err(|e| {
-                    ShellError::Message(format!(
-                        "changing ownership of '{}': {}",
-                        item.display,
-                        ShellError::from(e)
-                    ))
-                })?;
+                shell
+                    .fs
+                    .set_owner(&item.path, owner, group)
+                    .await
+                    .map_err(|e| {
+                        ShellError::Message(format!(
+                            "changing ownership of '{}': {}",
+                            item.display,
+                            ShellError::from(e)
+                        ))
+                    })?;
             }
         }
     }
@@ -190,8 +198,14 @@ mod tests {
             parse_owner_group("alice:staff").unwrap(),
             (Some("alice".into()), Some("staff".into()))
         );
-        assert_eq!(parse_owner_group(":staff").unwrap(), (None, Some("staff".into())));
-        assert_eq!(parse_owner_group("alice:").unwrap(), (Some("alice".into()), None));
+        assert_eq!(
+            parse_owner_group(":staff").unwrap(),
+            (None, Some("staff".into()))
+        );
+        assert_eq!(
+            parse_owner_group("alice:").unwrap(),
+            (Some("alice".into()), None)
+        );
         assert_eq!(
             parse_owner_group(":").unwrap_err().0,
             "':' does not specify owner or group."

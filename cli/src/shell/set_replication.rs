@@ -105,7 +105,11 @@ async fn wait_for_replication<F: FileSystem>(
         shell.refresh(&mut item).await?;
         let length = item.len();
         let located = shell.fs.get_block_locations(&item.path, 0, length).await?;
-        let mismatch = located.blocks.iter().map(live_replicas).find(|live| *live != replication);
+        let mismatch = located
+            .blocks
+            .iter()
+            .map(live_replicas)
+            .find(|live| *live != replication);
         match mismatch {
             None => break,
             Some(live) => {

@@ -159,7 +159,13 @@ mod tests {
             },
         );
         assert_eq!(format_stat("%F", &link), "symlink");
-        let root = item("/", FileStatus { file_type: FileType::Directory as i32, ..Default::default() });
+        let root = item(
+            "/",
+            FileStatus {
+                file_type: FileType::Directory as i32,
+                ..Default::default()
+            },
+        );
         assert_eq!(format_stat("[%n]", &root), "[]");
     }
 }

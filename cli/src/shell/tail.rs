@@ -24,16 +24,13 @@ pub(crate) async fn tail<F: FileSystem>(
     cf.parse(&mut args)?;
     let follow = cf.flag("f");
     let mut delay = DEFAULT_FOLLOW_DELAY;
-    if follow {
-        if let Some(text) = cf.value("s").filter(|s| !s.is_empty()) {
-            let millis = text
-                .parse::<i64>()
-                .map_err(|_| UsageError(format!("For input string: \"{text}\"")))?;
-            if let Ok(millis) = u64::try_from(millis) {
-                if millis > 0 {
-                    delay = Duration::from_millis(millis);
-                }
-            }
+    if follow && let Some(text) = cf.value("s").filter(|s| !s.is_empty()) {
+        let millis = text
+            .parse::<i64>()
+            .map_err(|_| UsageError(format!("For input string: \"{text}\"")))?;
+        // A zero or negative interval keeps the default, as in Hadoop.
+        if let Some(millis) = u64::try_from(millis).ok().filter(|m| *m > 0) {
+            delay = Duration::from_millis(millis);
         }
     }
     // Hadoop's tail takes the path as given, without globbing.
@@ -63,11 +60,14 @@ async fn tail_file<F: FileSystem>(
         return Err(ShellError::is_directory(&item.display));
     }
     let mut offset = dump_from(shell, &mut item, None).await?;
-    while follow {
+    if !follow {
+        return Ok(());
+    }
+    // `-f` runs until interrupted, as `tail -f` does.
+    loop {
         tokio::time::sleep(delay).await;
         offset = dump_from(shell, &mut item, Some(offset)).await?;
     }
-    Ok(())
 }
 
 /// Prints from `offset` (the last kilobyte when `None`) to the end; returns

@@ -26,7 +26,10 @@ pub(crate) async fn touchz<F: FileSystem>(
     Ok(0)
 }
 
-async fn touchz_one<F: FileSystem>(shell: &mut Shell<F>, item: &PathData) -> Result<(), ShellError> {
+async fn touchz_one<F: FileSystem>(
+    shell: &mut Shell<F>,
+    item: &PathData,
+) -> Result<(), ShellError> {
     if item.exists() {
         if item.is_dir() {
             return Err(ShellError::is_directory(&item.display));
@@ -45,7 +48,12 @@ async fn touchz_one<F: FileSystem>(shell: &mut Shell<F>, item: &PathData) -> Res
 
 /// `processNonexistentPath`: the parent must exist.
 async fn check_parent<F: FileSystem>(shell: &Shell<F>, item: &PathData) -> Result<(), ShellError> {
-    if shell.fs.get_file_info(parent_of(&item.path)).await?.is_none() {
+    if shell
+        .fs
+        .get_file_info(parent_of(&item.path))
+        .await?
+        .is_none()
+    {
         return Err(ShellError::not_found_qualified(
             &item.display,
             shell.qualified(&item.path),
@@ -129,8 +137,15 @@ async fn touch_one<F: FileSystem>(
 
 /// `StringUtils.popOptionWithArgument`: removes `name value` from the
 /// switches (before any `--`).
-fn pop_option_with_argument(name: &str, args: &mut Vec<String>) -> Result<Option<String>, UsageError> {
-    let Some(at) = args.iter().take_while(|a| *a != "--").position(|a| a == name) else {
+fn pop_option_with_argument(
+    name: &str,
+    args: &mut Vec<String>,
+) -> Result<Option<String>, UsageError> {
+    let Some(at) = args
+        .iter()
+        .take_while(|a| *a != "--")
+        .position(|a| a == name)
+    else {
         return Ok(None);
     };
     if at + 1 >= args.len() {
@@ -145,7 +160,10 @@ fn pop_option_with_argument(name: &str, args: &mut Vec<String>) -> Result<Option
 fn parse_timestamp(text: &str) -> Result<u64, UsageError> {
     let invalid = || UsageError(format!("Unable to parse the specified timestamp {text}"));
     let naive = NaiveDateTime::parse_from_str(text, "%Y%m%d:%H%M%S").map_err(|_| invalid())?;
-    let local = Local.from_local_datetime(&naive).earliest().ok_or_else(invalid)?;
+    let local = Local
+        .from_local_datetime(&naive)
+        .earliest()
+        .ok_or_else(invalid)?;
     u64::try_from(local.timestamp_millis()).map_err(|_| invalid())
 }
 

@@ -123,11 +123,7 @@ pub(crate) async fn copy_to_remote<F: FileSystem>(
         replication: options.lazy_persist.then_some(1),
         ..Default::default()
     };
-    let bar = progress_bar(
-        shell.show_progress,
-        size_hint.unwrap_or(0),
-        &target.display,
-    );
+    let bar = progress_bar(shell.show_progress, size_hint.unwrap_or(0), &target.display);
     if !options.direct {
         shell.temp_files.borrow_mut().insert(temp.path.clone());
     }
@@ -194,19 +190,17 @@ pub(crate) async fn copy_to_local<F: FileSystem>(
             .await
             .map_err(|e| ShellError::local(&temp.display, e))?;
         drop(file);
-        std::fs::rename(&temp.path, &target.path)
-            .map_err(|e| ShellError::local(&target.display, e))
+        std::fs::rename(&temp.path, &target.path).map_err(|e| ShellError::local(&target.display, e))
     }
     .await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    if written.is_err() {
-        if let Err(err) = std::fs::remove_file(&temp.path) {
-            if err.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!("could not remove {}: {err}", temp.display);
-            }
-        }
+    if written.is_err()
+        && let Err(err) = std::fs::remove_file(&temp.path)
+        && err.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!("could not remove {}: {err}", temp.display);
     }
     written
 }

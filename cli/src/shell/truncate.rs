@@ -24,8 +24,8 @@ pub(crate) async fn truncate<F: FileSystem>(
     let length = text
         .parse::<i64>()
         .map_err(|_| UsageError(format!("For input string: \"{text}\"")))?;
-    let length = u64::try_from(length)
-        .map_err(|_| UsageError("length must be >= 0".to_string()))?;
+    let length =
+        u64::try_from(length).map_err(|_| UsageError("length must be >= 0".to_string()))?;
     let mut wait_list = Vec::new();
     for item in shell.expand_arguments(&args).await {
         match truncate_one(shell, &item, length).await {
