@@ -1,6 +1,8 @@
 //! The edit log and checkpoints: what an answered RPC did survives a crash
 //! (a Namenode dropped without shutdown), a torn tail is cut off, other
 //! damage stops start-up with the file and offset.
+// Test helpers outside #[test] functions unwrap as freely as tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

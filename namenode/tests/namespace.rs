@@ -1,5 +1,7 @@
 //! Namespace semantics over the real gRPC server: mkdir, create, listing,
 //! rename, delete, permissions, xattrs, symlinks, concat.
+// Test helpers outside #[test] functions unwrap as freely as tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Shared test helpers: a namenode on 127.0.0.1:0 over a temp name dir,
 //! gRPC clients that name their user, and a fake datanode that speaks the
 //! real DatanodeProtocol.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
 use std::net::SocketAddr;
