@@ -175,11 +175,13 @@ impl<F: FileSystem> Shell<F> {
     /// `FsShell.run`: dispatches one command line, returns the exit code.
     pub(crate) async fn run(&mut self, mut args: Vec<String>) -> i32 {
         let code = self.run_command(&mut args).await;
-        if let Err(err) = self.out.flush() {
-            let _ = writeln!(self.err, "{}: {err}", self.name);
-            return 1;
+        match self.out.flush() {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                let _ = writeln!(self.err, "{}: {err}", self.name);
+                1
+            }
+            _ => code,
         }
-        code
     }
 
     async fn run_command(&mut self, args: &mut Vec<String>) -> i32 {
@@ -270,10 +272,14 @@ impl<F: FileSystem> Shell<F> {
     }
 
     /// `Command.displayError`: `name: message` on stderr, and the command
-    /// will exit with 1.
-    pub(crate) fn display_error(&mut self, message: impl std::fmt::Display) {
+    /// will exit with 1. A closed stdout is not an error (`| head`).
+    pub(crate) fn display_error(&mut self, error: impl Into<ShellError>) {
+        let error = error.into();
+        if matches!(error, ShellError::StdoutClosed) {
+            return;
+        }
         self.errors += 1;
-        self.display_warning(message);
+        self.display_warning(error);
     }
 
     /// `Command.displayWarning`: `name: message` on stderr.
@@ -285,7 +291,7 @@ impl<F: FileSystem> Shell<F> {
 
     /// Writes one line of output; a closed stdout (`| head`) ends quietly.
     pub(crate) fn println(&mut self, line: impl std::fmt::Display) -> Result<(), ShellError> {
-        writeln!(self.out, "{line}").map_err(|e| ShellError::local("stdout", e))
+        writeln!(self.out, "{line}").map_err(|e| ShellError::stdout(e))
     }
 
     /// Resolves a command-line path without looking it up.

@@ -76,12 +76,9 @@ pub(crate) async fn copy_to_stdout<F: FileSystem>(
         shell
             .out
             .write_all(part)
-            .map_err(|e| ShellError::local("stdout", e))?;
+            .map_err(|e| ShellError::stdout(e))?;
         written += part.len() as u64;
     }
-    shell
-        .out
-        .flush()
-        .map_err(|e| ShellError::local("stdout", e))?;
+    shell.out.flush().map_err(|e| ShellError::stdout(e))?;
     Ok(written)
 }

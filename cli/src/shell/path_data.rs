@@ -165,6 +165,11 @@ pub(crate) struct ParsedPath {
 /// shell's `cairn://host:port`; a qualified path naming another authority
 /// is refused.
 pub(crate) fn parse(arg: &str, cwd: &str, fs_uri: &str) -> Result<ParsedPath, ShellError> {
+    if arg.is_empty() {
+        return Err(ShellError::Message(
+            "Can not create a Path from an empty string".to_string(),
+        ));
+    }
     let (scheme_part, rest) = split_scheme(arg);
     let (style, prefix, path) = match scheme_part {
         None => {

@@ -93,6 +93,16 @@ pub(crate) enum ShellError {
     /// An `IOException` with a command's own message.
     #[error("{0}")]
     Message(String),
+    /// Standard output was closed by its reader (`| head`): like Java's
+    /// `PrintStream`, the shell stops writing without complaint.
+    #[error("stdout closed")]
+    StdoutClosed,
+}
+
+impl From<&str> for ShellError {
+    fn from(message: &str) -> Self {
+        Self::Message(message.to_string())
+    }
 }
 
 impl ShellError {
@@ -166,6 +176,18 @@ impl ShellError {
             reason: PathReason::NotFound,
             qualified: Some(qualified),
         })
+    }
+
+    /// A failed write to standard output.
+    pub(crate) fn stdout(source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::BrokenPipe {
+            Self::StdoutClosed
+        } else {
+            Self::Local {
+                path: "stdout".to_string(),
+                source,
+            }
+        }
     }
 
     /// A local file error; a missing file reads as Hadoop's

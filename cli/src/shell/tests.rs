@@ -712,3 +712,63 @@ async fn truncate_shortens_files() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn golden_ls_recursive_and_directory_forms() {
+    let fs = tree();
+    fs.edit("/d/sub/c.bin", |s| s.owner = "a-long-owner".into());
+    let date = crate::human::ls_date_local(super::fake_fs::NOW_MS);
+    // The owner column widens when the recursion reaches c.bin, and stays
+    // wide for the lines after it.
+    let expected = format!(
+        "\
+drwxr-xr-x   - alice supergroup          0 {date} /d
+-rw-r--r--   3 alice supergroup          5 {date} /d/a.txt
+-rw-r--r--   3 alice supergroup          0 {date} /d/b.txt
+drwxr-xr-x   - alice supergroup          0 {date} /d/sub
+-rw-r--r--   3 a-long-owner supergroup       3000 {date} /d/sub/c.bin
+drwxr-xr-x   - alice        supergroup          0 {date} /d/sub/deeper
+-rw-r--r--   3 alice        supergroup         11 {date} /f
+drwxr-xr-x   - alice        supergroup          0 {date} /user
+drwxr-xr-x   - alice        supergroup          0 {date} /user/alice
+"
+    );
+    assert_eq!(ok(&fs, &["-ls", "-R", "/"]).await, expected);
+    assert_eq!(
+        ok(&fs, &["-ls", "-d", "-h", "/d", "/d/sub/c.bin"]).await,
+        format!(
+            "\
+drwxr-xr-x   - alice supergroup          0 {date} /d
+-rw-r--r--   3 a-long-owner supergroup      2.9 K {date} /d/sub/c.bin
+"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_closed_stdout_ends_quietly() {
+    struct Closed;
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+    }
+    let fs = tree();
+    let err = Captured::default();
+    let mut shell = Shell::new(
+        fs,
+        Box::new(Closed),
+        Box::new(err.clone()),
+        Box::new(&b""[..]),
+        "/user/alice".to_string(),
+        "cairn://nn:8020".to_string(),
+    );
+    let code = shell
+        .run(vec!["-cat".into(), "/f".into(), "/d/a.txt".into()])
+        .await;
+    assert_eq!(code, 0);
+    assert_eq!(err.text(), "");
+}
