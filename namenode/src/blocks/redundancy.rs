@@ -64,8 +64,14 @@ impl LowRedundancyBlocks {
         self.priority.get(&id).copied()
     }
 
-    fn ordered(&self) -> Vec<(u8, BlockId)> {
-        self.queue.iter().copied().collect()
+    /// The `limit` most urgent blocks that can be repaired.
+    fn most_urgent(&self, limit: usize) -> Vec<(u8, BlockId)> {
+        self.queue
+            .iter()
+            .copied()
+            .filter(|(p, _)| *p != PRIORITY_MISSING)
+            .take(limit)
+            .collect()
     }
 }
 
@@ -239,10 +245,11 @@ impl BlockManager {
         work: &mut RedundancyWork,
     ) {
         let mut streams: HashMap<DnIdx, u32> = HashMap::new();
-        for (prio, id) in self.needed.ordered() {
-            if prio == PRIORITY_MISSING {
-                continue;
-            }
+        // As HDFS (replication.work.multiplier.per.iteration = 2): a round
+        // looks at no more blocks than the live nodes can start transfers
+        // for, so a dead node's million blocks do not stall the lock.
+        let budget = (dm.num_alive() * config.max_replication_streams as usize * 2).max(16);
+        for (_, id) in self.needed.most_urgent(budget) {
             let Some(info) = self.map.get(id) else {
                 self.needed.remove(id);
                 continue;
@@ -343,7 +350,10 @@ mod tests {
         q.insert(7, PRIORITY_LOW);
         q.insert(8, PRIORITY_HIGHEST);
         q.insert(9, PRIORITY_MISSING);
-        assert_eq!(q.ordered().first(), Some(&(PRIORITY_HIGHEST, 8)));
+        assert_eq!(
+            q.most_urgent(10),
+            vec![(PRIORITY_HIGHEST, 8), (PRIORITY_LOW, 7)]
+        );
         q.insert(7, PRIORITY_HIGHEST);
         assert_eq!(q.len_repairable(), 2);
         assert_eq!(q.len_missing(), 1);

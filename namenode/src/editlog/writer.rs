@@ -395,3 +395,78 @@ impl Syncer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::editlog::loader;
+    use crate::editlog::storage::format;
+
+    fn mkdir(id: u64) -> pb::edit_log_record::Op {
+        pb::edit_log_record::Op::Mkdir(pb::MkdirOp {
+            inode_id: id,
+            parent_id: 1,
+            name: format!("d{id}"),
+            ..Default::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn group_commit_roll_and_close() {
+        let dir = tempfile::tempdir().unwrap();
+        format(dir.path(), Some("CID-w"), false).unwrap();
+        let storage = NnStorage::new(dir.path());
+        let log = Arc::new(EditLog::open(storage.clone(), 1).unwrap());
+        let mut last = 0;
+        for id in 0..50 {
+            last = log.log(mkdir(id));
+        }
+        assert_eq!(last, 50);
+        log.sync(last).await.unwrap();
+        assert!(log.synced_txid() >= 50);
+        let rolled = log.roll().await.unwrap().unwrap();
+        assert_eq!(rolled, 50);
+        for id in 50..60 {
+            last = log.log(mkdir(id));
+        }
+        log.sync(last).await.unwrap();
+        log.close().unwrap();
+
+        let segments = storage.segments().unwrap();
+        let ranges: Vec<_> = segments
+            .iter()
+            .map(|s| (s.start_txid, s.end_txid))
+            .collect();
+        assert_eq!(ranges, vec![(1, Some(50)), (51, Some(60))]);
+        let mut seen = Vec::new();
+        let outcome = loader::replay(&storage, 0, |r| {
+            seen.push(r.txid);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(outcome.last_txid, 60);
+        assert_eq!(seen, (1..=60).collect::<Vec<_>>());
+        // Replay after a checkpoint at 55 skips what it holds.
+        let outcome = loader::replay(&storage, 55, |_| Ok(())).unwrap();
+        assert_eq!(outcome.records, 5);
+    }
+
+    #[tokio::test]
+    async fn abandoned_log_keeps_only_what_was_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        format(dir.path(), Some("CID-w"), false).unwrap();
+        let storage = NnStorage::new(dir.path());
+        let log = EditLog::open(storage.clone(), 1).unwrap();
+        let txid = log.log(mkdir(1));
+        log.sync(txid).await.unwrap();
+        log.abandon();
+        let segments = storage.segments().unwrap();
+        assert_eq!(segments.len(), 1);
+        assert_eq!(
+            segments[0].end_txid, None,
+            "left in progress, as a crash would"
+        );
+        let outcome = loader::replay(&storage, 0, |_| Ok(())).unwrap();
+        assert_eq!(outcome.last_txid, 1);
+    }
+}

@@ -72,8 +72,12 @@ impl PermissionChecker {
         let n = iip.inodes.len();
         // Traverse: every existing ancestor of the last component (they are
         // a prefix: resolution stops at the first missing one).
+        // A file in the middle of a path is not traversed at all: the path
+        // simply does not exist below it (callers say so).
         for id in iip.inodes[..n.saturating_sub(1)].iter().flatten() {
-            self.check_inode(dir, *id, FsAction::EXECUTE)?;
+            if dir.get(*id).is_some_and(Inode::is_dir) {
+                self.check_inode(dir, *id, FsAction::EXECUTE)?;
+            }
         }
         if let Some(access) = want.ancestor
             && let Some(id) = iip.inodes[..n.saturating_sub(1).max(1)]
