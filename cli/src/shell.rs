@@ -291,7 +291,7 @@ impl<F: FileSystem> Shell<F> {
 
     /// Writes one line of output; a closed stdout (`| head`) ends quietly.
     pub(crate) fn println(&mut self, line: impl std::fmt::Display) -> Result<(), ShellError> {
-        writeln!(self.out, "{line}").map_err(|e| ShellError::stdout(e))
+        writeln!(self.out, "{line}").map_err(ShellError::stdout)
     }
 
     /// Resolves a command-line path without looking it up.

@@ -73,12 +73,9 @@ pub(crate) async fn copy_to_stdout<F: FileSystem>(
         };
         let room = usize::try_from(limit - written).unwrap_or(usize::MAX);
         let part = &chunk[..chunk.len().min(room)];
-        shell
-            .out
-            .write_all(part)
-            .map_err(|e| ShellError::stdout(e))?;
+        shell.out.write_all(part).map_err(ShellError::stdout)?;
         written += part.len() as u64;
     }
-    shell.out.flush().map_err(|e| ShellError::stdout(e))?;
+    shell.out.flush().map_err(ShellError::stdout)?;
     Ok(written)
 }

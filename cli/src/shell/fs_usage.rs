@@ -236,7 +236,7 @@ fn write_table<F: FileSystem>(
     shell
         .out
         .write_all(text.as_bytes())
-        .map_err(|e| ShellError::stdout(e))
+        .map_err(ShellError::stdout)
 }
 
 #[cfg(test)]

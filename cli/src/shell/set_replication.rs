@@ -144,5 +144,5 @@ fn write_out<F: FileSystem>(shell: &mut Shell<F>, text: &str) -> Result<(), Shel
         .out
         .write_all(text.as_bytes())
         .and_then(|()| shell.out.flush())
-        .map_err(|e| ShellError::stdout(e))
+        .map_err(ShellError::stdout)
 }

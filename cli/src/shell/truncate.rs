@@ -82,7 +82,7 @@ async fn wait_for_recovery<F: FileSystem>(
     shell: &mut Shell<F>,
     mut item: PathData,
 ) -> Result<(), ShellError> {
-    let out_err = |e| ShellError::stdout(e);
+    let out_err = ShellError::stdout;
     write!(shell.out, "Waiting for {} ...", item.display).map_err(out_err)?;
     shell.out.flush().map_err(out_err)?;
     loop {
