@@ -70,7 +70,7 @@ impl Namesystem {
         let now = Instant::now();
         Self {
             dir: FsDirectory::new(&config.superuser, &config.supergroup, crate::now_ms()),
-            blocks: BlockManager::new(config.min_replication),
+            blocks: BlockManager::new(config.min_replication, config.pending_replication_timeout),
             datanodes: DatanodeManager::default(),
             leases: LeaseManager::default(),
             safemode: SafeMode::new(config.safemode_threshold, config.safemode_extension, now),

@@ -3,7 +3,7 @@
 //! processIncrementalBlockReport / markBlockAsCorrupt).
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cairn_proto::pb;
 use tracing::{debug, info, warn};
@@ -32,6 +32,8 @@ pub struct BlockManager {
     pub recheck: HashSet<BlockId>,
     /// Files whose last block finished recovery: the namesystem closes them.
     pub recovered_files: Vec<InodeId>,
+    /// How long a pending transfer (or pipeline report) is waited for.
+    pending_timeout: Duration,
 }
 
 /// A replica as a datanode reports it.
@@ -70,8 +72,9 @@ impl From<BlockRef> for pb::Block {
 }
 
 impl BlockManager {
-    pub fn new(min_replication: u32) -> Self {
+    pub fn new(min_replication: u32, pending_timeout: Duration) -> Self {
         Self {
+            pending_timeout,
             map: BlocksMap::new(min_replication),
             last_block_id: LAST_RESERVED_BLOCK_ID,
             generation_stamp: LAST_RESERVED_GENERATION_STAMP,
@@ -286,16 +289,35 @@ impl BlockManager {
                 if ready {
                     let recovered = b.state == BlockState::UnderRecovery;
                     b.state = BlockState::Complete;
-                    b.expected = None;
-                    Some((recovered, b.inode))
+                    let unreported: Vec<DnIdx> = b
+                        .expected
+                        .take()
+                        .map(|e| e.into_iter().filter(|n| !b.replicas.contains(n)).collect())
+                        .unwrap_or_default();
+                    Some((recovered, b.inode, unreported))
                 } else {
                     None
                 }
             })
             .flatten();
-        if let Some((recovered, inode)) = done {
+        if let Some((recovered, inode, unreported)) = done {
             if recovered {
                 self.recovered_files.push(inode);
+            }
+            // HDFS's addExpectedReplicasToPending: pipeline nodes that have
+            // not reported yet count as pending, so the monitor does not
+            // copy the block again while their reports are on the way.
+            if !unreported.is_empty() {
+                let deadline = Instant::now() + self.pending_timeout;
+                let entry = self
+                    .pending
+                    .entry(id)
+                    .or_insert_with(|| PendingReconstruction {
+                        targets: Vec::new(),
+                        deadline,
+                    });
+                entry.targets.extend(unreported);
+                entry.deadline = deadline;
             }
             self.recheck.insert(id);
             return true;

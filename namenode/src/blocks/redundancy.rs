@@ -282,7 +282,11 @@ impl BlockManager {
             let Some(source) = source else {
                 continue;
             };
-            let excluded: HashSet<DnIdx> = self.map.corrupt_replicas(id).iter().copied().collect();
+            // Not onto a node holding a corrupt copy, or one told to delete
+            // its copy (the deletion may still be on its way).
+            let mut excluded: HashSet<DnIdx> =
+                self.map.corrupt_replicas(id).iter().copied().collect();
+            excluded.extend(dm.iter().filter(|n| n.excess.contains(&id)).map(|n| n.idx));
             let mut chosen = live.clone();
             chosen.extend(&pending_targets);
             let targets = choose_targets(

@@ -86,9 +86,17 @@ impl Namesystem {
                     .ok_or_else(|| NamenodeError::Internal(format!("block {last} vanished")));
             }
         }
-        match (&req.previous, blocks.last()) {
-            (None, None) => {}
-            (Some(p), Some(&last)) if p.id == last => {}
+        let last_open = blocks
+            .last()
+            .and_then(|&b| self.blocks.map.get(b))
+            .is_some_and(|b| b.state == BlockState::UnderConstruction);
+        // What to commit: `previous` when it is the block being written.
+        // After an append whose last block was full there is nothing to
+        // commit, whether or not the writer names that block.
+        let to_commit = match (&req.previous, blocks.last()) {
+            (None, None) => None,
+            (None, Some(_)) if !last_open => None,
+            (Some(p), Some(&last)) if p.id == last => last_open.then_some(*p),
             (previous, last) => {
                 return Err(NamenodeError::InvalidArgument(format!(
                     "addBlock on {path}: the previous block {:?} is not the file's last block {:?}",
@@ -96,7 +104,7 @@ impl Namesystem {
                     last
                 )));
             }
-        }
+        };
         // The block before `previous` must have reached min replication.
         if blocks.len() >= 2 {
             let penultimate = blocks[blocks.len() - 2];
@@ -149,7 +157,7 @@ impl Namesystem {
         };
         let txid = self.log_edit(Op::AddBlock(pb::AddBlockOp {
             inode_id: id,
-            previous: req.previous,
+            previous: to_commit,
             block: Some(block),
         }))?;
         self.blocks
