@@ -10,7 +10,8 @@
 //!   `file_system.rs` (what commands need of a file system);
 //! * one file per command family: `ls.rs`, `mkdir.rs`, `touch.rs`,
 //!   `delete.rs` (rm, rmdir), `move_commands.rs` (mv), `copy_commands.rs`
-//!   (put, get, cp, appendToFile) over `transfer.rs` and `local.rs`,
+//!   (put, cp), `copy_to_local.rs` (get), `append_to_file.rs`, all over
+//!   `command_with_destination.rs`, `transfer.rs` and `local.rs`,
 //!   `display.rs` (cat, head), `tail.rs`, `fs_usage.rs` (du, df),
 //!   `count.rs`, `stat.rs`, `set_replication.rs`, `permissions.rs`
 //!   (chmod, chown, chgrp) with `chmod_parser.rs`, `test.rs`, `truncate.rs`.
@@ -19,10 +20,12 @@
 //! run every command against an in-memory namespace; `run` uses the real
 //! `DfsClient`.
 
+mod append_to_file;
 mod chmod_parser;
 mod command_format;
 mod command_with_destination;
 mod copy_commands;
+mod copy_to_local;
 mod count;
 mod delete;
 mod display;
@@ -106,7 +109,7 @@ pub async fn run(base: ClientConfig, args: Vec<String>) -> i32 {
                     tracing::warn!("could not remove {path}: {err}");
                 }
             }
-            eprintln!("Interrupted");
+            // As a JVM stopped by SIGINT: no message, status 130.
             130
         }
     };
@@ -240,13 +243,13 @@ impl<F: FileSystem> Shell<F> {
 
     async fn dispatch(&mut self, name: &str, args: Vec<String>) -> Result<i32, UsageError> {
         match name {
-            "appendToFile" => copy_commands::append_to_file(self, args).await,
+            "appendToFile" => append_to_file::append_to_file(self, args).await,
             "cat" => display::cat(self, args).await,
             "chgrp" => permissions::chgrp(self, args).await,
             "chmod" => permissions::chmod(self, args).await,
             "chown" => permissions::chown(self, args).await,
             "copyFromLocal" | "put" => copy_commands::put(self, args).await,
-            "copyToLocal" | "get" => copy_commands::get(self, args).await,
+            "copyToLocal" | "get" => copy_to_local::get(self, args).await,
             "count" => count::count(self, args).await,
             "cp" => copy_commands::cp(self, args).await,
             "df" => fs_usage::df(self, args).await,
