@@ -720,3 +720,233 @@ async fn truncate_inside_a_block_recovers_then_closes() {
     assert_eq!(last.locations.len(), 1);
     nn.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn pipeline_recovery_and_abandoned_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let nn = start(config(dir.path())).await;
+    let mut c = client(nn.local_addr(), SUPERUSER).await;
+    let mut dns = Vec::new();
+    for port in 1..=3 {
+        dns.push(FakeDatanode::register(nn.local_addr(), &format!("dn-{port}"), port).await);
+    }
+    let st = c
+        .create(create_req("/p", "DFSClient_p"))
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+        .unwrap();
+    let add = |previous: Option<pb::Block>| pb::AddBlockRequest {
+        path: "/p".into(),
+        client_name: "DFSClient_p".into(),
+        previous,
+        excluded_nodes: vec![],
+        file_id: st.inode_id,
+        client_host: String::new(),
+    };
+    // Abandon the first block; a retried abandon is harmless.
+    let first = c
+        .add_block(add(None))
+        .await
+        .unwrap()
+        .into_inner()
+        .block
+        .unwrap();
+    let retried = c
+        .add_block(add(None))
+        .await
+        .unwrap()
+        .into_inner()
+        .block
+        .unwrap();
+    assert_eq!(first, retried, "a retried addBlock gets the same block");
+    let abandon = pb::AbandonBlockRequest {
+        block: Some(first),
+        path: "/p".into(),
+        client_name: "DFSClient_p".into(),
+        file_id: st.inode_id,
+    };
+    c.abandon_block(abandon.clone()).await.unwrap();
+    c.abandon_block(abandon).await.unwrap();
+    let lb = c.add_block(add(None)).await.unwrap().into_inner();
+    let block = lb.block.unwrap();
+    assert_ne!(block.id, first.id);
+    assert_eq!(lb.locations.len(), 3);
+
+    // One datanode fails: a new stamp, then the pipeline of the survivors.
+    let updated = c
+        .update_block_for_pipeline(pb::UpdateBlockForPipelineRequest {
+            block: Some(block),
+            client_name: "DFSClient_p".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let new_gs = updated.block.unwrap().generation_stamp;
+    assert!(new_gs > block.generation_stamp);
+    assert_eq!(
+        kind(
+            c.update_block_for_pipeline(pb::UpdateBlockForPipelineRequest {
+                block: Some(block),
+                client_name: "DFSClient_intruder".into(),
+            })
+            .await
+        ),
+        ErrorKind::LeaseExpired
+    );
+    let survivors: Vec<String> = lb.locations[..2]
+        .iter()
+        .map(|l| l.datanode_uuid.clone())
+        .collect();
+    let new_block = pb::Block {
+        id: block.id,
+        generation_stamp: new_gs,
+        num_bytes: 300,
+    };
+    c.update_pipeline(pb::UpdatePipelineRequest {
+        client_name: "DFSClient_p".into(),
+        old_block: Some(block),
+        new_block: Some(new_block),
+        new_datanode_uuids: survivors.clone(),
+    })
+    .await
+    .unwrap();
+    // A stamp never handed out is refused.
+    assert_eq!(
+        kind(
+            c.update_pipeline(pb::UpdatePipelineRequest {
+                client_name: "DFSClient_p".into(),
+                old_block: Some(new_block),
+                new_block: Some(pb::Block {
+                    generation_stamp: new_gs + 100,
+                    ..new_block
+                }),
+                new_datanode_uuids: survivors.clone(),
+            })
+            .await
+        ),
+        ErrorKind::StaleGenerationStamp
+    );
+    let open = c
+        .get_block_locations(pb::GetBlockLocationsRequest {
+            path: "/p".into(),
+            offset: 0,
+            length: u64::MAX,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let last = open.last_block.unwrap();
+    assert_eq!(last.block.unwrap(), new_block);
+    let mut located: Vec<String> = last
+        .locations
+        .iter()
+        .map(|l| l.datanode_uuid.clone())
+        .collect();
+    located.sort();
+    assert_eq!(located, survivors);
+
+    let mut final_block = new_block;
+    final_block.num_bytes = 400;
+    for uuid in &survivors {
+        dns.iter_mut()
+            .find(|d| d.uuid == *uuid)
+            .unwrap()
+            .received(final_block)
+            .await;
+    }
+    let done = c
+        .complete(pb::CompleteRequest {
+            path: "/p".into(),
+            client_name: "DFSClient_p".into(),
+            last: Some(final_block),
+            file_id: st.inode_id,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(done.completed);
+    assert_eq!(stat(&mut c, "/p").await.unwrap().length, 400);
+    nn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let nn = start(NamenodeConfig {
+        lease_soft_limit: Duration::from_millis(100),
+        lease_hard_limit: Duration::from_millis(300),
+        ..config(dir.path())
+    })
+    .await;
+    let mut c = client(nn.local_addr(), SUPERUSER).await;
+    let mut dn = FakeDatanode::register(nn.local_addr(), "dn-1", 1).await;
+    let mut req = create_req("/abandoned", "DFSClient_gone");
+    req.replication = 1;
+    let st = c.create(req).await.unwrap().into_inner().status.unwrap();
+    let lb = c
+        .add_block(pb::AddBlockRequest {
+            path: "/abandoned".into(),
+            client_name: "DFSClient_gone".into(),
+            previous: None,
+            excluded_nodes: vec![],
+            file_id: st.inode_id,
+            client_host: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let block = lb.block.unwrap();
+    c.fsync(pb::FsyncRequest {
+        path: "/abandoned".into(),
+        client_name: "DFSClient_gone".into(),
+        file_id: st.inode_id,
+        last_block_length: 123,
+    })
+    .await
+    .unwrap();
+    // The writer vanishes; the namenode closes the file by itself and asks
+    // the replica to settle at the recorded length.
+    let recover = command(&mut dn, "recover", |c| match c {
+        Command::Recover(r) => Some(*r),
+        _ => None,
+    })
+    .await;
+    assert_eq!(recover.new_length, 123);
+    assert_eq!(recover.block.unwrap().id, block.id);
+    let status = stat(&mut c, "/abandoned").await.unwrap();
+    assert!(!status.under_construction);
+    assert_eq!(status.length, 123);
+    dn.received(pb::Block {
+        id: block.id,
+        generation_stamp: recover.new_generation_stamp,
+        num_bytes: 123,
+    })
+    .await;
+    let locs = c
+        .get_block_locations(pb::GetBlockLocationsRequest {
+            path: "/abandoned".into(),
+            offset: 0,
+            length: u64::MAX,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(locs.last_block_complete);
+    assert_eq!(locs.blocks[0].locations.len(), 1);
+    // The old writer lost its lease.
+    assert_eq!(
+        kind(
+            c.complete(pb::CompleteRequest {
+                path: "/abandoned".into(),
+                client_name: "DFSClient_gone".into(),
+                last: Some(block),
+                file_id: st.inode_id,
+            })
+            .await
+        ),
+        ErrorKind::LeaseExpired
+    );
+    nn.shutdown().await.unwrap();
+}

@@ -36,8 +36,17 @@ impl Namesystem {
             && let Some(file) = self.dir.get(id).and_then(|i| i.as_file())
             && file.under_construction.is_none()
         {
+            // Same id and stamp: a writer whose file was recovered under it
+            // holds an older stamp and is told it lost its lease.
             let matches = match &req.last {
-                Some(last) => file.blocks.last() == Some(&last.id),
+                Some(last) => {
+                    file.blocks.last() == Some(&last.id)
+                        && self
+                            .blocks
+                            .map
+                            .get(last.id)
+                            .is_some_and(|b| b.generation_stamp == last.generation_stamp)
+                }
                 None => file.blocks.is_empty(),
             };
             if matches {
