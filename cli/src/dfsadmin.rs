@@ -52,7 +52,7 @@ pub async fn run(base: ClientConfig, args: Vec<String>) -> i32 {
         eprint!("{}", usage(&cmd));
         return 1;
     }
-    if cmd == "-help" {
+    if cmd == "-help" || cmd == "--help" || cmd == "-h" {
         print!("{}", help(args.get(1).map(String::as_str).unwrap_or("")));
         return 0;
     }
