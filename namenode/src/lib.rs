@@ -12,7 +12,8 @@
 //!   checkpoints;
 //! * [`namesystem`] — all of the above behind one lock, and the single
 //!   `apply` used both live and on replay;
-//! * [`rpc`] — ClientProtocol and DatanodeProtocol over gRPC.
+//! * [`rpc`] — ClientProtocol and DatanodeProtocol over gRPC;
+//! * `fsimage` (load at start, checkpoint) and `monitors` (the loops).
 //!
 //! [`Namenode::start`] loads the newest checkpoint, replays the edit log,
 //! serves both protocols on one listener and runs the background loops
@@ -23,7 +24,9 @@ pub mod config;
 pub mod datanodes;
 pub mod editlog;
 pub mod error;
+mod fsimage;
 pub mod lease;
+mod monitors;
 pub mod namespace;
 pub mod namesystem;
 pub mod rpc;
@@ -32,7 +35,7 @@ pub mod safemode;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cairn_proto::pb::client_protocol_server::ClientProtocolServer;
 use cairn_proto::pb::datanode_protocol_server::DatanodeProtocolServer;
@@ -42,15 +45,15 @@ use parking_lot::RwLock;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 pub use config::NamenodeConfig;
 pub use error::NamenodeError;
 
 use crate::editlog::storage::NnStorage;
-use crate::editlog::writer::EditLog;
-use crate::editlog::{image, loader};
-use crate::namesystem::{FsNamesystem, Namesystem};
+use crate::fsimage::{checkpoint, load};
+use crate::monitors::spawn_loops;
+use crate::namesystem::FsNamesystem;
 
 /// Milliseconds since the Unix epoch (inode times, heartbeat times).
 pub fn now_ms() -> u64 {
@@ -191,94 +194,6 @@ impl Drop for Namenode {
     }
 }
 
-/// Loads the newest valid checkpoint, replays the log, and opens a new
-/// edit log segment.
-fn load(
-    config: Arc<NamenodeConfig>,
-    storage: &NnStorage,
-) -> Result<(Namesystem, Arc<EditLog>), NamenodeError> {
-    if !storage.is_formatted() {
-        return Err(NamenodeError::NotFormatted(config.name_dir.clone()));
-    }
-    let cluster_id = storage.read_version()?;
-    let seen_txid = storage.read_seen_txid()?;
-    let mut ns = Namesystem::new(Arc::clone(&config), cluster_id.clone());
-
-    let images = storage.images()?;
-    let mut image_txid = 0;
-    let mut loaded = false;
-    let mut first_error = None;
-    for (txid, path) in &images {
-        match image::load(path) {
-            Ok(snapshot) => {
-                if snapshot.header.cluster_id != cluster_id {
-                    return Err(NamenodeError::CorruptStorage {
-                        path: path.clone(),
-                        detail: format!(
-                            "the checkpoint belongs to cluster {}, VERSION says {cluster_id}",
-                            snapshot.header.cluster_id
-                        ),
-                    });
-                }
-                ns.load_snapshot(snapshot)?;
-                image_txid = *txid;
-                loaded = true;
-                info!(file = %path.display(), txid, "loaded checkpoint");
-                break;
-            }
-            Err(e) => {
-                warn!("skipping an unreadable checkpoint: {e}");
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    if !loaded {
-        if let Some(e) = first_error {
-            return Err(e);
-        }
-        if seen_txid > 1 {
-            return Err(NamenodeError::CorruptStorage {
-                path: storage.current().to_path_buf(),
-                detail: format!("no checkpoint (fsimage_*) found, but seen_txid is {seen_txid}"),
-            });
-        }
-    }
-
-    let outcome = loader::replay(storage, image_txid, |record| {
-        let op = record.op.ok_or_else(|| {
-            NamenodeError::Internal(format!("transaction {} has no op", record.txid))
-        })?;
-        ns.apply(&op)
-    })?;
-    if outcome.last_txid + 1 < seen_txid {
-        return Err(NamenodeError::CorruptStorage {
-            path: storage.current().join("seen_txid"),
-            detail: format!(
-                "the edit log ends at transaction {} but transactions up to {} were seen: edit log segments are missing",
-                outcome.last_txid,
-                seen_txid - 1
-            ),
-        });
-    }
-    info!(
-        checkpoint_txid = image_txid,
-        replayed = outcome.records,
-        last_txid = outcome.last_txid,
-        inodes = ns.dir.len(),
-        blocks = ns.blocks.map.len(),
-        "namespace loaded"
-    );
-    loader::finalize_leftovers(storage, outcome.in_progress)?;
-    if !loaded {
-        // Pin the first image (and so the root's owner) right away.
-        image::save(storage, &ns.snapshot(outcome.last_txid))?;
-    }
-    let edit_log = Arc::new(EditLog::open(storage.clone(), outcome.last_txid + 1)?);
-    ns.journal = Some(Arc::clone(&edit_log));
-    ns.update_safe_mode();
-    Ok((ns, edit_log))
-}
-
 fn spawn_server(
     fs: Arc<FsNamesystem>,
     listener: tokio::net::TcpListener,
@@ -311,138 +226,4 @@ fn spawn_server(
             })
             .await
     })
-}
-
-/// Runs `tick` every `period` until stopped.
-fn spawn_loop<F, Fut>(
-    period: Duration,
-    mut stop: watch::Receiver<bool>,
-    mut tick: F,
-) -> JoinHandle<()>
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(period.max(Duration::from_millis(10)));
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = stop.wait_for(|s| *s) => return,
-                _ = interval.tick() => {}
-            }
-            tick().await;
-        }
-    })
-}
-
-fn spawn_loops(
-    fs: &Arc<FsNamesystem>,
-    storage: &NnStorage,
-    stop: &watch::Receiver<bool>,
-) -> Vec<JoinHandle<()>> {
-    let config = Arc::clone(&fs.config);
-    let mut loops = Vec::new();
-
-    // HeartbeatManager: dead datanodes, and safe mode's extension clock.
-    let f = Arc::clone(fs);
-    let period = config.heartbeat_interval.min(Duration::from_secs(1));
-    loops.push(spawn_loop(period, stop.clone(), move || {
-        let f = Arc::clone(&f);
-        async move {
-            let mut ns = f.state.write();
-            ns.check_heartbeats();
-            ns.update_safe_mode();
-        }
-    }));
-
-    // RedundancyMonitor.
-    let f = Arc::clone(fs);
-    loops.push(spawn_loop(
-        config.replication_interval,
-        stop.clone(),
-        move || {
-            let f = Arc::clone(&f);
-            async move {
-                let mut guard = f.state.write();
-                let ns = &mut *guard;
-                let in_safe_mode = ns.safemode.is_on();
-                ns.blocks.compute_redundancy_work(
-                    &mut ns.datanodes,
-                    &ns.config,
-                    Instant::now(),
-                    in_safe_mode,
-                );
-            }
-        },
-    ));
-
-    // LeaseManager's monitor.
-    let f = Arc::clone(fs);
-    let period = (config.lease_soft_limit / 2).min(Duration::from_secs(2));
-    loops.push(spawn_loop(period, stop.clone(), move || {
-        let f = Arc::clone(&f);
-        async move {
-            let txid = f.state.write().check_leases();
-            match txid {
-                Ok(txid) => {
-                    if let Err(e) = f.sync(txid).await {
-                        error!("lease recovery not durable: {e}");
-                    }
-                }
-                Err(e) => error!("lease recovery failed: {e}"),
-            }
-        }
-    }));
-
-    // Checkpointer: every checkpoint_period, or after checkpoint_txns.
-    let f = Arc::clone(fs);
-    let st = storage.clone();
-    let period = config.checkpoint_period.min(Duration::from_secs(1));
-    let mut last = (Instant::now(), f.edit_log.last_txid());
-    loops.push(spawn_loop(period, stop.clone(), move || {
-        let f = Arc::clone(&f);
-        let st = st.clone();
-        let due = {
-            let txid = f.edit_log.last_txid();
-            let txns = txid.saturating_sub(last.1);
-            txns > 0
-                && (txns >= f.config.checkpoint_txns
-                    || last.0.elapsed() >= f.config.checkpoint_period)
-        };
-        if due {
-            last = (Instant::now(), f.edit_log.last_txid());
-        }
-        async move {
-            if due && let Err(e) = checkpoint(&f, &st).await {
-                error!("checkpoint failed: {e}");
-            }
-        }
-    }));
-    loops
-}
-
-/// Saves a checkpoint at the current txid: snapshot under the read lock,
-/// roll the log, write the image outside the lock, purge what it covers.
-async fn checkpoint(fs: &FsNamesystem, storage: &NnStorage) -> Result<(), NamenodeError> {
-    let (snapshot, rolled) = {
-        let ns = fs.state.read();
-        let txid = fs.edit_log.last_txid();
-        (ns.snapshot(txid), fs.edit_log.roll())
-    };
-    let txid = snapshot.header.txid;
-    if storage.images()?.first().is_some_and(|(t, _)| *t == txid) {
-        return Ok(());
-    }
-    rolled
-        .await
-        .map_err(|_| NamenodeError::Internal("the edit log stopped during a checkpoint".into()))?
-        .map_err(|msg| NamenodeError::io("cannot roll the edit log", std::io::Error::other(msg)))?;
-    let storage = storage.clone();
-    tokio::task::spawn_blocking(move || {
-        image::save(&storage, &snapshot)?;
-        image::purge(&storage)
-    })
-    .await
-    .map_err(|e| NamenodeError::Internal(format!("checkpoint task panicked: {e}")))?
 }

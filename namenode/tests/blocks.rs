@@ -845,7 +845,9 @@ async fn pipeline_recovery_and_abandoned_blocks() {
         .map(|l| l.datanode_uuid.clone())
         .collect();
     located.sort();
-    assert_eq!(located, survivors);
+    let mut expected = survivors.clone();
+    expected.sort();
+    assert_eq!(located, expected);
 
     let mut final_block = new_block;
     final_block.num_bytes = 400;
