@@ -45,8 +45,6 @@ pub struct ClientSection {
 #[derive(Debug)]
 pub struct Settings {
     pub file: FileConfig,
-    /// The file the settings came from, for messages.
-    pub source: Option<PathBuf>,
     pub user: String,
 }
 
@@ -67,7 +65,7 @@ impl Settings {
             .or_else(|| non_empty_env("CAIRN_USER"))
             .or_else(|| file.client.user.clone())
             .unwrap_or_else(os_user);
-        Ok(Settings { file, source, user })
+        Ok(Settings { file, user })
     }
 
     /// The namenode address for clients: `$CAIRN_NAMENODE`, else the file's

@@ -5,9 +5,11 @@
 //! single-dash syntax (`cairn dfs -ls -R /`), so they take their arguments
 //! raw and parse them the way FsShell does; the rest is clap.
 
+mod bench;
 mod config;
 mod daemon;
 mod dfsadmin;
+mod embedded;
 mod fsck;
 mod generic_options;
 mod human;
@@ -73,6 +75,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Measure throughput against a baseline run on the same machine.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Dfs { args } => shell::run(settings.client_config(), args).await,
         Command::Fsck { args } => fsck::run(settings.client_config(), args).await,
         Command::Dfsadmin { args } => dfsadmin::run(settings.client_config(), args).await,
+        Command::Bench(command) => bench::run(settings, command).await.map(|()| 0)?,
     };
     Ok(u8::try_from(status).unwrap_or(1))
 }
@@ -117,18 +123,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
 /// Hadoop spells some daemon flags with one dash (`hdfs namenode -format`);
 /// accept that spelling for the daemons' own flags.
 fn hadoop_style_args(args: impl Iterator<Item = String>) -> Vec<String> {
-    let args: Vec<String> = args.collect();
-    let daemon = args
-        .iter()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .is_some_and(|a| a == "namenode");
-    args.into_iter()
-        .map(|a| match a.as_str() {
-            "-format" | "-force" | "-clusterid" if daemon => format!("-{a}"),
+    let mut in_namenode = false;
+    args.map(|a| {
+        let rewritten = match a.as_str() {
+            "-format" | "-force" | "-clusterid" if in_namenode => format!("-{a}"),
             _ => a,
-        })
-        .collect()
+        };
+        in_namenode |= rewritten == "namenode";
+        rewritten
+    })
+    .collect()
 }
 
 fn init_logging(level: Option<&str>, daemon: bool) {
@@ -151,7 +155,16 @@ mod tests {
 
     #[test]
     fn hadoop_single_dash_format_is_accepted() {
-        let args = ["cairn", "namenode", "-format", "-clusterid", "CID-1"].map(String::from);
+        let args = [
+            "cairn",
+            "--config",
+            "c.toml",
+            "namenode",
+            "-format",
+            "-clusterid",
+            "CID-1",
+        ]
+        .map(String::from);
         let cli = Cli::parse_from(hadoop_style_args(args.into_iter()));
         match cli.command {
             Command::Namenode(args) => {

@@ -201,9 +201,7 @@ impl MiniCluster {
     pub fn tool(&self, user: &str, tool: &str, args: &[&str]) -> Output {
         let mut all = vec!["--user", user, tool];
         all.extend_from_slice(args);
-        self.command(&all)
-            .output()
-            .expect("the cairn binary runs")
+        self.command(&all).output().expect("the cairn binary runs")
     }
 
     pub async fn client(&self, user: &str) -> Result<DfsClient> {
@@ -217,7 +215,12 @@ impl MiniCluster {
             .command(args)
             .env("RUST_LOG", "info")
             .stdout(fs::File::create(&stdout)?)
-            .stderr(fs::OpenOptions::new().create(true).append(true).open(&stderr)?)
+            .stderr(
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&stderr)?,
+            )
             .spawn()
             .context("cannot start the cairn binary")?;
         Ok(Daemon {
@@ -238,10 +241,16 @@ impl MiniCluster {
                 return Ok(addr.to_string());
             }
             if let Some(status) = daemon.child.try_wait()? {
-                bail!("{what} exited ({status}) before listening\n{}", daemon.logs());
+                bail!(
+                    "{what} exited ({status}) before listening\n{}",
+                    daemon.logs()
+                );
             }
             if Instant::now() > deadline {
-                bail!("{what} did not listen within {START_TIMEOUT:?}\n{}", daemon.logs());
+                bail!(
+                    "{what} did not listen within {START_TIMEOUT:?}\n{}",
+                    daemon.logs()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -308,7 +317,13 @@ impl MiniCluster {
         let dir_arg = data_dir.display().to_string();
         let mut daemon = self.spawn(
             "refused-datanode",
-            &["datanode", "--data-dir", &dir_arg, "--address", "127.0.0.1:0"],
+            &[
+                "datanode",
+                "--data-dir",
+                &dir_arg,
+                "--address",
+                "127.0.0.1:0",
+            ],
         )?;
         let deadline = Instant::now() + START_TIMEOUT;
         while daemon.child.try_wait()?.is_none() {
@@ -340,12 +355,10 @@ impl MiniCluster {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let logs = self
-            .namenode
-            .as_ref()
-            .map(Daemon::logs)
-            .unwrap_or_default();
-        bail!("the cluster did not become active within {START_TIMEOUT:?} (last error: {last})\n{logs}")
+        let logs = self.namenode.as_ref().map(Daemon::logs).unwrap_or_default();
+        bail!(
+            "the cluster did not become active within {START_TIMEOUT:?} (last error: {last})\n{logs}"
+        )
     }
 
     async fn active_state(&self, expected: usize) -> Result<bool> {

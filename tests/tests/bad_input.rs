@@ -5,9 +5,16 @@ use cairn_tests::{ClusterOptions, MiniCluster, superuser, text};
 fn assert_fails(cluster: &MiniCluster, args: &[&str], expected: &[&str]) -> String {
     let output = cluster.dfs(&superuser(), args);
     let (out, err) = text(&output);
-    assert_eq!(output.status.code(), Some(1), "{args:?} exit code: {out}{err}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{args:?} exit code: {out}{err}"
+    );
     for part in expected {
-        assert!(err.contains(part), "{args:?}: stderr {err:?} lacks {part:?}");
+        assert!(
+            err.contains(part),
+            "{args:?}: stderr {err:?} lacks {part:?}"
+        );
     }
     err
 }
@@ -45,13 +52,21 @@ async fn bad_input_gets_hdfs_messages_and_changes_nothing() {
         &["put: ", "/f"],
     );
     assert_fails(&cluster, &["-rm", "/d"], &["rm: `/d': Is a directory"]);
-    assert_fails(&cluster, &["-rmdir", "/d"], &["rmdir: `/d': Directory is not empty"]);
+    assert_fails(
+        &cluster,
+        &["-rmdir", "/d"],
+        &["rmdir: `/d': Directory is not empty"],
+    );
     assert_fails(
         &cluster,
         &["-mv", "/d", "/d/sub/deeper"],
         &["mv: ", "`/d'", "subdirectory of itself"],
     );
-    assert_fails(&cluster, &["-setrep", "0", "/f"], &["setrep", "replication"]);
+    assert_fails(
+        &cluster,
+        &["-setrep", "0", "/f"],
+        &["setrep", "replication"],
+    );
     assert_fails(&cluster, &["-ls", "-x", "/"], &["Illegal option -x"]);
 
     let after = assert_ok(&cluster, &["-ls", "-R", "/"]);

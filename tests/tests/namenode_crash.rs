@@ -138,7 +138,6 @@ async fn torn_tail_is_cut_and_mid_log_corruption_stops_start_up() {
     // A record whose header promises more bytes than were written: what a
     // crash in the middle of a write leaves.
     let edits = edits_in_progress(&cluster);
-    let good_len = std::fs::metadata(&edits).unwrap().len();
     let mut torn = Vec::new();
     torn.extend_from_slice(&200u32.to_be_bytes());
     torn.extend_from_slice(&[0xab; 9]);
@@ -150,19 +149,44 @@ async fn torn_tail_is_cut_and_mid_log_corruption_stops_start_up() {
     cluster.wait_active().await.unwrap();
     let client = cluster.client(&user).await.unwrap();
     assert_eq!(client.list("/torn").await.unwrap().len(), 20);
-    client.mkdirs("/torn/after", None).await.unwrap();
+    for i in 0..20 {
+        client
+            .mkdirs(&format!("/torn/after{i}"), None)
+            .await
+            .unwrap();
+    }
     cluster.kill_namenode();
 
     // Now damage a record in the middle: start-up must refuse, naming the
     // file and the offset, rather than silently drop what follows.
     let edits = edits_in_progress(&cluster);
     let mut bytes = std::fs::read(&edits).unwrap();
-    assert!(bytes.len() as u64 > good_len / 2);
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x5a;
+    let frames = frame_offsets(&bytes);
+    assert!(frames.len() >= 20, "{} records", frames.len());
+    let (start, len) = frames[frames.len() / 2];
+    bytes[start + 8 + len / 2] ^= 0x5a;
     std::fs::write(&edits, &bytes).unwrap();
     let output = cluster.start_namenode_expecting_failure().unwrap();
     let name = edits.file_name().unwrap().to_str().unwrap();
     assert!(output.contains(name), "names the file: {output}");
-    assert!(output.contains("offset"), "names the offset: {output}");
+    assert!(
+        output.contains(&format!("offset {start}")),
+        "names the offset {start}: {output}"
+    );
+}
+
+/// Offsets and payload lengths of the records of an edit-log segment:
+/// `u32 length | u32 crc32 | payload`, big-endian.
+fn frame_offsets(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 || at + 8 + len > bytes.len() {
+            break;
+        }
+        frames.push((at, len));
+        at += 8 + len;
+    }
+    frames
 }

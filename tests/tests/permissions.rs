@@ -43,6 +43,12 @@ async fn a_user_cannot_create_in_another_users_directory() {
     assert!(admin.status.success(), "{:?}", text(&admin));
     let ls = cluster.dfs(&root, &["-ls", "/user/alice"]);
     let (out, _) = text(&ls);
-    assert!(out.contains(" alice ") && out.contains("/user/alice/x"), "{out}");
-    assert!(out.contains(&format!(" {root} ")) && out.contains("/user/alice/y"), "{out}");
+    assert!(
+        out.contains(" alice ") && out.contains("/user/alice/x"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(" {root} ")) && out.contains("/user/alice/y"),
+        "{out}"
+    );
 }

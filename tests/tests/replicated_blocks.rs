@@ -15,10 +15,19 @@ async fn put_300_mib_with_replication_3_and_read_it_back() {
     let local_arg = local.display().to_string();
 
     let put = cluster.dfs(&user, &["-put", &local_arg, "/big.bin"]);
-    assert!(put.status.success(), "put failed: {:?}\n{}", text(&put), cluster.logs());
+    assert!(
+        put.status.success(),
+        "put failed: {:?}\n{}",
+        text(&put),
+        cluster.logs()
+    );
 
     // fsck names every block, its length and its replicas.
-    let fsck = cluster.tool(&user, "fsck", &["/big.bin", "-files", "-blocks", "-locations"]);
+    let fsck = cluster.tool(
+        &user,
+        "fsck",
+        &["/big.bin", "-files", "-blocks", "-locations"],
+    );
     let (out, err) = text(&fsck);
     assert!(fsck.status.success(), "fsck failed: {out}\n{err}");
     let block_lines: Vec<&str> = out
@@ -49,7 +58,10 @@ async fn put_300_mib_with_replication_3_and_read_it_back() {
         .iter()
         .map(|b| b.block.as_ref().unwrap().num_bytes)
         .collect();
-    assert_eq!(lengths, [128 * MIB as u64, 128 * MIB as u64, 44 * MIB as u64]);
+    assert_eq!(
+        lengths,
+        [128 * MIB as u64, 128 * MIB as u64, 44 * MIB as u64]
+    );
     for block in &located.blocks {
         let uuids: std::collections::BTreeSet<_> =
             block.locations.iter().map(|d| &d.datanode_uuid).collect();
@@ -78,7 +90,10 @@ async fn put_300_mib_with_replication_3_and_read_it_back() {
     }
     // A read past the end returns what there is.
     let mut buf = vec![0u8; 100];
-    let n = reader.read_at(300 * MIB as u64 - 10, &mut buf).await.unwrap();
+    let n = reader
+        .read_at(300 * MIB as u64 - 10, &mut buf)
+        .await
+        .unwrap();
     assert_eq!(n, 10);
     assert_eq!(&buf[..10], &data[300 * MIB - 10..]);
 }

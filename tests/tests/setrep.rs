@@ -17,7 +17,10 @@ async fn setrep_down_removes_a_replica_and_setrep_w_adds_it_back() {
     let user = superuser();
     let client = cluster.client(&user).await.unwrap();
     let mut writer = client.create("/r.bin", Default::default()).await.unwrap();
-    writer.write(&random_bytes(5 * 1024 * 1024, 3)).await.unwrap();
+    writer
+        .write(&random_bytes(5 * 1024 * 1024, 3))
+        .await
+        .unwrap();
     writer.close().await.unwrap();
     assert_eq!(live_replicas(&client, "/r.bin").await, [3]);
 
@@ -27,7 +30,11 @@ async fn setrep_down_removes_a_replica_and_setrep_w_adds_it_back() {
     assert!(out.contains("Replication 2 set: /r.bin"), "{out}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while live_replicas(&client, "/r.bin").await != [2] {
-        assert!(Instant::now() < deadline, "still 3 replicas\n{}", cluster.logs());
+        assert!(
+            Instant::now() < deadline,
+            "still 3 replicas\n{}",
+            cluster.logs()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let status = client.get_file_info("/r.bin").await.unwrap().unwrap();
