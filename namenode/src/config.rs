@@ -161,6 +161,26 @@ impl NamenodeConfig {
                 cairn_proto::BYTES_PER_CHECKSUM
             ));
         }
+        // Ten years: longer is a typo, and would overflow clock arithmetic.
+        const LONGEST: Duration = Duration::from_secs(10 * 365 * 86_400);
+        for (key, value) in [
+            ("heartbeat-interval", self.heartbeat_interval),
+            ("stale-interval", self.stale_interval),
+            ("dead-interval", self.dead_interval),
+            ("safemode-extension", self.safemode_extension),
+            ("replication-interval", self.replication_interval),
+            (
+                "pending-replication-timeout",
+                self.pending_replication_timeout,
+            ),
+            ("checkpoint-period", self.checkpoint_period),
+            ("lease-soft-limit", self.lease_soft_limit),
+            ("lease-hard-limit", self.lease_hard_limit),
+        ] {
+            if value > LONGEST {
+                return bad(format!("{key} {value:?} is longer than ten years"));
+            }
+        }
         for (key, value) in [
             ("heartbeat-interval", self.heartbeat_interval),
             ("replication-interval", self.replication_interval),

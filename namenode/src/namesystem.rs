@@ -158,11 +158,11 @@ impl Namesystem {
 
     /// Sum of the block lengths (the last block's as last recorded).
     pub fn file_length(&self, file: &FileInode) -> u64 {
+        // Lengths come from clients; a lie must not overflow.
         file.blocks
             .iter()
             .filter_map(|b| self.blocks.map.get(*b))
-            .map(|b| b.num_bytes)
-            .sum()
+            .fold(0u64, |sum, b| sum.saturating_add(b.num_bytes))
     }
 
     /// The owner and group of a new inode under `parent`: the caller, and

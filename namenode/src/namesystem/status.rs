@@ -109,7 +109,8 @@ impl Namesystem {
             let len = info.num_bytes;
             let is_last = Some(i) == last_index;
             let incomplete_last = is_last && info.state != BlockState::Complete;
-            let overlaps = pos < end && (pos + len > offset || (incomplete_last && pos >= offset));
+            let overlaps = pos < end
+                && (pos.saturating_add(len) > offset || (incomplete_last && pos >= offset));
             if overlaps && let Some(lb) = self.located_block(bid, pos, now) {
                 out.blocks.push(lb);
             }
@@ -122,12 +123,12 @@ impl Namesystem {
                     last_incomplete_len = len;
                 }
             }
-            pos += len;
-            total += len;
+            pos = pos.saturating_add(len);
+            total = total.saturating_add(len);
         }
         // As HDFS: while open, the file length excludes the block being
         // written; readers ask a datanode for its visible length.
-        out.file_length = total - last_incomplete_len;
+        out.file_length = total.saturating_sub(last_incomplete_len);
         Ok(out)
     }
 }

@@ -78,8 +78,9 @@ impl Namesystem {
                 Some(p) => blocks.len() >= 2 && blocks[blocks.len() - 2] == p.id,
             };
             if last_is_open && previous_is_penultimate {
-                let offset =
-                    self.file_length(self.file(id)?) - last_info.map(|b| b.num_bytes).unwrap_or(0);
+                let offset = self
+                    .file_length(self.file(id)?)
+                    .saturating_sub(last_info.map(|b| b.num_bytes).unwrap_or(0));
                 return self
                     .located_block(last, offset, now)
                     .map(|lb| (lb, 0))

@@ -242,8 +242,9 @@ impl Namesystem {
                     }
                 }
             });
-            let offset = self.file_length(self.file(id)?)
-                - self.blocks.map.get(last).map(|b| b.num_bytes).unwrap_or(0);
+            let offset = self
+                .file_length(self.file(id)?)
+                .saturating_sub(self.blocks.map.get(last).map(|b| b.num_bytes).unwrap_or(0));
             last_block = self.located_block(last, offset, Instant::now());
         }
         let status = self.file_status(id, iip.last_name(), false)?;

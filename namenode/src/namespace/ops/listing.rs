@@ -136,8 +136,10 @@ impl Namesystem {
                 InodeKind::File(f) => {
                     let len = self.file_length(f);
                     summary.file_count += 1;
-                    summary.length += len;
-                    summary.space_consumed += len * u64::from(f.replication);
+                    summary.length = summary.length.saturating_add(len);
+                    summary.space_consumed = summary
+                        .space_consumed
+                        .saturating_add(len.saturating_mul(u64::from(f.replication)));
                 }
                 InodeKind::Symlink(_) => summary.file_count += 1,
             }

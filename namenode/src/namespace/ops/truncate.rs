@@ -66,7 +66,7 @@ impl Namesystem {
             if pos >= req.new_length {
                 break;
             }
-            let end = pos + info.num_bytes;
+            let end = pos.saturating_add(info.num_bytes);
             if end <= req.new_length {
                 kept.push(info.to_pb(b));
             } else {
