@@ -132,6 +132,10 @@ pub fn purge(storage: &NnStorage) -> Result<()> {
     for (_, path) in images.iter().skip(IMAGES_RETAINED) {
         remove(path);
     }
+    // Half-written checkpoints left by a crash.
+    for path in storage.leftover_checkpoints()? {
+        remove(&path);
+    }
     let Some(&(oldest_kept, _)) = images.iter().take(IMAGES_RETAINED).next_back() else {
         return Ok(());
     };
@@ -180,6 +184,8 @@ mod tests {
             save(&storage, &snapshot(txid)).unwrap();
         }
         fs::write(storage.finalized_path(1, 10), b"x").unwrap();
+        let leftover = storage.image_path(30).with_extension("ckpt");
+        fs::write(&leftover, b"half").unwrap();
         fs::write(storage.finalized_path(11, 20), b"x").unwrap();
         purge(&storage).unwrap();
         let images: Vec<u64> = storage
@@ -189,6 +195,7 @@ mod tests {
             .map(|(t, _)| t)
             .collect();
         assert_eq!(images, vec![20, 10]);
+        assert!(!leftover.exists());
         let segs = storage.segments().unwrap();
         assert_eq!(segs.len(), 1);
         assert_eq!(segs[0].start_txid, 11);

@@ -136,6 +136,16 @@ impl NnStorage {
         Ok(out)
     }
 
+    /// Temporary checkpoint files (`fsimage_*.ckpt`) a crash left behind.
+    pub fn leftover_checkpoints(&self) -> Result<Vec<PathBuf>> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|n| n.starts_with("fsimage_") && n.ends_with(".ckpt"))
+            .map(|n| self.current.join(n))
+            .collect())
+    }
+
     /// Edit log segments on disk, oldest first.
     pub fn segments(&self) -> Result<Vec<SegmentFile>> {
         let mut out = Vec::new();
