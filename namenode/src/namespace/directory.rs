@@ -243,10 +243,11 @@ impl FsDirectory {
             .get_mut(&parent)
             .and_then(Inode::as_dir_mut)
             .ok_or_else(|| NamenodeError::Internal(format!("inode {parent} is not a directory")))?;
-        dir.children.insert(name.into(), id);
+        let name: std::sync::Arc<str> = name.into();
+        dir.children.insert(name.clone(), id);
         let inode = self.inode_mut(id)?;
         inode.parent = parent;
-        inode.name = name.into();
+        inode.name = name;
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! numbers, optional parts are boxed, block lists hold ids only).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -26,7 +27,8 @@ pub struct XAttr {
 #[derive(Debug, Clone)]
 pub struct Inode {
     pub parent: InodeId,
-    pub name: Box<str>,
+    /// Shared with the parent's children map: one allocation per name.
+    pub name: Arc<str>,
     /// Interned in [`StringTable`].
     pub owner: u32,
     pub group: u32,
@@ -48,7 +50,7 @@ pub enum InodeKind {
 #[derive(Debug, Clone, Default)]
 pub struct DirectoryInode {
     /// Sorted by the UTF-8 bytes of the name (str's order), as listings are.
-    pub children: BTreeMap<Box<str>, InodeId>,
+    pub children: BTreeMap<Arc<str>, InodeId>,
 }
 
 #[derive(Debug, Clone)]
@@ -157,6 +159,13 @@ mod tests {
         assert_eq!(mode_string(false, 0o644), "-rw-r--r--");
         assert_eq!(mode_string(true, 0o1777), "drwxrwxrwt");
         assert_eq!(mode_string(true, 0o1776), "drwxrwxrwT");
+    }
+
+    #[test]
+    fn records_stay_compact() {
+        // The namespace lives in memory: growing these is a decision.
+        assert!(std::mem::size_of::<Inode>() <= 112);
+        assert!(std::mem::size_of::<crate::blocks::blocks_map::BlockInfo>() <= 64);
     }
 
     #[test]

@@ -221,11 +221,13 @@ impl Namesystem {
             client_machine: client_machine.to_string(),
         }))?;
         let mut last_block = None;
+        let mut previous_generation_stamp = 0;
         if let Some(last) = last
             && let Some(info) = self.blocks.map.get(last)
             && info.num_bytes < preferred
         {
             let holders = info.replicas.clone();
+            previous_generation_stamp = info.generation_stamp;
             let gs = self.blocks.next_generation_stamp();
             if let Some(b) = blocks.last_mut() {
                 b.generation_stamp = gs;
@@ -252,6 +254,7 @@ impl Namesystem {
             pb::AppendResponse {
                 status: Some(status),
                 last_block,
+                previous_generation_stamp,
             },
             txid,
         ))
