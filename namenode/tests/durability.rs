@@ -276,3 +276,80 @@ async fn start_needs_a_formatted_dir_and_format_refuses_twice() {
     assert_eq!(nn.cluster_id(), id);
     nn.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_checkpoint_alone_restores_files_links_xattrs_and_open_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let nn = start(config(dir.path())).await;
+    let mut c = client(nn.local_addr(), SUPERUSER).await;
+    let mut dns = vec![FakeDatanode::register(nn.local_addr(), "dn-1", 50010).await];
+    let block = write_file(&mut c, &mut dns, "/img/file", 99, 1).await;
+    c.set_x_attr(pb::SetXAttrRequest {
+        path: "/img/file".into(),
+        xattr: Some(pb::XAttr {
+            name: "user.etag".into(),
+            value: b"\x00\x01binary".to_vec().into(),
+        }),
+        flag: 0,
+    })
+    .await
+    .unwrap();
+    c.create_symlink(pb::CreateSymlinkRequest {
+        target: "/img/file".into(),
+        link: "/img/link".into(),
+        permission: 0o777,
+        create_parent: false,
+    })
+    .await
+    .unwrap();
+    c.create(create_req("/img/open", "DFSClient_still_writing"))
+        .await
+        .unwrap();
+    c.set_permission(pb::SetPermissionRequest {
+        path: "/img".into(),
+        permission: 0o1750,
+    })
+    .await
+    .unwrap();
+    let before = stat(&mut c, "/img/file").await.unwrap();
+    drop(c);
+    nn.shutdown().await.unwrap();
+    // Only the checkpoint is left to load from.
+    for segment in files(dir.path(), "edits_") {
+        std::fs::remove_file(segment).unwrap();
+    }
+
+    let nn = start(config(dir.path())).await;
+    let mut c = client(nn.local_addr(), SUPERUSER).await;
+    let after = stat(&mut c, "/img/file").await.unwrap();
+    assert_eq!(after, before);
+    assert_eq!(stat(&mut c, "/img").await.unwrap().permission, 0o1750);
+    let xattrs = c
+        .get_x_attrs(pb::GetXAttrsRequest {
+            path: "/img/file".into(),
+            names: vec!["user.etag".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .xattrs;
+    assert_eq!(&xattrs[0].value[..], b"\x00\x01binary");
+    let link = c
+        .get_file_info(pb::GetFileInfoRequest {
+            path: "/img/link".into(),
+            follow_symlink: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+        .unwrap();
+    assert_eq!(link.symlink_target, "/img/file");
+    // The open file is still open, and its lease holder still holds it.
+    assert!(stat(&mut c, "/img/open").await.unwrap().under_construction);
+    let mut dn = FakeDatanode::register(nn.local_addr(), "dn-1", 50010).await;
+    dn.full_report(&[block]).await;
+    let e = err(c.create(create_req("/img/open", "DFSClient_other")).await);
+    assert_eq!(e.kind, cairn_proto::ErrorKind::LeaseConflict);
+    nn.shutdown().await.unwrap();
+}

@@ -477,3 +477,141 @@ impl BlockManager {
         (live, false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NamenodeConfig;
+
+    fn cluster(n: u32) -> DatanodeManager {
+        let config = NamenodeConfig::default();
+        let mut dm = DatanodeManager::default();
+        for i in 0..n {
+            dm.register(
+                &pb::DatanodeRegistration {
+                    datanode_uuid: format!("dn{i}"),
+                    host: "127.0.0.1".into(),
+                    xfer_port: i,
+                    ..Default::default()
+                },
+                &config,
+                Instant::now(),
+            );
+        }
+        dm
+    }
+
+    fn complete_block(bm: &mut BlockManager, id: BlockId) -> BlockRef {
+        bm.add_block(
+            id,
+            BlockInfo {
+                generation_stamp: 1001,
+                num_bytes: 100,
+                inode: 16386,
+                replication: 2,
+                state: BlockState::Complete,
+                replicas: Vec::new(),
+                expected: None,
+            },
+        );
+        BlockRef {
+            id,
+            generation_stamp: 1001,
+            num_bytes: 100,
+        }
+    }
+
+    fn finalized(block: BlockRef) -> ReportedReplica {
+        ReportedReplica {
+            block,
+            finalized: true,
+        }
+    }
+
+    #[test]
+    fn reports_add_replicas_and_flag_bad_ones() {
+        let mut dm = cluster(3);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        let good = complete_block(&mut bm, 5);
+        assert_eq!(bm.map.safe_counts(), (0, 1));
+
+        bm.process_full_report(&mut dm, 0, &[finalized(good)]);
+        assert_eq!(bm.map.get(5).unwrap().replicas, vec![0]);
+        assert_eq!(bm.map.safe_counts(), (1, 1));
+
+        // Stale stamp and wrong length: corrupt, not counted.
+        let stale = BlockRef {
+            generation_stamp: 1000,
+            ..good
+        };
+        bm.process_full_report(&mut dm, 1, &[finalized(stale)]);
+        let short = BlockRef {
+            num_bytes: 99,
+            ..good
+        };
+        bm.process_full_report(&mut dm, 2, &[finalized(short)]);
+        assert_eq!(bm.map.get(5).unwrap().replicas, vec![0]);
+        assert_eq!(bm.map.corrupt_replicas(5), &[1, 2]);
+
+        // A block of no file is deleted on sight.
+        let orphan = BlockRef {
+            id: 77,
+            generation_stamp: 1,
+            num_bytes: 1,
+        };
+        bm.process_full_report(&mut dm, 0, &[finalized(good), finalized(orphan)]);
+        assert!(dm.get(0).unwrap().invalidate.contains_key(&77));
+        // Reported again before the deletion happened: still ignored.
+        bm.process_full_report(&mut dm, 0, &[finalized(good), finalized(orphan)]);
+        assert!(!bm.map.contains(77));
+
+        // A full report without the block removes the replica.
+        bm.process_full_report(&mut dm, 0, &[]);
+        assert!(bm.map.get(5).unwrap().replicas.is_empty());
+        assert_eq!(bm.map.safe_counts(), (0, 1));
+        assert!(
+            !dm.get(0).unwrap().excess.contains(&77),
+            "deletion confirmed"
+        );
+    }
+
+    #[test]
+    fn dead_nodes_lose_their_replicas_and_deleted_blocks_are_invalidated() {
+        let mut dm = cluster(2);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        let b = complete_block(&mut bm, 9);
+        bm.process_full_report(&mut dm, 0, &[finalized(b)]);
+        bm.process_full_report(&mut dm, 1, &[finalized(b)]);
+        assert_eq!(bm.map.get(9).unwrap().replicas.len(), 2);
+        bm.node_dead(&mut dm, 1);
+        assert_eq!(bm.map.get(9).unwrap().replicas, vec![0]);
+        assert!(dm.get(1).unwrap().blocks.is_empty());
+        bm.remove_block(&mut dm, 9);
+        assert!(!bm.map.contains(9));
+        assert_eq!(dm.get(0).unwrap().invalidate.get(&9).map(|b| b.id), Some(9));
+        assert_eq!(bm.map.safe_counts(), (0, 0));
+    }
+
+    #[test]
+    fn committed_block_completes_with_min_replication() {
+        let mut dm = cluster(1);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        let b = complete_block(&mut bm, 3);
+        bm.map.update(3, |i| {
+            i.state = BlockState::Committed;
+            i.expected = Some(Box::new(vec![0]));
+        });
+        assert!(!bm.try_complete(3));
+        bm.process_incremental(
+            &mut dm,
+            0,
+            &[pb::ReceivedDeletedBlock {
+                block: Some(b.into()),
+                status: pb::ReceivedDeletedStatus::Received as i32,
+                storage_id: String::new(),
+            }],
+        );
+        assert_eq!(bm.map.get(3).unwrap().state, BlockState::Complete);
+        assert_eq!(bm.map.safe_counts(), (1, 1));
+    }
+}
