@@ -29,8 +29,6 @@ use crate::namespace::inode::{FileInode, Inode, InodeId};
 use crate::namespace::permission::{Access, PermissionChecker};
 use crate::safemode::SafeMode;
 
-pub use image::snapshot_header;
-
 /// The state under the namesystem lock.
 pub struct Namesystem {
     pub config: Arc<NamenodeConfig>,

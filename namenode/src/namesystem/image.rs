@@ -14,7 +14,7 @@ use crate::namespace::inode::{
 use crate::namesystem::Namesystem;
 
 /// The header of an image of this namesystem at `txid`.
-pub fn snapshot_header(ns: &Namesystem, txid: u64) -> pb::ImageHeader {
+fn snapshot_header(ns: &Namesystem, txid: u64) -> pb::ImageHeader {
     pb::ImageHeader {
         layout_version: LAYOUT_VERSION,
         cluster_id: ns.cluster_id.clone(),
