@@ -37,7 +37,12 @@ pub struct NamenodeArgs {
 pub struct DatanodeArgs {
     /// A data directory (repeat for several volumes). Default: the config
     /// file's `datanode.data-dirs`, else ./cairn-data/data.
-    #[arg(long = "data-dir", env = "CAIRN_DATA_DIRS", value_delimiter = ',', value_name = "DIR")]
+    #[arg(
+        long = "data-dir",
+        env = "CAIRN_DATA_DIRS",
+        value_delimiter = ',',
+        value_name = "DIR"
+    )]
     pub data_dirs: Vec<PathBuf>,
     /// The namenode to join. Default: $CAIRN_NAMENODE, else the config
     /// file's `datanode.namenode`, else 127.0.0.1:8020.
@@ -83,10 +88,11 @@ pub async fn run_datanode(settings: Settings, args: DatanodeArgs) -> anyhow::Res
     if !args.data_dirs.is_empty() {
         config.data_dirs = args.data_dirs;
     }
-    if let Some(namenode) = args
-        .namenode
-        .or_else(|| std::env::var("CAIRN_NAMENODE").ok().filter(|v| !v.is_empty()))
-    {
+    if let Some(namenode) = args.namenode.or_else(|| {
+        std::env::var("CAIRN_NAMENODE")
+            .ok()
+            .filter(|v| !v.is_empty())
+    }) {
         config.namenode = namenode;
     }
     let listener = bind(&args.address, "datanode").await?;

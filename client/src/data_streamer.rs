@@ -226,8 +226,16 @@ impl BlockPipeline {
             window: Arc::new(Semaphore::new(window)),
         });
         let ack_task = tokio::spawn(process_acks(acks, Arc::clone(&shared), names.clone()));
+        // From here on the replicas carry the new stamp (append, recovery).
+        let block = match setup.new_generation_stamp {
+            0 => setup.block,
+            new_gs => Block {
+                generation_stamp: new_gs,
+                ..setup.block
+            },
+        };
         Ok(Self {
-            block: setup.block,
+            block,
             names,
             requests,
             shared,

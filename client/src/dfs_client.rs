@@ -197,6 +197,7 @@ impl DfsClient {
             path.to_string(),
             status,
             response.last_block,
+            response.previous_generation_stamp,
             lease,
         )
         .await

@@ -63,6 +63,7 @@ impl FileWriter {
         path: String,
         status: FileStatus,
         last_block: Option<LocatedBlock>,
+        previous_generation_stamp: u64,
         lease: LeaseGuard,
     ) -> Result<Self> {
         let mut writer = Self::new(client, path, &status, lease)?;
@@ -79,7 +80,10 @@ impl FileWriter {
                 let setup = PipelineSetup {
                     client: &writer.client,
                     path: &writer.path,
-                    block,
+                    block: Block {
+                        generation_stamp: previous_generation_stamp,
+                        ..block
+                    },
                     nodes: located.locations,
                     stage: WriteStage::PipelineSetupAppend,
                     new_generation_stamp: block.generation_stamp,

@@ -1,5 +1,8 @@
 //! Bad input gets HDFS's message and exit code, and changes nothing.
 
+// Test code: an unwrap that fails is a failing test, with its message.
+#![allow(clippy::unwrap_used)]
+
 use cairn_tests::{ClusterOptions, MiniCluster, superuser, text};
 
 fn assert_fails(cluster: &MiniCluster, args: &[&str], expected: &[&str]) -> String {

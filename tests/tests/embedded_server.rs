@@ -1,6 +1,9 @@
 //! `cairn server`, the README's first command: a whole cluster in one
 //! process that stops cleanly on Ctrl-C and comes back with every file.
 
+// Test code: an unwrap that fails is a failing test, with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -2,6 +2,9 @@
 //! damaged edit log is either cut at a torn tail or refused with the file and
 //! offset named.
 
+// Test code: an unwrap that fails is a failing test, with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

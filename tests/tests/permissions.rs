@@ -1,6 +1,9 @@
 //! POSIX permissions checked by the namenode, with HDFS's message naming the
 //! user, the access and the inode.
 
+// Test code: an unwrap that fails is a failing test, with its message.
+#![allow(clippy::unwrap_used)]
+
 use cairn_tests::{ClusterOptions, MiniCluster, superuser, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,9 @@
 //! The core promise: a 300 MiB file becomes three 128/128/44 MiB blocks, each
 //! on three distinct datanodes, and comes back byte for byte.
 
+// Test code: an unwrap that fails is a failing test, with its message.
+#![allow(clippy::unwrap_used)]
+
 use cairn_tests::{ClusterOptions, MiniCluster, random_bytes, sha256, superuser, text};
 
 const MIB: usize = 1024 * 1024;

@@ -1,6 +1,9 @@
 //! `-setrep` changes the number of replicas the cluster keeps: extra ones are
 //! deleted, missing ones are copied datanode to datanode.
 
+// Test code: an unwrap that fails is a failing test, with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::time::{Duration, Instant};
 
 use cairn_client::DfsClient;

@@ -324,6 +324,11 @@ impl ClientProtocol for Service {
         Ok(Response::new(AppendResponse {
             status: Some(file.status.clone()),
             last_block: state.append_last_block.clone(),
+            previous_generation_stamp: state
+                .append_last_block
+                .as_ref()
+                .and_then(|b| b.block)
+                .map_or(0, |b| b.generation_stamp - 1),
         }))
     }
 

@@ -302,6 +302,11 @@ async fn append_continues_the_partial_block_with_a_short_first_chunk() {
     let header = &dn_state.headers[0];
     assert_eq!(header.stage, WriteStage::PipelineSetupAppend as i32);
     assert_eq!(header.block.unwrap().num_bytes, 700);
+    assert_eq!(
+        header.block.unwrap().generation_stamp,
+        1,
+        "the replica's stamp now"
+    );
     assert_eq!(header.new_generation_stamp, 2);
     // 700..1536 (a short chunk, then one whole), then aligned packets.
     let first = &dn_state.packets[0];
