@@ -717,6 +717,10 @@ async fn truncate_inside_a_block_recovers_then_closes() {
     let last = appended.last_block.unwrap();
     assert_eq!(last.block.unwrap().id, block.id);
     assert!(last.block.unwrap().generation_stamp > recover.new_generation_stamp);
+    assert_eq!(
+        appended.previous_generation_stamp, recover.new_generation_stamp,
+        "the stamp the replicas still carry"
+    );
     assert_eq!(last.locations.len(), 1);
     nn.shutdown().await.unwrap();
 }
