@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cairn_proto::config_value::{duration, size};
 use serde::Deserialize;
 
 use crate::error::{DatanodeError, Result};
@@ -32,7 +33,9 @@ pub struct DatanodeConfig {
     #[serde(with = "duration")]
     pub block_report_interval: Duration,
     /// Bytes per volume kept free for other uses (HDFS's
-    /// `dfs.datanode.du.reserved`), subtracted from the capacity.
+    /// `dfs.datanode.du.reserved`), subtracted from the capacity: bytes or
+    /// e.g. "10GiB".
+    #[serde(deserialize_with = "size::deserialize")]
     pub reserved_bytes: u64,
     /// How long received/deleted replicas are batched before being reported;
     /// at most 100ms, since a writer's close waits for the report.
@@ -125,55 +128,6 @@ impl DatanodeConfig {
     }
 }
 
-/// Durations written for people: "250ms", "3s", "10m", "6h", "1d", or a bare
-/// number of seconds.
-mod duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Seconds(u64),
-        Text(String),
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
-        match Raw::deserialize(de)? {
-            Raw::Seconds(s) => Ok(Duration::from_secs(s)),
-            Raw::Text(text) => parse(&text).ok_or_else(|| {
-                D::Error::custom(format!(
-                    "invalid duration {text:?} (expected e.g. \"250ms\", \"3s\", \"10m\", \"6h\")"
-                ))
-            }),
-        }
-    }
-
-    #[allow(dead_code)] // serde's `with` wants both halves; we only read configs.
-    pub fn serialize<S: Serializer>(d: &Duration, ser: S) -> Result<S::Ok, S::Error> {
-        ser.serialize_str(&format!("{}ms", d.as_millis()))
-    }
-
-    pub(super) fn parse(text: &str) -> Option<Duration> {
-        let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let n: u64 = number.parse().ok()?;
-        let millis = match unit.trim() {
-            "ms" => Some(n),
-            "" | "s" => n.checked_mul(1000),
-            "m" | "min" => n.checked_mul(60_000),
-            "h" => n.checked_mul(3_600_000),
-            "d" => n.checked_mul(86_400_000),
-            _ => None,
-        }?;
-        Some(Duration::from_millis(millis))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,13 +181,5 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(config.namenode_uri().unwrap(), "http://10.0.0.1:8020");
-    }
-
-    #[test]
-    fn duration_units() {
-        assert_eq!(duration::parse("3s"), Some(Duration::from_secs(3)));
-        assert_eq!(duration::parse("6h"), Some(Duration::from_secs(21600)));
-        assert_eq!(duration::parse("15"), Some(Duration::from_secs(15)));
-        assert_eq!(duration::parse("ms"), None);
     }
 }

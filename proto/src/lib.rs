@@ -10,6 +10,7 @@
 //! Generated code lives in [`pb`]; [`RpcError`] is the one place where a typed
 //! error becomes a gRPC status and back.
 
+pub mod config_value;
 pub mod error;
 pub mod identity;
 
