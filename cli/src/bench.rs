@@ -66,7 +66,7 @@ async fn dfsio(settings: Settings, args: DfsioArgs) -> anyhow::Result<()> {
     let source = scratch.path().join("source.bin");
     eprintln!(
         "writing {} of random bytes to {}",
-        human::bytes(args.size),
+        mib(args.size),
         source.display()
     );
     write_random_file(&source, args.size)?;
@@ -78,6 +78,7 @@ async fn dfsio(settings: Settings, args: DfsioArgs) -> anyhow::Result<()> {
         &scratch.path().join("cluster"),
         max_replication.max(1),
         "127.0.0.1:0",
+        None,
         nn_config,
         &settings.file.datanode,
     )
@@ -239,6 +240,11 @@ async fn read_file(client: &DfsClient, path: &str, size: u64) -> anyhow::Result<
     Ok(start.elapsed())
 }
 
+/// Sizes in the binary unit the figures are measured in.
+fn mib(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
 fn rate(bytes: u64, time: Duration) -> f64 {
     bytes as f64 / 1e6 / time.as_secs_f64().max(1e-9)
 }
@@ -261,7 +267,7 @@ fn print_results(results: &[Measurement], size: u64, json: bool) {
         println!("[{}]", lines.join(",\n "));
         return;
     }
-    println!("dfsio: {} per run", human::bytes(size));
+    println!("dfsio: {} per run", mib(size));
     println!(
         "{:<12} {:>10}  {:<9} {:>10}  {:>6}  goal",
         "", "Cairn MB/s", "baseline", "MB/s", "ratio"

@@ -12,6 +12,9 @@ use tokio::net::TcpListener;
 
 use crate::config::Settings;
 
+/// HDFS's namenode HTTP port.
+pub const DEFAULT_NAMENODE_HTTP: &str = "127.0.0.1:9870";
+
 #[derive(Args, Debug)]
 pub struct NamenodeArgs {
     /// Create a new, empty namespace in the name directory and exit
@@ -31,6 +34,13 @@ pub struct NamenodeArgs {
     /// Address of the RPC server clients and datanodes connect to.
     #[arg(long, env = "CAIRN_NAMENODE_ADDRESS", default_value = "127.0.0.1:8020")]
     pub rpc_address: String,
+    /// Address of the HTTP status page (HDFS's 9870).
+    #[arg(
+        long,
+        env = "CAIRN_NAMENODE_HTTP_ADDRESS",
+        default_value = DEFAULT_NAMENODE_HTTP
+    )]
+    pub http_address: String,
 }
 
 #[derive(Args, Debug)]
@@ -72,9 +82,12 @@ pub async fn run_namenode(settings: Settings, args: NamenodeArgs) -> anyhow::Res
         return Ok(());
     }
     let listener = bind(&args.rpc_address, "namenode").await?;
-    let namenode = Namenode::start(config, listener).await?;
+    let http = bind(&args.http_address, "namenode's HTTP server").await?;
+    let http_addr = http.local_addr()?;
+    let mut namenode = Namenode::start(config, listener).await?;
+    namenode.serve_http(http);
     println!(
-        "cairn namenode: listening on {} (cluster {})",
+        "cairn namenode: listening on {} (cluster {}), status page http://{http_addr}/",
         namenode.local_addr(),
         namenode.cluster_id()
     );

@@ -13,6 +13,8 @@ use crate::daemon::bind;
 
 pub struct EmbeddedCluster {
     pub namenode: Namenode,
+    /// Where the namenode's status page is served, if it is.
+    pub http_addr: Option<SocketAddr>,
     pub datanodes: Vec<(Datanode, PathBuf)>,
     /// Set when this start formatted a new namespace.
     pub formatted: Option<String>,
@@ -20,12 +22,14 @@ pub struct EmbeddedCluster {
 
 impl EmbeddedCluster {
     /// Starts the namenode on `namenode_address` (formatting `data_dir/name`
-    /// the first time) and `datanodes` datanodes on free ports, with their
-    /// data in `data_dir/dn1`, `data_dir/dn2`, ...
+    /// the first time), its status page on `http_address` when given, and
+    /// `datanodes` datanodes on free ports, with their data in
+    /// `data_dir/dn1`, `data_dir/dn2`, ...
     pub async fn start(
         data_dir: &Path,
         datanodes: u32,
         namenode_address: &str,
+        http_address: Option<&str>,
         mut nn_config: NamenodeConfig,
         dn_config: &DatanodeConfig,
     ) -> anyhow::Result<EmbeddedCluster> {
@@ -41,7 +45,15 @@ impl EmbeddedCluster {
             Some(cairn_namenode::format(&nn_config.name_dir, None, false)?)
         };
         let listener = bind(namenode_address, "namenode").await?;
-        let namenode = Namenode::start(nn_config, listener).await?;
+        let http = match http_address {
+            Some(addr) => Some(bind(addr, "namenode's HTTP server").await?),
+            None => None,
+        };
+        let http_addr = http.as_ref().map(|l| l.local_addr()).transpose()?;
+        let mut namenode = Namenode::start(nn_config, listener).await?;
+        if let Some(http) = http {
+            namenode.serve_http(http);
+        }
         let nn_addr = namenode.local_addr();
 
         let mut started = Vec::new();
@@ -59,6 +71,7 @@ impl EmbeddedCluster {
         }
         Ok(EmbeddedCluster {
             namenode,
+            http_addr,
             datanodes: started,
             formatted,
         })

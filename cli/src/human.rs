@@ -79,11 +79,6 @@ pub fn byte_desc(n: u64) -> String {
     long2string(i64::try_from(n).unwrap_or(i64::MAX), "B", 2)
 }
 
-/// A byte count for people, as HDFS's reports write it (`300 MB`, `1.50 KB`).
-pub fn bytes(n: u64) -> String {
-    byte_desc(n)
-}
-
 /// Java's `String.format("%.<decimals>f", x)`: like Rust's `{:.N}` but ties
 /// round away from zero (Java uses `RoundingMode.HALF_UP`), and NaN and the
 /// infinities print as Java prints them.

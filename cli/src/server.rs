@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::config::{DEFAULT_NAMENODE, Settings};
-use crate::daemon::shutdown_signal;
+use crate::daemon::{DEFAULT_NAMENODE_HTTP, shutdown_signal};
 use crate::embedded::EmbeddedCluster;
 
 #[derive(Args, Debug)]
@@ -26,6 +26,9 @@ pub struct ServerArgs {
     /// The namenode's RPC address (HDFS's port by default).
     #[arg(long, default_value = DEFAULT_NAMENODE, value_name = "IP:PORT")]
     pub namenode_address: String,
+    /// The namenode's status page (HDFS's port by default).
+    #[arg(long, default_value = DEFAULT_NAMENODE_HTTP, value_name = "IP:PORT")]
+    pub http_address: String,
 }
 
 pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
@@ -33,6 +36,7 @@ pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
         &args.data_dir,
         args.datanodes,
         &args.namenode_address,
+        Some(&args.http_address),
         settings.file.namenode,
         &settings.file.datanode,
     )
@@ -49,6 +53,9 @@ pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
         "  namenode    cairn://{nn_addr}    data in {}",
         args.data_dir.join("name").display()
     );
+    if let Some(http) = cluster.http_addr {
+        println!("  web UI      http://{http}/");
+    }
     for (i, (datanode, dir)) in cluster.datanodes.iter().enumerate() {
         println!(
             "  datanode {}  {}    data in {}",

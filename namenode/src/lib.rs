@@ -13,7 +13,8 @@
 //! * [`namesystem`] — all of the above behind one lock, and the single
 //!   `apply` used both live and on replay;
 //! * [`rpc`] — ClientProtocol and DatanodeProtocol over gRPC;
-//! * `fsimage` (load at start, checkpoint) and `monitors` (the loops).
+//! * `fsimage` (load at start, checkpoint), `monitors` (the loops) and
+//!   `http` (the status page on HDFS's port 9870).
 //!
 //! [`Namenode::start`] loads the newest checkpoint, replays the edit log,
 //! serves both protocols on one listener and runs the background loops
@@ -25,6 +26,7 @@ pub mod datanodes;
 pub mod editlog;
 pub mod error;
 mod fsimage;
+mod http;
 pub mod lease;
 mod monitors;
 pub mod namespace;
@@ -146,6 +148,13 @@ impl Namenode {
 
     pub fn cluster_id(&self) -> &str {
         &self.cluster_id
+    }
+
+    /// Serves the status page (HDFS's port 9870) on `listener` until
+    /// shutdown.
+    pub fn serve_http(&mut self, listener: tokio::net::TcpListener) {
+        let task = http::spawn_http(Arc::clone(&self.fs), listener, self.stop.subscribe());
+        self.loops.push(task);
     }
 
     /// Stops serving, stops background loops, checkpoints, syncs and closes

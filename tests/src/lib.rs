@@ -257,7 +257,16 @@ impl MiniCluster {
     }
 
     fn start_namenode_at(&mut self, addr: &str) -> Result<()> {
-        let mut daemon = self.spawn("namenode", &["namenode", "--rpc-address", addr])?;
+        let mut daemon = self.spawn(
+            "namenode",
+            &[
+                "namenode",
+                "--rpc-address",
+                addr,
+                "--http-address",
+                "127.0.0.1:0",
+            ],
+        )?;
         self.nn_addr = Self::wait_listening(&mut daemon, "the namenode")?;
         self.namenode = Some(daemon);
         Ok(())
@@ -283,7 +292,16 @@ impl MiniCluster {
     pub fn start_namenode_expecting_failure(&mut self) -> Result<String> {
         self.kill_namenode();
         let addr = self.nn_addr.clone();
-        let mut daemon = self.spawn("namenode", &["namenode", "--rpc-address", &addr])?;
+        let mut daemon = self.spawn(
+            "namenode",
+            &[
+                "namenode",
+                "--rpc-address",
+                &addr,
+                "--http-address",
+                "127.0.0.1:0",
+            ],
+        )?;
         match Self::wait_listening(&mut daemon, "the namenode") {
             Ok(_) => {
                 self.namenode = Some(daemon);

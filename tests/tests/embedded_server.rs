@@ -13,7 +13,8 @@ use cairn_tests::{cairn_bin, superuser, text};
 /// Starts `cairn server` and returns it with the namenode address it printed.
 fn start_server(data_dir: &std::path::Path) -> (Child, String, Vec<String>) {
     let mut child = Command::new(cairn_bin())
-        .args(["server", "--namenode-address", "127.0.0.1:0", "--data-dir"])
+        .args(["server", "--namenode-address", "127.0.0.1:0"])
+        .args(["--http-address", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env_remove("CAIRN_CONFIG")
         .stdin(Stdio::null())
@@ -75,6 +76,32 @@ fn dfs_when_ready(namenode: &str, args: &[&str]) -> std::process::Output {
     }
 }
 
+/// GETs the status page whose address the banner printed.
+fn status_page(banner: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no web UI address in {banner}"));
+    // The datanodes register with the first heartbeat: poll until all are in.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut page = String::new();
+        stream.read_to_string(&mut page).unwrap();
+        if page.contains("3 live") || Instant::now() > deadline {
+            return page;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn interrupt(mut child: Child) {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
@@ -100,6 +127,11 @@ fn server_starts_stops_on_ctrl_c_and_comes_back_with_its_files() {
         3,
         "{banner}"
     );
+
+    let page = status_page(&banner);
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("Cairn namenode"), "{page}");
+    assert!(page.contains("3 live, 0 dead"), "{page}");
 
     let local = dir.path().join("hello.txt");
     std::fs::write(&local, b"hello, cairn\n").unwrap();

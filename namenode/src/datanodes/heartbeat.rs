@@ -152,10 +152,15 @@ impl Namesystem {
             pb::SafeModeAction::SafemodeEnter => self.safemode.enter_manually(),
             pb::SafeModeAction::SafemodeLeave => self.safemode.leave_manually(now),
         }
+        self.safe_mode_report()
+    }
+
+    /// Whether safe mode is on, with HDFS's status text.
+    pub fn safe_mode_report(&self) -> pb::SetSafeModeResponse {
         let (safe, total) = self.blocks.map.safe_counts();
         pb::SetSafeModeResponse {
             on: self.safemode.is_on(),
-            status: self.safemode.status(safe, total, now),
+            status: self.safemode.status(safe, total, Instant::now()),
         }
     }
 }
