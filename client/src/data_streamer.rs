@@ -265,12 +265,12 @@ impl BlockPipeline {
         self.wait_acked(self.next_seqno - 1).await
     }
 
-    /// Sends the empty last packet, waits for every ack, and closes the
-    /// stream: the replicas are finalized. Returns the block with its length.
-    pub(crate) async fn finish(mut self) -> Result<Block> {
+    /// Sends the empty last packet, after which the datanodes finalize their
+    /// replicas. Returns the block with its final length; its acks are
+    /// awaited with [`BlockPipeline::wait_all_acked`].
+    pub(crate) async fn send_last_packet(&mut self) -> Result<Block> {
         let packet = packet::last_packet(self.next_seqno, self.block.num_bytes);
         self.send(packet).await?;
-        self.wait_all_acked().await?;
         Ok(self.block)
     }
 

@@ -37,6 +37,11 @@ pub struct FileWriter {
     buffer: BytesMut,
     /// The pipeline of the block being written.
     pipeline: Option<BlockPipeline>,
+    /// The previous block's pipeline while its replicas finalize: the
+    /// datanodes fsync a whole block then, and the next block is written
+    /// meanwhile rather than after. Its acks are awaited before the block
+    /// after that one is finished, and before any flush or close returns.
+    finishing: Option<BlockPipeline>,
     /// The last block of the file as far as this writer knows, with its
     /// final length: `previous` for addBlock, `last` for complete.
     last_block: Option<Block>,
@@ -117,6 +122,7 @@ impl FileWriter {
             pos: 0,
             buffer: BytesMut::new(),
             pipeline: None,
+            finishing: None,
             last_block: None,
             failed: None,
             _lease: lease,
@@ -173,6 +179,7 @@ impl FileWriter {
             pipeline.send_data(data, false).await?;
         }
         self.finish_block().await?;
+        self.wait_finishing().await?;
         self.complete().await
     }
 
@@ -207,6 +214,7 @@ impl FileWriter {
     }
 
     async fn flush_inner(&mut self, sync: bool) -> Result<()> {
+        self.wait_finishing().await?;
         let last_block_length = match self.pipeline.as_mut() {
             Some(pipeline) => {
                 if !self.buffer.is_empty() || sync {
@@ -229,13 +237,24 @@ impl FileWriter {
         Ok(())
     }
 
-    /// Ends the block being written (if any): its replicas are finalized and
-    /// it becomes the file's last block.
+    /// Ends the block being written (if any): it becomes the file's last
+    /// block, and its replicas finalize while the next block is written.
     async fn finish_block(&mut self) -> Result<()> {
-        if let Some(pipeline) = self.pipeline.take() {
-            let block = pipeline.finish().await?;
+        if let Some(mut pipeline) = self.pipeline.take() {
+            let block = pipeline.send_last_packet().await?;
             tracing::debug!(path = %self.path, block = block.id, length = block.num_bytes, "block finished");
             self.last_block = Some(block);
+            self.wait_finishing().await?;
+            self.finishing = Some(pipeline);
+        }
+        Ok(())
+    }
+
+    /// Waits until the replicas of the block that was finished last are
+    /// finalized on every datanode of its pipeline.
+    async fn wait_finishing(&mut self) -> Result<()> {
+        if let Some(pipeline) = self.finishing.take() {
+            pipeline.wait_all_acked().await?;
         }
         Ok(())
     }
