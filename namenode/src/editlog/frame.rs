@@ -48,6 +48,23 @@ impl<'a> FrameReader<'a> {
         self.pos as u64
     }
 
+    /// Whether a whole, valid record starts anywhere after `from`. A crash
+    /// leaves nothing valid behind the record it tore, so a damaged length
+    /// or checksum with a valid record after it is damage, not a torn tail
+    /// (a bit flip in a length field would otherwise silently drop every
+    /// record after it).
+    fn valid_record_after(&self, from: usize) -> bool {
+        (from + 1..self.data.len().saturating_sub(HEADER_LEN)).any(|at| {
+            let header = &self.data[at..at + HEADER_LEN];
+            let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            let end = at + HEADER_LEN + len;
+            len != 0
+                && end <= self.data.len()
+                && crc32fast::hash(&self.data[at + HEADER_LEN..end])
+                    == u32::from_be_bytes([header[4], header[5], header[6], header[7]])
+        })
+    }
+
     fn zeros_from(&self, from: usize) -> bool {
         self.data
             .get(from..)
@@ -88,9 +105,19 @@ impl<'a> FrameReader<'a> {
         }
         let end = pos + HEADER_LEN + len;
         if len > MAX_RECORD_LEN || end > self.data.len() {
-            return Some(Frame::TornTail {
-                offset,
-                reason: format!("a record of {len} bytes runs past the end of the file"),
+            return Some(if self.valid_record_after(pos) {
+                Frame::Corrupt {
+                    offset,
+                    detail: format!(
+                        "a record length of {len} bytes runs past the end of the file, \
+                         yet valid records follow"
+                    ),
+                }
+            } else {
+                Frame::TornTail {
+                    offset,
+                    reason: format!("a record of {len} bytes runs past the end of the file"),
+                }
             });
         }
         let payload = &self.data[pos + HEADER_LEN..end];
@@ -187,5 +214,21 @@ mod tests {
                 detail: "checksum mismatch in a record of 5 bytes".into()
             })
         );
+    }
+
+    #[test]
+    fn a_damaged_length_before_valid_records_is_corruption() {
+        let mut data = two_records();
+        let mut third = Vec::new();
+        encode(b"third record", &mut third);
+        data.extend_from_slice(&third);
+        // The second record's length now points far past the end of the file.
+        data[13] ^= 0x40;
+        let mut r = FrameReader::new(&data);
+        r.next_frame();
+        assert!(matches!(
+            r.next_frame(),
+            Some(Frame::Corrupt { offset: 13, .. })
+        ));
     }
 }
