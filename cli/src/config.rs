@@ -124,6 +124,25 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid_and_says_the_defaults() {
+        let example: FileConfig = toml::from_str(include_str!("../../cairn.example.toml")).unwrap();
+        example.namenode.validate().unwrap();
+        example.datanode.validate().unwrap();
+        let defaults = FileConfig::default();
+        assert_eq!(example.datanode, defaults.datanode);
+        assert_eq!(
+            format!(
+                "{:?}",
+                NamenodeConfig {
+                    superuser: defaults.namenode.superuser.clone(),
+                    ..example.namenode
+                }
+            ),
+            format!("{:?}", defaults.namenode)
+        );
+    }
+
+    #[test]
     fn file_sets_the_client_section() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cairn.toml");

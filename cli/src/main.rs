@@ -30,7 +30,8 @@ struct Cli {
     #[arg(long, global = true, value_name = "USER")]
     user: Option<String>,
 
-    /// TOML configuration file (see `cairn.example.toml`). Default:
+    /// TOML configuration file (every key: cairn.example.toml in the
+    /// repository). Default:
     /// $CAIRN_CONFIG when set.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,

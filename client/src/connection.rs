@@ -22,7 +22,8 @@ use crate::error::DfsError;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The namenode's `ClientProtocol`, with the user attached to every call.
-pub(crate) type NamenodeClient = ClientProtocolClient<InterceptedService<Channel, UserInterceptor>>;
+pub(crate) type NamenodeClient =
+    ClientProtocolClient<InterceptedService<NamenodeChannel, UserInterceptor>>;
 
 /// A datanode's `DataTransfer` service.
 pub(crate) type DatanodeClient = DataTransferClient<Channel>;
@@ -42,6 +43,51 @@ impl tonic::service::Interceptor for UserInterceptor {
             .metadata_mut()
             .insert(cairn_proto::identity::USER_METADATA, self.user.clone());
         Ok(request)
+    }
+}
+
+/// The channel to the namenode. A call that cannot reach it fails with the
+/// namenode's address and the operating system's reason, in HDFS's words
+/// ("Call to 127.0.0.1:8020 failed on connection exception: Connection
+/// refused ..."), which tonic's own "tcp connect error" leaves out.
+#[derive(Clone)]
+pub(crate) struct NamenodeChannel {
+    channel: Channel,
+    authority: Arc<str>,
+}
+
+impl NamenodeChannel {
+    fn unreachable(authority: &str, err: tonic::transport::Error) -> tonic::codegen::StdError {
+        // The innermost cause is the operating system's reason.
+        let mut reason: &dyn std::error::Error = &err;
+        while let Some(cause) = reason.source() {
+            reason = cause;
+        }
+        Box::new(tonic::Status::unavailable(format!(
+            "Call to {authority} failed on connection exception: {reason}; \
+             is the namenode running? (`cairn server` starts a whole cluster)"
+        )))
+    }
+}
+
+impl tonic::codegen::Service<tonic::codegen::http::Request<tonic::body::Body>> for NamenodeChannel {
+    type Response = tonic::codegen::http::Response<tonic::body::Body>;
+    type Error = tonic::codegen::StdError;
+    type Future = tonic::codegen::BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.channel
+            .poll_ready(cx)
+            .map_err(|e| Self::unreachable(&self.authority, e))
+    }
+
+    fn call(&mut self, request: tonic::codegen::http::Request<tonic::body::Body>) -> Self::Future {
+        let call = self.channel.call(request);
+        let authority = Arc::clone(&self.authority);
+        Box::pin(async move { call.await.map_err(|e| Self::unreachable(&authority, e)) })
     }
 }
 
@@ -122,7 +168,10 @@ pub(crate) fn namenode_client(
             "user name `{user}' cannot be sent as gRPC metadata"
         ))
     })?;
-    let channel = endpoint(authority)?.timeout(rpc_timeout).connect_lazy();
+    let channel = NamenodeChannel {
+        channel: endpoint(authority)?.timeout(rpc_timeout).connect_lazy(),
+        authority: Arc::from(authority),
+    };
     Ok(
         ClientProtocolClient::with_interceptor(channel, UserInterceptor { user })
             .max_decoding_message_size(MAX_MESSAGE_SIZE)

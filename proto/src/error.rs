@@ -155,12 +155,10 @@ impl From<tonic::Status> for RpcError {
             .and_then(|v| ErrorCode::try_from(v).ok())
             .and_then(ErrorKind::from_code);
         let kind = coded.unwrap_or_else(|| ErrorKind::from_grpc(status.code()));
-        let message = if coded.is_none() && status.code() == tonic::Code::Unavailable {
-            format!("connection failed: {}", status.message())
-        } else {
-            status.message().to_string()
-        };
-        Self { kind, message }
+        Self {
+            kind,
+            message: status.message().to_string(),
+        }
     }
 }
 

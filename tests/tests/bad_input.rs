@@ -106,3 +106,20 @@ async fn a_datanode_of_another_cluster_is_refused() {
     assert!(output.contains("Incompatible clusterIDs"), "{output}");
     assert!(output.contains(&foreign.display().to_string()), "{output}");
 }
+
+#[test]
+fn no_namenode_is_named_with_its_address_and_a_hint() {
+    // Port 1 on loopback: nothing listens there.
+    let output = std::process::Command::new(cairn_tests::cairn_bin())
+        .args(["dfs", "-fs", "cairn://127.0.0.1:1", "-ls", "/"])
+        .env_remove("CAIRN_CONFIG")
+        .output()
+        .unwrap();
+    let (_, err) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("ls: Call to 127.0.0.1:1 failed on connection exception: "),
+        "{err}"
+    );
+    assert!(err.contains("cairn server"), "{err}");
+}
