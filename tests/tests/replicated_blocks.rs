@@ -25,6 +25,22 @@ async fn put_300_mib_with_replication_3_and_read_it_back() {
         cluster.logs()
     );
 
+    // -put returns once each block has its minimum of one replica
+    // reported; the others report within moments.
+    let client = cluster.client(&user).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let located = client
+            .get_block_locations("/big.bin", 0, u64::MAX)
+            .await
+            .unwrap();
+        if located.blocks.iter().all(|b| b.locations.len() == 3) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{located:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
     // fsck names every block, its length and its replicas.
     let fsck = cluster.tool(
         &user,
@@ -50,7 +66,6 @@ async fn put_300_mib_with_replication_3_and_read_it_back() {
     assert!(out.contains("is HEALTHY"), "{out}");
 
     // The same through the API: three blocks, three distinct replicas each.
-    let client = cluster.client(&user).await.unwrap();
     let located = client
         .get_block_locations("/big.bin", 0, data.len() as u64)
         .await

@@ -14,6 +14,27 @@ async fn live_replicas(client: &DfsClient, path: &str) -> Vec<usize> {
     located.blocks.iter().map(|b| b.locations.len()).collect()
 }
 
+async fn wait_for_replicas(
+    client: &DfsClient,
+    path: &str,
+    expected: &[usize],
+    cluster: &MiniCluster,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let replicas = live_replicas(client, path).await;
+        if replicas == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} has {replicas:?} replicas, not {expected:?}\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setrep_down_removes_a_replica_and_setrep_w_adds_it_back() {
     let cluster = MiniCluster::start(ClusterOptions::default()).await.unwrap();
@@ -25,7 +46,9 @@ async fn setrep_down_removes_a_replica_and_setrep_w_adds_it_back() {
         .await
         .unwrap();
     writer.close().await.unwrap();
-    assert_eq!(live_replicas(&client, "/r.bin").await, [3]);
+    // close() returns once one replica is reported (the minimum); the
+    // other two report within moments.
+    wait_for_replicas(&client, "/r.bin", &[3], &cluster).await;
 
     let down = cluster.dfs(&user, &["-setrep", "2", "/r.bin"]);
     let (out, err) = text(&down);
