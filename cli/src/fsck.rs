@@ -15,6 +15,7 @@ use crate::generic_options;
 use crate::human;
 #[cfg(test)]
 use crate::shell::FileSystem;
+use crate::shell::normalize;
 use namenode_fsck::{Checker, ClusterFacts, FsckOptions, count_racks, format_summary};
 
 const USAGE: &str = "Usage: cairn fsck <path> [-list-corruptfileblocks | [-delete | -openforwrite] [-files [-blocks [-locations | -racks | -replicaDetails]]]]
@@ -148,22 +149,11 @@ fn resolve(dir: &str, user: &str) -> String {
     let path = dir.split_once("://").map_or(dir, |(_, rest)| {
         rest.find('/').map_or("/", |at| &rest[at..])
     });
-    let joined = if path.starts_with('/') {
-        path.to_string()
+    if path.starts_with('/') {
+        normalize(path)
     } else {
-        format!("/user/{user}/{path}")
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
+        normalize(&format!("/user/{user}/{path}"))
     }
-    format!("/{}", parts.join("/"))
 }
 
 /// `URLEncoder.encode` of a path, as the HTTP query HDFS prints shows it.

@@ -62,6 +62,7 @@ use crate::generic_options;
 pub(crate) use file_system::FileSystem;
 use path_data::PathData;
 pub(crate) use path_data::join as join_path;
+pub(crate) use path_data::normalize;
 use path_exceptions::{ShellError, UsageError};
 
 /// `cairn dfs ARGS...`: generic options, then one command and its
