@@ -10,7 +10,7 @@ use std::time::Duration;
 use cairn_proto::pb::DatanodeInfo;
 use cairn_proto::pb::client_protocol_client::ClientProtocolClient;
 use cairn_proto::pb::data_transfer_client::DataTransferClient;
-use cairn_proto::{CONNECTION_WINDOW, MAX_MESSAGE_SIZE, STREAM_WINDOW};
+use cairn_proto::{CONNECTION_WINDOW, MAX_FRAME_SIZE, MAX_MESSAGE_SIZE, STREAM_WINDOW};
 use parking_lot::Mutex;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
@@ -153,7 +153,8 @@ fn endpoint(authority: &str) -> Result<Endpoint, DfsError> {
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .initial_stream_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW))
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME_SIZE))
 }
 
 /// A lazily connected namenode client. Fails only on an address that can
