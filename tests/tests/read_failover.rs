@@ -1,0 +1,110 @@
+//! A read goes on from another replica when one is corrupt on disk or its
+//! datanode is dead, without the caller noticing; the corrupt replica is
+//! reported and the namenode replaces it.
+
+// Test code: an unwrap that fails is a failing test, with its message.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cairn_client::DfsClient;
+use cairn_tests::{ClusterOptions, MiniCluster, random_bytes, sha256, superuser};
+
+/// The block file `blk_<id>` somewhere under a datanode's directory.
+fn block_file(dir: &Path, block_id: u64) -> Option<PathBuf> {
+    let name = format!("blk_{block_id}");
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).ok()? {
+            let path = entry.ok()?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == name.as_str()) {
+                return Some(path);
+            }
+        }
+    }
+    None
+}
+
+async fn read_all(client: &DfsClient, path: &str) -> Vec<u8> {
+    let mut reader = client.open(path).await.unwrap();
+    let mut data = Vec::new();
+    while let Some(chunk) = reader.read_chunk().await.unwrap() {
+        data.extend_from_slice(&chunk);
+    }
+    data
+}
+
+/// The cluster index of each live replica of the file's only block.
+async fn replica_nodes(client: &DfsClient, cluster: &MiniCluster, path: &str) -> Vec<usize> {
+    let located = client.get_block_locations(path, 0, u64::MAX).await.unwrap();
+    located.blocks[0]
+        .locations
+        .iter()
+        .filter_map(|d| {
+            let addr = format!("{}:{}", d.host, d.xfer_port);
+            (0..cluster.datanode_count()).find(|&i| cluster.datanode_addr(i) == addr)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_survive_a_corrupt_replica_and_a_dead_datanode() {
+    let mut cluster = MiniCluster::start(ClusterOptions {
+        datanodes: 4,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let client = cluster.client(&superuser()).await.unwrap();
+    let data = random_bytes(3 * 1024 * 1024 + 17, 11);
+    let mut writer = client.create("/f.bin", Default::default()).await.unwrap();
+    writer.write(&data).await.unwrap();
+    writer.close().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while replica_nodes(&client, &cluster, "/f.bin").await.len() < 3 {
+        assert!(Instant::now() < deadline, "{}", cluster.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Flip a byte in the replica a reader tries first.
+    let located = client
+        .get_block_locations("/f.bin", 0, u64::MAX)
+        .await
+        .unwrap();
+    let block_id = located.blocks[0].block.unwrap().id;
+    let first = replica_nodes(&client, &cluster, "/f.bin").await[0];
+    let file = block_file(&cluster.datanode_dir(first), block_id).unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[1_000_000] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+
+    assert_eq!(sha256(&read_all(&client, "/f.bin").await), sha256(&data));
+
+    // The report reached the namenode: the corrupt replica is no longer
+    // offered, and a good copy replaces it, back to three.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let nodes = replica_nodes(&client, &cluster, "/f.bin").await;
+        if !nodes.contains(&first) && nodes.len() == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replicas on {nodes:?}, corrupt one on {first}\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Kill a datanode that holds a replica: the read goes on elsewhere.
+    let victim = replica_nodes(&client, &cluster, "/f.bin").await[0];
+    cluster.kill_datanode(victim);
+    assert_eq!(sha256(&read_all(&client, "/f.bin").await), sha256(&data));
+    let mut buf = vec![0u8; 4096];
+    let reader = client.open("/f.bin").await.unwrap();
+    reader.read_fully_at(2_000_000, &mut buf).await.unwrap();
+    assert!(buf == data[2_000_000..2_004_096]);
+}
