@@ -231,6 +231,27 @@ impl FsDataset {
         Err(DatanodeError::NoSpace { block_id })
     }
 
+    /// The target side of a re-replication (HDFS's `createTemporary`). An
+    /// unfinished replica of the block left behind by an earlier transfer
+    /// that failed — say, refused on a checksum mismatch from a corrupt
+    /// source — is replaced, or every later transfer to this node would be
+    /// refused. A finalized replica is never replaced this way.
+    pub fn create_temporary(self: &Arc<Self>, block_id: u64, gs: u64) -> Result<ReplicaWriter> {
+        if let Some(old) = self.get(block_id)
+            && old.state == ReplicaState::Rbw
+            && old.generation_stamp <= gs
+        {
+            info!(
+                block_id,
+                old_gs = old.generation_stamp,
+                gs,
+                "replacing an unfinished replica left by an earlier transfer"
+            );
+            self.remove_replica(block_id, gs)?;
+        }
+        self.create_rbw(block_id, gs)
+    }
+
     /// Creates a new rbw replica (a new block, or a copy coming from another
     /// datanode). A replica of that id at an older generation stamp is
     /// replaced; one at the same or a newer stamp is refused.

@@ -71,8 +71,11 @@ impl BlockReceiver {
         let new_gs = header.new_generation_stamp;
         let dataset = Arc::clone(&ctx.dataset);
         let writer = tokio::task::spawn_blocking(move || match stage {
-            pb::WriteStage::PipelineSetupCreate | pb::WriteStage::TransferFinalized => {
+            pb::WriteStage::PipelineSetupCreate => {
                 dataset.create_rbw(block.id, block.generation_stamp)
+            }
+            pb::WriteStage::TransferFinalized => {
+                dataset.create_temporary(block.id, block.generation_stamp)
             }
             pb::WriteStage::PipelineSetupAppend => dataset.append(&block, new_gs),
             pb::WriteStage::PipelineSetupRecovery => dataset.recover_rbw(&block, new_gs),

@@ -52,8 +52,10 @@ async fn replica_nodes(client: &DfsClient, cluster: &MiniCluster, path: &str) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_survive_a_corrupt_replica_and_a_dead_datanode() {
+    // Five datanodes: two spare ones to take the replacements, since a node
+    // that still holds a corrupt replica is not a target for the block.
     let mut cluster = MiniCluster::start(ClusterOptions {
-        datanodes: 4,
+        datanodes: 5,
         ..Default::default()
     })
     .await
@@ -69,31 +71,43 @@ async fn reads_survive_a_corrupt_replica_and_a_dead_datanode() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    // Flip a byte in the replica a reader tries first.
+    // Flip a byte in two of the three replicas. The namenode shuffles the
+    // replicas it offers, so each read meets the corrupt ones in its own
+    // order; every read must still return the right bytes.
     let located = client
         .get_block_locations("/f.bin", 0, u64::MAX)
         .await
         .unwrap();
     let block_id = located.blocks[0].block.unwrap().id;
-    let first = replica_nodes(&client, &cluster, "/f.bin").await[0];
-    let file = block_file(&cluster.datanode_dir(first), block_id).unwrap();
-    let mut bytes = std::fs::read(&file).unwrap();
-    bytes[1_000_000] ^= 0xff;
-    std::fs::write(&file, &bytes).unwrap();
+    let holders = replica_nodes(&client, &cluster, "/f.bin").await;
+    let corrupt = &holders[1..];
+    for &node in corrupt {
+        let file = block_file(&cluster.datanode_dir(node), block_id).unwrap();
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes[1_000_000] ^= 0xff;
+        std::fs::write(&file, &bytes).unwrap();
+    }
 
-    assert_eq!(sha256(&read_all(&client, "/f.bin").await), sha256(&data));
-
-    // The report reached the namenode: the corrupt replica is no longer
-    // offered, and a good copy replaces it, back to three.
+    // The readers' reports reach the namenode: the corrupt replicas stop
+    // being offered, copies of the good one replace them, and the corrupt
+    // ones are deleted.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
+        assert_eq!(sha256(&read_all(&client, "/f.bin").await), sha256(&data));
         let nodes = replica_nodes(&client, &cluster, "/f.bin").await;
-        if !nodes.contains(&first) && nodes.len() == 3 {
+        // A node whose corrupt copy was deleted may take a good one again:
+        // what counts is that every replica offered holds the right bytes.
+        let good = |&node: &usize| {
+            block_file(&cluster.datanode_dir(node), block_id)
+                .and_then(|file| std::fs::read(file).ok())
+                .is_some_and(|bytes| bytes == data)
+        };
+        if nodes.len() == 3 && nodes.iter().all(good) {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "replicas on {nodes:?}, corrupt one on {first}\n{}",
+            "replicas on {nodes:?}, corrupt ones on {corrupt:?}\n{}",
             cluster.logs()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -90,6 +90,26 @@ fn create_refuses_same_or_newer_and_replaces_older() {
 }
 
 #[test]
+fn a_transfer_replaces_an_unfinished_replica_but_not_a_finalized_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = dataset(tmp.path());
+    // A transfer that failed half-way leaves an rbw replica behind.
+    let mut w = ds.create_rbw(6, 10).unwrap();
+    write(&mut w, 0, b"half");
+    drop(w);
+    let mut w = ds.create_temporary(6, 10).unwrap();
+    write(&mut w, 0, b"whole");
+    ds.finalize(w).unwrap();
+    assert_on_disk(&ds, 6, b"whole");
+    let err = ds.create_temporary(6, 10).unwrap_err();
+    assert!(
+        matches!(err, DatanodeError::ReplicaAlreadyExists { .. }),
+        "{err}"
+    );
+    assert_on_disk(&ds, 6, b"whole");
+}
+
+#[test]
 fn append_to_a_partial_last_chunk_keeps_checksums_right() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
