@@ -260,14 +260,12 @@ async fn add_block_places_replicas_on_distinct_nodes_across_racks() {
         "Failed to CREATE_FILE /placed for DFSClient_other on 127.0.0.1 because this file lease is currently owned by DFSClient_p"
     );
     let e = err(c
-        .add_block(pb::AddBlockRequest {
-            path: "/placed".into(),
-            client_name: "DFSClient_other".into(),
-            previous: None,
-            excluded_nodes: vec![],
-            file_id: st.inode_id,
-            client_host: String::new(),
-        })
+        .add_block(add_block_req(
+            "/placed",
+            "DFSClient_other",
+            None,
+            st.inode_id,
+        ))
         .await);
     assert_eq!(e.kind, ErrorKind::LeaseExpired);
     nn.shutdown().await.unwrap();
@@ -286,14 +284,7 @@ async fn no_datanode_means_not_enough_replicas() {
         .status
         .unwrap();
     let e = err(c
-        .add_block(pb::AddBlockRequest {
-            path: "/f".into(),
-            client_name: "DFSClient_1".into(),
-            previous: None,
-            excluded_nodes: vec![],
-            file_id: st.inode_id,
-            client_host: String::new(),
-        })
+        .add_block(add_block_req("/f", "DFSClient_1", None, st.inode_id))
         .await);
     assert_eq!(e.kind, ErrorKind::NotEnoughReplicas);
     assert!(
@@ -315,14 +306,7 @@ async fn complete_waits_for_the_replica_report() {
     req.replication = 1;
     let st = c.create(req).await.unwrap().into_inner().status.unwrap();
     let lb = c
-        .add_block(pb::AddBlockRequest {
-            path: "/w".into(),
-            client_name: "DFSClient_w".into(),
-            previous: None,
-            excluded_nodes: vec![],
-            file_id: st.inode_id,
-            client_host: String::new(),
-        })
+        .add_block(add_block_req("/w", "DFSClient_w", None, st.inode_id))
         .await
         .unwrap()
         .into_inner();
@@ -741,14 +725,8 @@ async fn pipeline_recovery_and_abandoned_blocks() {
         .into_inner()
         .status
         .unwrap();
-    let add = |previous: Option<pb::Block>| pb::AddBlockRequest {
-        path: "/p".into(),
-        client_name: "DFSClient_p".into(),
-        previous,
-        excluded_nodes: vec![],
-        file_id: st.inode_id,
-        client_host: String::new(),
-    };
+    let add =
+        |previous: Option<pb::Block>| add_block_req("/p", "DFSClient_p", previous, st.inode_id);
     // Abandon the first block; a retried abandon is harmless.
     let first = c
         .add_block(add(None))
@@ -892,14 +870,12 @@ async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
     req.replication = 1;
     let st = c.create(req).await.unwrap().into_inner().status.unwrap();
     let lb = c
-        .add_block(pb::AddBlockRequest {
-            path: "/abandoned".into(),
-            client_name: "DFSClient_gone".into(),
-            previous: None,
-            excluded_nodes: vec![],
-            file_id: st.inode_id,
-            client_host: String::new(),
-        })
+        .add_block(add_block_req(
+            "/abandoned",
+            "DFSClient_gone",
+            None,
+            st.inode_id,
+        ))
         .await
         .unwrap()
         .into_inner();

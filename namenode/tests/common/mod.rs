@@ -107,6 +107,22 @@ pub fn create_req(path: &str, client: &str) -> pb::CreateRequest {
     }
 }
 
+/// addBlock for a file being written, with no excluded nodes.
+pub fn add_block_req(
+    path: &str,
+    client: &str,
+    previous: Option<pb::Block>,
+    file_id: u64,
+) -> pb::AddBlockRequest {
+    pb::AddBlockRequest {
+        path: path.into(),
+        client_name: client.into(),
+        previous,
+        file_id,
+        ..Default::default()
+    }
+}
+
 pub async fn mkdirs(c: &mut Client, path: &str, mode: u32) {
     c.mkdirs(pb::MkdirsRequest {
         path: path.into(),
