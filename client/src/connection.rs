@@ -163,16 +163,25 @@ pub(crate) fn namenode_client(
     authority: &str,
     user: &str,
     rpc_timeout: Duration,
+) -> Result<(NamenodeClient, NamenodeChannel), DfsError> {
+    let channel = NamenodeChannel {
+        channel: endpoint(authority)?.timeout(rpc_timeout).connect_lazy(),
+        authority: Arc::from(authority),
+    };
+    Ok((namenode_client_on(channel.clone(), user)?, channel))
+}
+
+/// A namenode client on an existing channel that names `user` on every
+/// call: how clients acting for different users share one connection.
+pub(crate) fn namenode_client_on(
+    channel: NamenodeChannel,
+    user: &str,
 ) -> Result<NamenodeClient, DfsError> {
     let user: AsciiMetadataValue = MetadataValue::try_from(user).map_err(|_| {
         DfsError::InvalidArgument(format!(
             "user name `{user}' cannot be sent as gRPC metadata"
         ))
     })?;
-    let channel = NamenodeChannel {
-        channel: endpoint(authority)?.timeout(rpc_timeout).connect_lazy(),
-        authority: Arc::from(authority),
-    };
     Ok(
         ClientProtocolClient::with_interceptor(channel, UserInterceptor { user })
             .max_decoding_message_size(MAX_MESSAGE_SIZE)

@@ -19,7 +19,7 @@ use tokio::sync::OnceCell;
 
 use crate::Result;
 use crate::config::{ClientConfig, CreateOptions};
-use crate::connection::{self, DatanodeChannels, DatanodeClient, NamenodeClient};
+use crate::connection::{self, DatanodeChannels, DatanodeClient, NamenodeChannel, NamenodeClient};
 use crate::error::DfsError;
 use crate::input_stream::FileReader;
 use crate::lease_renewer::{DEFAULT_RENEW_INTERVAL, LeaseGuard, LeaseRenewer};
@@ -44,6 +44,8 @@ struct Inner {
     /// first replica on the writer's node.
     client_host: String,
     namenode: NamenodeClient,
+    /// The channel under `namenode`, for clients of other users ([`DfsClient::with_user`]).
+    namenode_channel: NamenodeChannel,
     datanodes: DatanodeChannels,
     lease_renewer: Arc<LeaseRenewer>,
     server_defaults: OnceCell<ServerDefaults>,
@@ -55,7 +57,8 @@ impl DfsClient {
     /// is an error now.
     pub async fn connect(config: ClientConfig) -> Result<DfsClient> {
         let authority = connection::parse_namenode_address(&config.namenode)?;
-        let namenode = connection::namenode_client(&authority, &config.user, config.rpc_timeout)?;
+        let (namenode, namenode_channel) =
+            connection::namenode_client(&authority, &config.user, config.rpc_timeout)?;
         let client_host = local_host_towards(&authority).await;
         let client_name = format!("DFSClient_{:016x}", rand::random::<u64>());
         tracing::debug!(namenode = %authority, client = %client_name, %client_host, "client created");
@@ -65,9 +68,31 @@ impl DfsClient {
                 client_name,
                 client_host,
                 namenode,
+                namenode_channel,
                 datanodes: DatanodeChannels::default(),
                 lease_renewer: Arc::default(),
                 server_defaults: OnceCell::new(),
+            }),
+        })
+    }
+
+    /// A client that acts as `user` (HDFS's proxy-less "doAs"), sharing
+    /// this client's namenode channel, datanode channels and lease renewer:
+    /// a gateway serving many users needs no connection per user.
+    pub fn with_user(&self, user: &str) -> Result<DfsClient> {
+        let namenode = connection::namenode_client_on(self.inner.namenode_channel.clone(), user)?;
+        let mut config = self.inner.config.clone();
+        config.user = user.to_string();
+        Ok(DfsClient {
+            inner: Arc::new(Inner {
+                config,
+                client_name: self.inner.client_name.clone(),
+                client_host: self.inner.client_host.clone(),
+                namenode,
+                namenode_channel: self.inner.namenode_channel.clone(),
+                datanodes: self.inner.datanodes.clone(),
+                lease_renewer: Arc::clone(&self.inner.lease_renewer),
+                server_defaults: self.inner.server_defaults.clone(),
             }),
         })
     }

@@ -1,0 +1,169 @@
+//! Moving object bytes: a request body into a new file (hashing as it
+//! goes), and a byte range of a file out as a response body.
+
+use std::ops::Range;
+
+use base64::Engine;
+use bytes::Bytes;
+use cairn_client::{CreateOptions, DfsClient, FileReader};
+use futures::StreamExt;
+use md5::{Digest, Md5};
+use s3s::S3ErrorCode;
+use s3s::dto::StreamingBlob;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::error::{GatewayError, Result, s3_err};
+
+/// Chunks read ahead of the client on a GET: enough to keep the datanode
+/// stream busy while the socket drains.
+const READ_AHEAD_CHUNKS: usize = 8;
+
+/// What a body became: its MD5 (hex, the ETag of a single PUT) and length.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub md5_hex: String,
+    pub length: u64,
+}
+
+/// The `Content-MD5` header of a request, decoded; `InvalidDigest` when it
+/// is not base64 of 16 bytes.
+pub fn content_md5(headers: &hyper::HeaderMap) -> Result<Option<[u8; 16]>> {
+    let Some(value) = headers.get("content-md5") else {
+        return Ok(None);
+    };
+    let invalid = || {
+        s3_err(
+            S3ErrorCode::InvalidDigest,
+            "The Content-MD5 you specified was invalid.",
+        )
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.as_bytes())
+        .map_err(|_| invalid())?;
+    let digest: [u8; 16] = decoded.try_into().map_err(|_| invalid())?;
+    Ok(Some(digest))
+}
+
+/// Writes `body` to a new file at `path` (which must not exist) and closes
+/// it. When `expected_md5` is given and differs, or anything fails, the
+/// file is deleted again: nothing is left behind.
+pub async fn write_new_file(
+    client: &DfsClient,
+    path: &str,
+    body: Option<StreamingBlob>,
+    expected_md5: Option<[u8; 16]>,
+) -> Result<Written> {
+    let result = write_file(client, path, body, expected_md5).await;
+    if result.is_err()
+        && let Err(err) = client.delete(path, false).await
+    {
+        tracing::warn!(%path, error = %err, "could not remove a failed upload");
+    }
+    result
+}
+
+async fn write_file(
+    client: &DfsClient,
+    path: &str,
+    body: Option<StreamingBlob>,
+    expected_md5: Option<[u8; 16]>,
+) -> Result<Written> {
+    let mut writer = client.create(path, CreateOptions::default()).await?;
+    let mut md5 = Md5::new();
+    let mut length = 0u64;
+    if let Some(mut body) = body {
+        while let Some(chunk) = body.next().await {
+            let chunk: Bytes = chunk.map_err(|e| GatewayError::Body(e.to_string()))?;
+            md5.update(&chunk);
+            length += chunk.len() as u64;
+            writer.write_bytes(chunk).await?;
+        }
+    }
+    writer.close().await?;
+    let digest: [u8; 16] = md5.finalize().into();
+    if let Some(expected) = expected_md5
+        && expected != digest
+    {
+        return Err(s3_err(
+            S3ErrorCode::BadDigest,
+            "The Content-MD5 you specified did not match what we received.",
+        ));
+    }
+    Ok(Written {
+        md5_hex: hex::encode(digest),
+        length,
+    })
+}
+
+/// Copies `range` of the file open in `reader` into a new file at `path`.
+pub async fn copy_range_to_new_file(
+    client: &DfsClient,
+    mut reader: FileReader,
+    range: Range<u64>,
+    path: &str,
+) -> Result<Written> {
+    let result = async {
+        let mut writer = client.create(path, CreateOptions::default()).await?;
+        let mut md5 = Md5::new();
+        reader.seek(range.start);
+        let mut left = range.end - range.start;
+        while left > 0 {
+            let Some(mut chunk) = reader.read_chunk().await? else {
+                break;
+            };
+            if chunk.len() as u64 > left {
+                chunk.truncate(left as usize);
+            }
+            left -= chunk.len() as u64;
+            md5.update(&chunk);
+            writer.write_bytes(chunk).await?;
+        }
+        writer.close().await?;
+        Ok(Written {
+            md5_hex: hex::encode(md5.finalize()),
+            length: range.end - range.start,
+        })
+    }
+    .await;
+    if result.is_err()
+        && let Err(err) = client.delete(path, false).await
+    {
+        tracing::warn!(%path, error = %err, "could not remove a failed copy");
+    }
+    result
+}
+
+/// A response body streaming `range` of the file open in `reader`. A task
+/// reads ahead of the client; a read error ends the body early, which the
+/// client sees as a short response.
+pub fn stream_range(mut reader: FileReader, range: Range<u64>) -> StreamingBlob {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD_CHUNKS);
+    tokio::spawn(async move {
+        reader.seek(range.start);
+        let mut left = range.end - range.start;
+        while left > 0 {
+            let item = match reader.read_chunk().await {
+                Ok(Some(mut chunk)) => {
+                    if chunk.len() as u64 > left {
+                        chunk.truncate(left as usize);
+                    }
+                    left -= chunk.len() as u64;
+                    Ok(chunk)
+                }
+                Ok(None) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the file ended before the requested range",
+                )),
+                Err(err) => Err(std::io::Error::other(err.to_string())),
+            };
+            let failed = item.is_err();
+            if let Err(err) = &item {
+                tracing::warn!(error = %err, "object read failed");
+            }
+            if tx.send(item).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    StreamingBlob::wrap(ReceiverStream::new(rx))
+}

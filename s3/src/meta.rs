@@ -1,0 +1,236 @@
+//! Object metadata kept in the file's extended attributes:
+//!
+//! * `user.s3.etag`: the ETag and the length and modification time of the
+//!   file it was computed for (`"<etag>" <length> <mtime-ms>`), so that a
+//!   file changed by another path (an append, a truncate) is seen as stale;
+//! * `user.s3.meta`: the standard headers (Content-Type, Cache-Control, ...)
+//!   and the `x-amz-meta-*` pairs, as one JSON object, so that a PUT costs
+//!   one extra namenode call, not one per header.
+//!
+//! A file written by the CLI or the mount has neither: its ETag is the MD5
+//! of its bytes, computed on first need and cached in `user.s3.etag`.
+
+use std::collections::BTreeMap;
+
+use cairn_client::{DfsClient, FileStatus, XAttrSetFlag};
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+pub const ETAG_XATTR: &str = "user.s3.etag";
+pub const META_XATTR: &str = "user.s3.meta";
+/// On a bucket's directory: `public-read` lets anonymous requests read it.
+pub const ACL_XATTR: &str = "user.s3.acl";
+/// On a directory: it was created as an S3 directory marker (`key/`).
+pub const DIR_MARKER_XATTR: &str = "user.s3.dir-marker";
+
+/// The headers S3 stores with an object and returns on GET and HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct ObjectMeta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    /// The `Expires` header as an HTTP date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// `x-amz-meta-*`, without the prefix.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub user: BTreeMap<String, String>,
+}
+
+impl ObjectMeta {
+    pub fn is_empty(&self) -> bool {
+        *self == ObjectMeta::default()
+    }
+
+    fn from_xattr(value: &[u8]) -> ObjectMeta {
+        serde_json::from_slice(value).unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "ignoring unreadable {META_XATTR}");
+            ObjectMeta::default()
+        })
+    }
+}
+
+/// An ETag as S3 prints it, without quotes: a hex MD5, or
+/// `<md5-of-part-md5s>-<parts>` for a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StampedEtag {
+    pub etag: String,
+    pub length: u64,
+    pub mtime_ms: u64,
+}
+
+impl StampedEtag {
+    pub fn for_status(etag: String, status: &FileStatus) -> Self {
+        Self {
+            etag,
+            length: status.length,
+            mtime_ms: status.modification_time_ms,
+        }
+    }
+
+    fn encode(&self) -> String {
+        format!("\"{}\" {} {}", self.etag, self.length, self.mtime_ms)
+    }
+
+    fn decode(value: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(value).ok()?;
+        let mut parts = text.rsplitn(3, ' ');
+        let mtime_ms = parts.next()?.parse().ok()?;
+        let length = parts.next()?.parse().ok()?;
+        let etag = parts.next()?.strip_prefix('"')?.strip_suffix('"')?;
+        Some(Self {
+            etag: etag.to_string(),
+            length,
+            mtime_ms,
+        })
+    }
+
+    /// Still describes the file as it is now.
+    fn matches(&self, status: &FileStatus) -> bool {
+        self.length == status.length && self.mtime_ms == status.modification_time_ms
+    }
+}
+
+/// Everything the gateway keeps about an object.
+#[derive(Debug, Clone)]
+pub struct StoredMeta {
+    pub etag: String,
+    pub meta: ObjectMeta,
+}
+
+/// Writes the ETag stamp and (when there is any) the headers of a new file.
+pub async fn store(
+    client: &DfsClient,
+    path: &str,
+    etag: &StampedEtag,
+    meta: &ObjectMeta,
+) -> Result<()> {
+    let flag = XAttrSetFlag::XattrCreateOrReplace;
+    client
+        .set_xattr(path, ETAG_XATTR, etag.encode().as_bytes(), flag)
+        .await?;
+    if !meta.is_empty() {
+        let json = serde_json::to_vec(meta)
+            .map_err(|e| crate::error::s3_err(s3s::S3ErrorCode::InternalError, e.to_string()))?;
+        client.set_xattr(path, META_XATTR, &json, flag).await?;
+    }
+    Ok(())
+}
+
+/// The ETag and headers of the file at `path` (whose status the caller
+/// has): the cached ETag when it still matches the file, else the MD5 of
+/// its bytes, cached for next time when the caller may write the file.
+pub async fn load(client: &DfsClient, path: &str, status: &FileStatus) -> Result<StoredMeta> {
+    let xattrs = client.get_xattrs(path).await?;
+    let mut etag = None;
+    let mut meta = ObjectMeta::default();
+    for (name, value) in &xattrs {
+        match name.as_str() {
+            ETAG_XATTR => etag = StampedEtag::decode(value).filter(|e| e.matches(status)),
+            META_XATTR => meta = ObjectMeta::from_xattr(value),
+            _ => {}
+        }
+    }
+    let etag = match etag {
+        Some(stamped) => stamped.etag,
+        None => {
+            let etag = compute_etag(client, path).await?;
+            let stamped = StampedEtag::for_status(etag.clone(), status);
+            // Only the file's writers may cache it; for others it is
+            // computed again next time.
+            if let Err(err) = client
+                .set_xattr(
+                    path,
+                    ETAG_XATTR,
+                    stamped.encode().as_bytes(),
+                    XAttrSetFlag::XattrCreateOrReplace,
+                )
+                .await
+            {
+                tracing::debug!(%path, error = %err, "ETag not cached");
+            }
+            etag
+        }
+    };
+    Ok(StoredMeta { etag, meta })
+}
+
+/// The MD5 of a whole file, in hex: the ETag of a file that was not put
+/// through S3.
+async fn compute_etag(client: &DfsClient, path: &str) -> Result<String> {
+    let mut reader = client.open(path).await?;
+    let mut md5 = Md5::new();
+    while let Some(chunk) = reader.read_chunk().await? {
+        md5.update(&chunk);
+    }
+    Ok(hex::encode(md5.finalize()))
+}
+
+/// The ETag of a multipart object: the MD5 of the parts' binary MD5s, and
+/// the number of parts.
+pub fn multipart_etag(part_etags: &[String]) -> String {
+    let mut md5 = Md5::new();
+    for etag in part_etags {
+        match hex::decode(etag) {
+            Ok(bytes) => md5.update(&bytes),
+            Err(_) => md5.update(etag.as_bytes()),
+        }
+    }
+    format!("{}-{}", hex::encode(md5.finalize()), part_etags.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_round_trips_and_detects_change() {
+        let status = FileStatus {
+            length: 5,
+            modification_time_ms: 77,
+            ..FileStatus::default()
+        };
+        let stamped = StampedEtag::for_status("abc-2".into(), &status);
+        let decoded = StampedEtag::decode(stamped.encode().as_bytes()).unwrap();
+        assert_eq!(decoded, stamped);
+        assert!(decoded.matches(&status));
+        let appended = FileStatus {
+            length: 6,
+            ..status
+        };
+        assert!(!decoded.matches(&appended));
+        assert!(StampedEtag::decode(b"garbage").is_none());
+    }
+
+    #[test]
+    fn multipart_etag_is_md5_of_md5s() {
+        // Two parts "a" and "b": MD5(MD5("a") || MD5("b")).
+        let a = hex::encode(Md5::digest(b"a"));
+        let b = hex::encode(Md5::digest(b"b"));
+        let mut both = Md5::digest(b"a").to_vec();
+        both.extend_from_slice(&Md5::digest(b"b"));
+        let expected = format!("{}-2", hex::encode(Md5::digest(&both)));
+        assert_eq!(multipart_etag(&[a, b]), expected);
+    }
+
+    #[test]
+    fn meta_json_skips_empty_fields() {
+        let meta = ObjectMeta {
+            content_type: Some("text/plain".into()),
+            ..ObjectMeta::default()
+        };
+        let json = serde_json::to_string(&meta).unwrap();
+        assert_eq!(json, r#"{"content-type":"text/plain"}"#);
+        assert_eq!(ObjectMeta::from_xattr(json.as_bytes()), meta);
+    }
+}
