@@ -16,6 +16,9 @@ use serde::Deserialize;
 /// Where clients look for the namenode when nothing else says (HDFS's port).
 pub const DEFAULT_NAMENODE: &str = "127.0.0.1:8020";
 
+/// Where the S3 gateway listens when nothing else says (MinIO's port).
+pub const DEFAULT_S3_ADDRESS: &str = "127.0.0.1:9000";
+
 /// The whole configuration file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
@@ -26,6 +29,47 @@ pub struct FileConfig {
     pub namenode: NamenodeConfig,
     /// The datanode daemon (`cairn datanode`, and inside `cairn server`).
     pub datanode: DatanodeConfig,
+    /// The S3 gateway (`cairn s3`, and inside `cairn server`).
+    pub s3: S3Section,
+}
+
+/// Where the S3 gateway listens and which access keys it accepts.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct S3Section {
+    /// The gateway's HTTP address, `IP:PORT`.
+    pub address: String,
+    /// An access key acting as the user running the gateway (also
+    /// $CAIRN_S3_ACCESS_KEY, or `--access-key`).
+    pub access_key: Option<String>,
+    /// Its secret (also $CAIRN_S3_SECRET_KEY, or `--secret-key`).
+    pub secret_key: Option<String>,
+    /// The Cairn user that anonymous reads of public-read buckets act as.
+    pub anonymous_user: String,
+    /// More access keys, each acting as its own Cairn user.
+    pub keys: Vec<S3KeySection>,
+}
+
+impl Default for S3Section {
+    fn default() -> Self {
+        Self {
+            address: DEFAULT_S3_ADDRESS.to_string(),
+            access_key: None,
+            secret_key: None,
+            anonymous_user: "nobody".to_string(),
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// One `[[s3.keys]]` entry.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct S3KeySection {
+    pub access_key: String,
+    pub secret_key: String,
+    /// The Cairn user whose permissions requests signed with this key get.
+    pub user: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,6 +174,7 @@ mod tests {
         example.datanode.validate().unwrap();
         let defaults = FileConfig::default();
         assert_eq!(example.datanode, defaults.datanode);
+        assert_eq!(example.s3, defaults.s3);
         assert_eq!(
             format!(
                 "{:?}",

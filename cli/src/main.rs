@@ -13,6 +13,7 @@ mod embedded;
 mod fsck;
 mod generic_options;
 mod human;
+mod s3;
 mod server;
 mod shell;
 
@@ -76,6 +77,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Serve the namespace through the S3 API (buckets are top-level
+    /// directories), for the AWS CLI, boto3 and other S3 tools.
+    S3(s3::S3Args),
     /// Measure throughput against a baseline run on the same machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -85,7 +89,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(hadoop_style_args(std::env::args()));
     let daemon = matches!(
         cli.command,
-        Command::Server(_) | Command::Namenode(_) | Command::Datanode(_)
+        Command::Server(_) | Command::Namenode(_) | Command::Datanode(_) | Command::S3(_)
     );
     init_logging(cli.log_level.as_deref(), daemon);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -116,6 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Dfs { args } => shell::run(settings.client_config(), args).await,
         Command::Fsck { args } => fsck::run(settings.client_config(), args).await,
         Command::Dfsadmin { args } => dfsadmin::run(settings.client_config(), args).await,
+        Command::S3(args) => s3::run(settings, args).await.map(|()| 0)?,
         Command::Bench(command) => bench::run(settings, command).await.map(|()| 0)?,
     };
     Ok(u8::try_from(status).unwrap_or(1))

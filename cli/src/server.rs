@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::config::{DEFAULT_NAMENODE, Settings};
-use crate::daemon::{DEFAULT_NAMENODE_HTTP, shutdown_signal};
+use crate::daemon::{DEFAULT_NAMENODE_HTTP, bind, shutdown_signal};
 use crate::embedded::EmbeddedCluster;
+use crate::s3;
 
 #[derive(Args, Debug)]
 pub struct ServerArgs {
@@ -29,6 +30,10 @@ pub struct ServerArgs {
     /// The namenode's status page (HDFS's port by default).
     #[arg(long, default_value = DEFAULT_NAMENODE_HTTP, value_name = "IP:PORT")]
     pub http_address: String,
+    /// The S3 gateway. Default: the config file's `s3.address`, else
+    /// 127.0.0.1:9000.
+    #[arg(long, value_name = "IP:PORT")]
+    pub s3_address: Option<String>,
 }
 
 pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
@@ -37,7 +42,7 @@ pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
         args.datanodes,
         &args.namenode_address,
         Some(&args.http_address),
-        settings.file.namenode,
+        settings.file.namenode.clone(),
         &settings.file.datanode,
     )
     .await?;
@@ -64,6 +69,11 @@ pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    let s3_address = args
+        .s3_address
+        .clone()
+        .unwrap_or_else(|| settings.file.s3.address.clone());
+    let gateway = start_s3(&settings, &args, &nn_addr.to_string(), &s3_address).await?;
     if nn_addr.to_string() != DEFAULT_NAMENODE {
         println!("export CAIRN_NAMENODE={nn_addr}   # so that cairn dfs finds this namenode");
     }
@@ -71,7 +81,46 @@ pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
     println!("Press Ctrl-C to stop.");
 
     shutdown_signal().await?;
+    gateway.shutdown().await?;
     cluster.shutdown().await?;
     println!("Cairn stopped; run `cairn server` again to carry on where it left off.");
     Ok(())
+}
+
+/// Starts the S3 gateway of the embedded cluster with the configured keys
+/// (or the development pair kept in the data directory) and prints how to
+/// reach it.
+async fn start_s3(
+    settings: &Settings,
+    args: &ServerArgs,
+    namenode: &str,
+    address: &str,
+) -> anyhow::Result<cairn_s3::S3Gateway> {
+    let mut keys = s3::configured_keys(
+        settings,
+        std::env::var("CAIRN_S3_ACCESS_KEY").ok(),
+        std::env::var("CAIRN_S3_SECRET_KEY").ok(),
+    )?;
+    let generated = keys.is_empty();
+    if generated {
+        keys.push(s3::development_key(&args.data_dir, &settings.user)?);
+    }
+    let shown = keys.first().cloned();
+    let listener = bind(address, "S3 gateway").await?;
+    let gateway = s3::start(settings, namenode, keys, listener).await?;
+    let endpoint = format!("http://{}", gateway.local_addr());
+    println!("  s3 gateway  {endpoint}");
+    if let Some(key) = shown.filter(|_| generated) {
+        println!(
+            "              development key (kept in {}):",
+            args.data_dir.join("s3-dev-key").display()
+        );
+        println!("              export AWS_ACCESS_KEY_ID={}", key.access_key);
+        println!(
+            "              export AWS_SECRET_ACCESS_KEY={}",
+            key.secret_key
+        );
+    }
+    println!("try: aws --endpoint-url {endpoint} s3 ls");
+    Ok(gateway)
 }

@@ -45,18 +45,22 @@ impl Gateway {
     /// the sticky bit as /tmp is. Needs a user who may write `/` (the
     /// superuser) the first time.
     pub async fn prepare_staging(&self) -> crate::error::Result<()> {
+        let mut created = false;
         for dir in [STAGING_TMP, STAGING_UPLOADS] {
-            let exists = self
+            let ready = self
                 .admin
                 .get_file_info(dir)
                 .await?
                 .is_some_and(|s| s.permission & 0o1777 == 0o1777);
-            if !exists {
+            if !ready {
                 self.admin.mkdirs(dir, Some(0o1777)).await?;
                 self.admin.set_permission(dir, 0o1777).await?;
+                created = true;
             }
         }
-        self.admin.set_permission(STAGING_ROOT, 0o755).await?;
+        if created {
+            self.admin.set_permission(STAGING_ROOT, 0o755).await?;
+        }
         Ok(())
     }
 

@@ -82,7 +82,11 @@ impl S3Gateway {
         let keys = KeyStore::new(options.keys);
         let gateway = Gateway::new(admin.clone(), keys.clone(), options.anonymous_user);
         let staging = Gateway::new(admin.clone(), KeyStore::default(), String::new());
-        tokio::spawn(async move { prepare_staging(staging).await });
+        // Usually ready at once; a namenode still in safe mode is waited for.
+        if let Err(err) = staging.prepare_staging().await {
+            tracing::info!(error = %err, "S3 staging directories not ready yet; retrying");
+            tokio::spawn(async move { prepare_staging(staging).await });
+        }
         let mut builder = S3ServiceBuilder::new(gateway);
         builder.set_auth(keys);
         builder.set_access(auth::PublicReadAccess { admin });

@@ -401,6 +401,133 @@ impl MiniCluster {
     }
 }
 
+/// An access key of a test S3 gateway and the Cairn user it acts as.
+#[derive(Debug, Clone)]
+pub struct S3Key {
+    pub access_key: String,
+    pub secret_key: String,
+    pub user: String,
+}
+
+impl S3Key {
+    pub fn new(access_key: &str, secret_key: &str, user: &str) -> Self {
+        Self {
+            access_key: access_key.to_string(),
+            secret_key: secret_key.to_string(),
+            user: user.to_string(),
+        }
+    }
+}
+
+/// A `cairn s3` process in front of a [`MiniCluster`]; killed on drop.
+pub struct S3Gateway {
+    daemon: Daemon,
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+    pub keys: Vec<S3Key>,
+}
+
+impl S3Gateway {
+    /// Runs a Python script of `tests/s3/` with `$CAIRN_TEST_PYTHON` (boto3
+    /// installed by scripts/install-test-deps), the endpoint and keys in
+    /// its environment (S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, and
+    /// S3_KEY<n>_ACCESS/_SECRET for the others), and `args`.
+    pub fn python(&self, script: &str, args: &[&str]) -> Output {
+        let python = std::env::var_os("CAIRN_TEST_PYTHON").unwrap_or_else(|| {
+            panic!(
+                "CAIRN_TEST_PYTHON is not set: run scripts/install-test-deps, then \
+                 export CAIRN_TEST_PYTHON=/var/tmp/cairn-test-venv/bin/python \
+                 (scripts/test does both)"
+            )
+        });
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("s3")
+            .join(script);
+        let mut command = Command::new(&python);
+        command
+            .arg(&path)
+            .args(args)
+            .env("S3_ENDPOINT", &self.endpoint);
+        for (i, key) in self.keys.iter().enumerate() {
+            if i == 0 {
+                command
+                    .env("S3_ACCESS_KEY", &key.access_key)
+                    .env("S3_SECRET_KEY", &key.secret_key);
+            }
+            command
+                .env(format!("S3_KEY{i}_ACCESS"), &key.access_key)
+                .env(format!("S3_KEY{i}_SECRET"), &key.secret_key);
+        }
+        command
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_CONFIG_FILE")
+            .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} ({e}): run scripts/install-test-deps",
+                    Path::new(&python).display()
+                )
+            })
+    }
+
+    /// The gateway's own output, for a failing test's message.
+    pub fn logs(&self) -> String {
+        self.daemon.logs()
+    }
+}
+
+impl Drop for S3Gateway {
+    fn drop(&mut self) {
+        self.daemon.kill();
+    }
+}
+
+impl MiniCluster {
+    /// Starts `cairn s3` on a free port, as the superuser, accepting
+    /// `keys` (each acting as its user), and waits until it listens.
+    pub fn start_s3(&self, keys: &[S3Key]) -> Result<S3Gateway> {
+        let mut toml = String::from("\n[s3]\n");
+        for key in keys {
+            toml.push_str(&format!(
+                "[[s3.keys]]\naccess-key = \"{}\"\nsecret-key = \"{}\"\nuser = \"{}\"\n",
+                key.access_key, key.secret_key, key.user
+            ));
+        }
+        let config = self.dir.path().join("s3.toml");
+        fs::write(&config, toml)?;
+        let stdout = self.dir.path().join("s3.out");
+        let stderr = self.dir.path().join("s3.log");
+        let child = Command::new(&self.bin)
+            .arg("--config")
+            .arg(&config)
+            .args(["--user", &superuser(), "s3", "--address", "127.0.0.1:0"])
+            .args(["--namenode", &self.nn_addr])
+            .env_remove("CAIRN_S3_ACCESS_KEY")
+            .env_remove("CAIRN_S3_SECRET_KEY")
+            .env_remove("CAIRN_CONFIG")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&stdout)?)
+            .stderr(fs::File::create(&stderr)?)
+            .spawn()
+            .context("cannot start the cairn binary")?;
+        let mut daemon = Daemon {
+            child,
+            stdout,
+            stderr,
+        };
+        let addr = Self::wait_listening(&mut daemon, "the S3 gateway")?;
+        Ok(S3Gateway {
+            daemon,
+            endpoint: format!("http://{addr}"),
+            keys: keys.to_vec(),
+        })
+    }
+}
+
 impl Drop for MiniCluster {
     fn drop(&mut self) {
         for daemon in self.datanodes.iter_mut().flatten() {

@@ -14,9 +14,17 @@ use cairn_tests::{cairn_bin, superuser, text};
 fn start_server(data_dir: &std::path::Path) -> (Child, String, Vec<String>) {
     let mut child = Command::new(cairn_bin())
         .args(["server", "--namenode-address", "127.0.0.1:0"])
-        .args(["--http-address", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--http-address",
+            "127.0.0.1:0",
+            "--s3-address",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
         .arg(data_dir)
         .env_remove("CAIRN_CONFIG")
+        .env_remove("CAIRN_S3_ACCESS_KEY")
+        .env_remove("CAIRN_S3_SECRET_KEY")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -45,6 +53,22 @@ fn start_server(data_dir: &std::path::Path) -> (Child, String, Vec<String>) {
         }
     }
     let namenode = namenode.unwrap_or_else(|| panic!("no namenode address in {lines:?}"));
+    // The S3 gateway starts too, with a development key kept in the data
+    // directory (the same on every start).
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("try: aws --endpoint-url http://127.0.0.1:")),
+        "{lines:?}"
+    );
+    let kept = std::fs::read_to_string(data_dir.join("s3-dev-key")).unwrap();
+    let access_key = kept.lines().next().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("AWS_ACCESS_KEY_ID={access_key}"))),
+        "{lines:?}"
+    );
     (child, namenode, lines)
 }
 

@@ -1,0 +1,162 @@
+//! The S3 gateway end to end: a MiniCluster, a `cairn s3` process, and a
+//! real S3 client (boto3, run by the scripts in tests/s3/) — plus
+//! `cairn dfs` on the other side of the same namespace.
+
+// Test code: an unwrap that fails is a failing test, with its message.
+#![allow(clippy::unwrap_used)]
+
+use cairn_tests::{
+    ClusterOptions, MiniCluster, S3Gateway, S3Key, random_bytes, sha256, superuser, text,
+};
+
+const MIB: usize = 1024 * 1024;
+/// Blocks of 8 MiB keep a "large object across two blocks" fast.
+const BLOCK_SIZE: usize = 8 * MIB;
+
+async fn cluster(datanodes: usize) -> MiniCluster {
+    MiniCluster::start(ClusterOptions {
+        datanodes,
+        namenode_toml: format!("default-block-size = {BLOCK_SIZE}\n"),
+        ..ClusterOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn admin_key() -> S3Key {
+    S3Key::new("AKIACAIRNADMIN", "admin-secret-0123456789", &superuser())
+}
+
+/// Runs a script and fails with its output and the gateway's log.
+fn run(gateway: &S3Gateway, script: &str, args: &[&str]) -> String {
+    let output = gateway.python(script, args);
+    let (out, err) = text(&output);
+    assert!(
+        output.status.success(),
+        "{script} failed\n--- stdout ---\n{out}\n--- stderr ---\n{err}\n--- gateway ---\n{}",
+        gateway.logs()
+    );
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn objects_and_multipart_through_boto3() {
+    let cluster = cluster(3).await;
+    let gateway = cluster.start_s3(&[admin_key()]).unwrap();
+    // 1.5 blocks: the object spans a block boundary.
+    let big = (BLOCK_SIZE + BLOCK_SIZE / 2).to_string();
+    run(&gateway, "objects.py", &[&big, &BLOCK_SIZE.to_string()]);
+    run(&gateway, "multipart.py", &[]);
+
+    // The objects are files of the namespace.
+    let cat = cluster.dfs(&superuser(), &["-cat", "/data/docs/hello.txt"]);
+    assert_eq!(text(&cat).0, "hello, cairn\n", "{:?}", text(&cat));
+    let stat = cluster.dfs(&superuser(), &["-stat", "%b", "/parts/joined.bin"]);
+    assert_eq!(text(&stat).0.trim(), (11 * MIB).to_string());
+    // Completed and aborted uploads leave nothing in the staging area.
+    let staged = cluster.dfs(&superuser(), &["-ls", "-R", "/.cairn-s3"]);
+    let (listing, _) = text(&staged);
+    assert!(
+        !listing.contains("part-") && !listing.contains("put-"),
+        "left behind:\n{listing}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listing_thousands_of_keys_in_s3_order() {
+    let cluster = cluster(1).await;
+    let gateway = cluster.start_s3(&[admin_key()]).unwrap();
+    run(&gateway, "listing.py", &["3000"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signatures_presigned_urls_and_permissions() {
+    let cluster = cluster(1).await;
+    let bob = S3Key::new("AKIABOB", "bob-secret-0123456789", "bob");
+    let gateway = cluster.start_s3(&[admin_key(), bob]).unwrap();
+    run(&gateway, "auth.py", &[]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_s3_errors() {
+    let cluster = cluster(1).await;
+    let gateway = cluster.start_s3(&[admin_key()]).unwrap();
+    run(&gateway, "bad_input.py", &[]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_and_cairn_dfs_see_the_same_files() {
+    let cluster = cluster(3).await;
+    let gateway = cluster.start_s3(&[admin_key()]).unwrap();
+    let user = superuser();
+
+    // Put through S3, read through `cairn dfs -cat`.
+    let size = (3 * MIB + 123).to_string();
+    let sha = run(
+        &gateway,
+        "interop.py",
+        &["put", "shared", "from-s3/data.bin", &size, "7"],
+    );
+    let cat = cluster.dfs(&user, &["-cat", "/shared/from-s3/data.bin"]);
+    assert!(cat.status.success(), "{:?}", text(&cat));
+    assert_eq!(sha256(&cat.stdout), sha.trim());
+
+    // Put through `cairn dfs -put`, listed and read through S3 with its
+    // size and an ETag that stays the same (computed once, then cached).
+    let data = random_bytes(2 * MIB + 77, 42);
+    let local = cluster.dir().join("local.bin");
+    std::fs::write(&local, &data).unwrap();
+    let put = cluster.dfs(
+        &user,
+        &["-put", local.to_str().unwrap(), "/shared/from-cli.bin"],
+    );
+    assert!(put.status.success(), "{:?}", text(&put));
+    let want = [sha256(&data), data.len().to_string()];
+    let args = ["check", "shared", "from-cli.bin", &want[0], &want[1]];
+    let first = run(&gateway, "interop.py", &args);
+    let second = run(&gateway, "interop.py", &args);
+    assert_eq!(first, second, "the ETag changed between reads");
+    let md5 = format!("\"{}\"", hex_md5(&data));
+    assert_eq!(first.trim(), md5);
+
+    // An append through the CLI changes the file: the S3 view follows.
+    let more = cluster.dir().join("more.bin");
+    std::fs::write(&more, b"appended").unwrap();
+    let append = cluster.dfs(
+        &user,
+        &[
+            "-appendToFile",
+            more.to_str().unwrap(),
+            "/shared/from-cli.bin",
+        ],
+    );
+    assert!(append.status.success(), "{:?}", text(&append));
+    let mut longer = data.clone();
+    longer.extend_from_slice(b"appended");
+    let want = [sha256(&longer), longer.len().to_string()];
+    let third = run(
+        &gateway,
+        "interop.py",
+        &["check", "shared", "from-cli.bin", &want[0], &want[1]],
+    );
+    assert_eq!(third.trim(), format!("\"{}\"", hex_md5(&longer)));
+}
+
+fn hex_md5(data: &[u8]) -> String {
+    let output = std::process::Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(data)?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
