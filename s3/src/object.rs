@@ -77,21 +77,13 @@ impl Gateway {
         let client = self.client(&req)?;
         let input = req.input;
         let op = object_path(&input.bucket, &input.key)?;
-        let found = find_object(&client, &op).await?;
-        let etag = &found.stored.etag;
-        check_conditions(
-            etag,
-            found.status.modification_time_ms,
-            input.if_match.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
-            input.if_unmodified_since.as_ref(),
-        )?;
-        let length = if op.is_dir_marker {
-            0
-        } else {
-            found.status.length
+        let conditions = Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
         };
+        let (found, length) = find_for_read(&client, &op, &conditions).await?;
         let (range, content_range) = match &input.range {
             None => (0..length, None),
             Some(range) => {
@@ -138,20 +130,13 @@ impl Gateway {
         let client = self.client(&req)?;
         let input = req.input;
         let op = object_path(&input.bucket, &input.key)?;
-        let found = find_object(&client, &op).await?;
-        check_conditions(
-            &found.stored.etag,
-            found.status.modification_time_ms,
-            input.if_match.as_ref(),
-            input.if_none_match.as_ref(),
-            input.if_modified_since.as_ref(),
-            input.if_unmodified_since.as_ref(),
-        )?;
-        let length = if op.is_dir_marker {
-            0
-        } else {
-            found.status.length
+        let conditions = Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
         };
+        let (found, length) = find_for_read(&client, &op, &conditions).await?;
         let m = found.stored.meta;
         Ok(S3Response::new(HeadObjectOutput {
             accept_ranges: Some("bytes".to_string()),
@@ -459,24 +444,55 @@ async fn remove_empty_parents(client: &DfsClient, op: &ObjectPath) {
     }
 }
 
+/// The preconditions of a GET or HEAD.
+#[derive(Default)]
+struct Conditions<'a> {
+    if_match: Option<&'a ETagCondition>,
+    if_none_match: Option<&'a ETagCondition>,
+    if_modified_since: Option<&'a Timestamp>,
+    if_unmodified_since: Option<&'a Timestamp>,
+}
+
+/// The object a GET or HEAD reads, once its preconditions hold, and its
+/// length (0 for a directory marker).
+async fn find_for_read(
+    client: &DfsClient,
+    op: &ObjectPath,
+    conditions: &Conditions<'_>,
+) -> S3Result<(Found, u64)> {
+    let found = find_object(client, op).await?;
+    check_conditions(
+        &found.stored.etag,
+        found.status.modification_time_ms,
+        conditions,
+    )?;
+    let length = if op.is_dir_marker {
+        0
+    } else {
+        found.status.length
+    };
+    Ok((found, length))
+}
+
+fn precondition_failed() -> s3s::S3Error {
+    s3_err(
+        S3ErrorCode::PreconditionFailed,
+        "At least one of the pre-conditions you specified did not hold",
+    )
+    .into_s3()
+}
+
 /// GET and HEAD preconditions, in RFC 9110's order: If-Match, else
 /// If-Unmodified-Since (412); If-None-Match, else If-Modified-Since (304).
-fn check_conditions(
-    etag: &str,
-    mtime_ms: u64,
-    if_match: Option<&ETagCondition>,
-    if_none_match: Option<&ETagCondition>,
-    if_modified_since: Option<&Timestamp>,
-    if_unmodified_since: Option<&Timestamp>,
-) -> S3Result<()> {
+fn check_conditions(etag: &str, mtime_ms: u64, conditions: &Conditions<'_>) -> S3Result<()> {
+    let Conditions {
+        if_match,
+        if_none_match,
+        if_modified_since,
+        if_unmodified_since,
+    } = *conditions;
     let modified_s = (mtime_ms / 1000) as i64;
-    let failed = || {
-        s3_err(
-            S3ErrorCode::PreconditionFailed,
-            "At least one of the pre-conditions you specified did not hold",
-        )
-        .into_s3()
-    };
+    let failed = precondition_failed;
     if let Some(cond) = if_match {
         if !etag_matches(cond, etag) {
             return Err(failed());
@@ -503,13 +519,7 @@ fn check_conditions(
 fn check_copy_conditions(found: &Found, input: &CopyObjectInput) -> S3Result<()> {
     let etag = &found.stored.etag;
     let modified_s = (found.status.modification_time_ms / 1000) as i64;
-    let failed = || {
-        s3_err(
-            S3ErrorCode::PreconditionFailed,
-            "At least one of the pre-conditions you specified did not hold",
-        )
-        .into_s3()
-    };
+    let failed = precondition_failed;
     if let Some(cond) = &input.copy_source_if_match
         && !etag_matches(cond, etag)
     {
@@ -562,30 +572,51 @@ mod tests {
     fn preconditions_follow_rfc_9110() {
         let strong = |s: &str| ETagCondition::ETag(ETag::Strong(s.to_string()));
         let at = |s: i64| Timestamp::from(time::OffsetDateTime::from_unix_timestamp(s).unwrap());
-        let mtime_ms = 1_000_000;
-        assert!(check_conditions("e1", mtime_ms, Some(&strong("e1")), None, None, None).is_ok());
-        let err =
-            check_conditions("e1", mtime_ms, Some(&strong("e2")), None, None, None).unwrap_err();
-        assert_eq!(err.code(), &S3ErrorCode::PreconditionFailed);
-        let err = check_conditions("e1", mtime_ms, None, Some(&ETagCondition::Any), None, None)
-            .unwrap_err();
-        assert_eq!(err.code(), &S3ErrorCode::NotModified);
-        let err = check_conditions("e1", mtime_ms, None, None, Some(&at(1000)), None).unwrap_err();
-        assert_eq!(err.code(), &S3ErrorCode::NotModified);
-        assert!(check_conditions("e1", mtime_ms, None, None, Some(&at(999)), None).is_ok());
-        let err = check_conditions("e1", mtime_ms, None, None, None, Some(&at(999))).unwrap_err();
-        assert_eq!(err.code(), &S3ErrorCode::PreconditionFailed);
-        // If-Match wins over If-Unmodified-Since.
+        let check = |c: Conditions<'_>| check_conditions("e1", 1_000_000, &c);
+        let (e1, e2, any) = (strong("e1"), strong("e2"), ETagCondition::Any);
+        let (t1, t999, t1000) = (at(1), at(999), at(1000));
         assert!(
-            check_conditions(
-                "e1",
-                mtime_ms,
-                Some(&strong("e1")),
-                None,
-                None,
-                Some(&at(1))
-            )
+            check(Conditions {
+                if_match: Some(&e1),
+                ..Default::default()
+            })
             .is_ok()
         );
+        let err = check(Conditions {
+            if_match: Some(&e2),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.code(), &S3ErrorCode::PreconditionFailed);
+        let err = check(Conditions {
+            if_none_match: Some(&any),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(err.code(), &S3ErrorCode::NotModified);
+        let since = |t| Conditions {
+            if_modified_since: Some(t),
+            ..Default::default()
+        };
+        assert_eq!(
+            check(since(&t1000)).unwrap_err().code(),
+            &S3ErrorCode::NotModified
+        );
+        assert!(check(since(&t999)).is_ok());
+        let unmodified = Conditions {
+            if_unmodified_since: Some(&t999),
+            ..Default::default()
+        };
+        assert_eq!(
+            check(unmodified).unwrap_err().code(),
+            &S3ErrorCode::PreconditionFailed
+        );
+        // If-Match wins over If-Unmodified-Since.
+        let both = Conditions {
+            if_match: Some(&e1),
+            if_unmodified_since: Some(&t1),
+            ..Default::default()
+        };
+        assert!(check(both).is_ok());
     }
 }
