@@ -20,7 +20,10 @@ cairn, namenode = sys.argv[1], sys.argv[2]
 large, small, clients = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 MiB = 1024 * 1024
 s3 = client(max_pool_connections=clients * 2)
-s3.create_bucket(Bucket="bench")
+try:
+    s3.create_bucket(Bucket="bench")
+except s3.exceptions.BucketAlreadyOwnedByYou:
+    pass
 big = data(64 * MiB, 3)
 tiny = data(4096, 4)
 # One request per object, as `cairn dfs -put` writes one file.
