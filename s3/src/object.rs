@@ -22,6 +22,56 @@ pub(crate) struct Found {
     pub stored: StoredMeta,
 }
 
+/// The response of a GET or HEAD (`$ty`): the stored headers, ETag and
+/// modification time of `$found`, and the fields given.
+macro_rules! object_output {
+    ($ty:ident, $found:expr, { $($field:ident: $value:expr),* $(,)? }) => {{
+        let found: Found = $found;
+        let m = found.stored.meta;
+        $ty {
+            accept_ranges: Some("bytes".to_string()),
+            content_type: m.content_type,
+            cache_control: m.cache_control,
+            content_disposition: m.content_disposition,
+            content_encoding: m.content_encoding,
+            content_language: m.content_language,
+            expires: m.expires.as_deref().and_then(parse_http_date),
+            metadata: (!m.user.is_empty()).then(|| m.user.into_iter().collect()),
+            e_tag: Some(ETag::Strong(found.stored.etag)),
+            last_modified: Some(timestamp(found.status.modification_time_ms)),
+            $($field: $value,)*
+            ..Default::default()
+        }
+    }};
+}
+
+/// The headers a PutObject or CopyObject (REPLACE) input gives the object.
+macro_rules! object_meta {
+    ($input:expr) => {
+        ObjectMeta {
+            content_type: $input.content_type,
+            cache_control: $input.cache_control,
+            content_disposition: $input.content_disposition,
+            content_encoding: $input.content_encoding,
+            content_language: $input.content_language,
+            expires: $input.expires.as_ref().and_then(http_date),
+            user: $input.metadata.unwrap_or_default().into_iter().collect(),
+        }
+    };
+}
+
+/// The preconditions of a GET or HEAD input.
+macro_rules! conditions {
+    ($input:expr) => {
+        Conditions {
+            if_match: $input.if_match.as_ref(),
+            if_none_match: $input.if_none_match.as_ref(),
+            if_modified_since: $input.if_modified_since.as_ref(),
+            if_unmodified_since: $input.if_unmodified_since.as_ref(),
+        }
+    };
+}
+
 impl Gateway {
     pub(crate) async fn do_put_object(
         &self,
@@ -51,15 +101,7 @@ impl Gateway {
                 ..Default::default()
             }));
         }
-        let meta = ObjectMeta {
-            content_type: input.content_type,
-            cache_control: input.cache_control,
-            content_disposition: input.content_disposition,
-            content_encoding: input.content_encoding,
-            content_language: input.content_language,
-            expires: input.expires.as_ref().and_then(http_date),
-            user: input.metadata.unwrap_or_default().into_iter().collect(),
-        };
+        let meta = object_meta!(input);
         let staging = self.staging_file();
         let written = body::write_new_file(&client, &staging, input.body, expected_md5).await?;
         commit_staged(&client, &staging, &op, &written.md5_hex, &meta).await?;
@@ -77,13 +119,7 @@ impl Gateway {
         let client = self.client(&req)?;
         let input = req.input;
         let op = object_path(&input.bucket, &input.key)?;
-        let conditions = Conditions {
-            if_match: input.if_match.as_ref(),
-            if_none_match: input.if_none_match.as_ref(),
-            if_modified_since: input.if_modified_since.as_ref(),
-            if_unmodified_since: input.if_unmodified_since.as_ref(),
-        };
-        let (found, length) = find_for_read(&client, &op, &conditions).await?;
+        let (found, length) = find_for_read(&client, &op, &conditions!(input)).await?;
         let (range, content_range) = match &input.range {
             None => (0..length, None),
             Some(range) => {
@@ -103,23 +139,11 @@ impl Gateway {
             let reader = client.open(&op.path).await.map_err(GatewayError::from)?;
             Some(body::stream_range(reader, range.clone()))
         };
-        let m = found.stored.meta;
-        let output = GetObjectOutput {
-            accept_ranges: Some("bytes".to_string()),
-            body,
+        let output = object_output!(GetObjectOutput, found, {
+            body: body,
             content_length: i64::try_from(range.end - range.start).ok(),
-            content_range,
-            content_type: m.content_type,
-            cache_control: m.cache_control,
-            content_disposition: m.content_disposition,
-            content_encoding: m.content_encoding,
-            content_language: m.content_language,
-            expires: m.expires.as_deref().and_then(parse_http_date),
-            metadata: (!m.user.is_empty()).then(|| m.user.into_iter().collect()),
-            e_tag: Some(ETag::Strong(found.stored.etag)),
-            last_modified: Some(timestamp(found.status.modification_time_ms)),
-            ..Default::default()
-        };
+            content_range: content_range,
+        });
         Ok(S3Response::new(output))
     }
 
@@ -130,28 +154,10 @@ impl Gateway {
         let client = self.client(&req)?;
         let input = req.input;
         let op = object_path(&input.bucket, &input.key)?;
-        let conditions = Conditions {
-            if_match: input.if_match.as_ref(),
-            if_none_match: input.if_none_match.as_ref(),
-            if_modified_since: input.if_modified_since.as_ref(),
-            if_unmodified_since: input.if_unmodified_since.as_ref(),
-        };
-        let (found, length) = find_for_read(&client, &op, &conditions).await?;
-        let m = found.stored.meta;
-        Ok(S3Response::new(HeadObjectOutput {
-            accept_ranges: Some("bytes".to_string()),
+        let (found, length) = find_for_read(&client, &op, &conditions!(input)).await?;
+        Ok(S3Response::new(object_output!(HeadObjectOutput, found, {
             content_length: i64::try_from(length).ok(),
-            content_type: m.content_type,
-            cache_control: m.cache_control,
-            content_disposition: m.content_disposition,
-            content_encoding: m.content_encoding,
-            content_language: m.content_language,
-            expires: m.expires.as_deref().and_then(parse_http_date),
-            metadata: (!m.user.is_empty()).then(|| m.user.into_iter().collect()),
-            e_tag: Some(ETag::Strong(found.stored.etag)),
-            last_modified: Some(timestamp(found.status.modification_time_ms)),
-            ..Default::default()
-        }))
+        })))
     }
 
     pub(crate) async fn do_delete_object(
@@ -237,15 +243,7 @@ impl Gateway {
             .into());
         }
         let meta = if replace {
-            ObjectMeta {
-                content_type: input.content_type,
-                cache_control: input.cache_control,
-                content_disposition: input.content_disposition,
-                content_encoding: input.content_encoding,
-                content_language: input.content_language,
-                expires: input.expires.as_ref().and_then(http_date),
-                user: input.metadata.unwrap_or_default().into_iter().collect(),
-            }
+            object_meta!(input)
         } else {
             found.stored.meta.clone()
         };
