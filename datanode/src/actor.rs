@@ -135,7 +135,7 @@ impl BpServiceActor {
             .map_err(|s| DatanodeError::rpc("full block report", s))?
             .into_inner();
         info!(replicas = count, "sent a full block report");
-        if commands::execute(&self.ctx, response.commands).reregister {
+        if commands::execute(&self.ctx, &self.client, response.commands).reregister {
             return Err(DatanodeError::rpc(
                 "full block report",
                 RpcError::new(
@@ -164,7 +164,7 @@ impl BpServiceActor {
             .await
             .map_err(|s| DatanodeError::rpc("heartbeat", s))?
             .into_inner();
-        Ok(commands::execute(&self.ctx, response.commands).reregister)
+        Ok(commands::execute(&self.ctx, &self.client, response.commands).reregister)
     }
 
     /// Sends what the incremental report queue holds; puts it back on failure.

@@ -472,6 +472,48 @@ impl FsDataset {
         ))
     }
 
+    /// HDFS's initReplicaRecovery: the state of our replica for a block
+    /// recovery, after stopping any stream still writing it. The replica
+    /// must be at least as new as the namenode's block and older than the
+    /// recovery id. Returns the replica (its stamp and bytes on disk) and
+    /// whether it is finalized.
+    pub fn init_replica_recovery(
+        &self,
+        block: &pb::Block,
+        recovery_id: u64,
+    ) -> Result<(pb::Block, bool)> {
+        self.with_replica_locked(block.id, |info| {
+            if info.generation_stamp < block.generation_stamp {
+                return Err(DatanodeError::StaleGenerationStamp {
+                    block_id: block.id,
+                    detail: format!(
+                        "replica generation stamp {} is older than the block's {}",
+                        info.generation_stamp, block.generation_stamp
+                    ),
+                });
+            }
+            if info.generation_stamp >= recovery_id {
+                return Err(DatanodeError::StaleGenerationStamp {
+                    block_id: block.id,
+                    detail: format!(
+                        "replica generation stamp {} is not older than recovery id {recovery_id}",
+                        info.generation_stamp
+                    ),
+                });
+            }
+            self.update(block.id, |r| r.writer = None);
+            info!(
+                block_id = block.id,
+                recovery_id,
+                gs = info.generation_stamp,
+                len = info.bytes_on_disk,
+                state = ?info.state,
+                "replica under recovery"
+            );
+            Ok((info.to_block(), info.state == ReplicaState::Finalized))
+        })
+    }
+
     /// Block recovery ordered by the namenode (truncate, or settling the
     /// last block of an abandoned writer): cut the replica to `new_len`,
     /// move it to `new_gs` and finalize it.

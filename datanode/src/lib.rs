@@ -25,6 +25,7 @@ pub mod ibr;
 pub mod net;
 pub mod node;
 pub mod receiver;
+pub mod recovery;
 pub mod sender;
 pub mod storage;
 pub mod transfer;

@@ -1,6 +1,7 @@
 //! DataXceiver: the DataTransfer gRPC service every datanode serves —
 //! WriteBlock (the pipeline, see [`crate::receiver`]), ReadBlock (see
-//! [`crate::sender`]) and GetReplicaVisibleLength.
+//! [`crate::sender`]), GetReplicaVisibleLength, and the two steps of block
+//! recovery between datanodes (see [`crate::recovery`]).
 
 use std::sync::Arc;
 
@@ -161,6 +162,47 @@ impl DataTransfer for DataXceiver {
         let info = visible_replica(&self.ctx.dataset, &block).map_err(status)?;
         Ok(Response::new(pb::GetReplicaVisibleLengthResponse {
             length: info.visible_length,
+        }))
+    }
+
+    async fn init_replica_recovery(
+        &self,
+        request: Request<pb::InitReplicaRecoveryRequest>,
+    ) -> Result<Response<pb::InitReplicaRecoveryResponse>, Status> {
+        let req = request.into_inner();
+        let block = required_block(req.block)?;
+        let dataset = Arc::clone(&self.ctx.dataset);
+        let (replica, finalized) = tokio::task::spawn_blocking(move || {
+            dataset.init_replica_recovery(&block, req.recovery_id)
+        })
+        .await
+        .map_err(|e| status(e.into()))?
+        .map_err(status)?;
+        Ok(Response::new(pb::InitReplicaRecoveryResponse {
+            replica: Some(replica),
+            finalized,
+        }))
+    }
+
+    async fn update_replica_under_recovery(
+        &self,
+        request: Request<pb::UpdateReplicaUnderRecoveryRequest>,
+    ) -> Result<Response<pb::UpdateReplicaUnderRecoveryResponse>, Status> {
+        let req = request.into_inner();
+        let block = required_block(req.block)?;
+        let dataset = Arc::clone(&self.ctx.dataset);
+        let (settled, storage_id) = tokio::task::spawn_blocking(move || {
+            dataset.recover_replica(&block, req.recovery_id, req.new_length)
+        })
+        .await
+        .map_err(|e| status(e.into()))?
+        .map_err(status)?;
+        // The namenode learns of it from the primary's commit, and from
+        // this report in case the commit is lost.
+        self.ctx.reports.received(settled, storage_id.clone());
+        Ok(Response::new(pb::UpdateReplicaUnderRecoveryResponse {
+            block: Some(settled),
+            storage_id,
         }))
     }
 }

@@ -671,7 +671,7 @@ async fn truncate_inside_a_block_recovers_then_closes() {
     assert!(!done);
     assert!(stat(&mut c, "/t").await.unwrap().under_construction);
     let recover = command(&mut dns[0], "recover", |c| match c {
-        Command::Recover(r) => Some(*r),
+        Command::Recover(r) => Some(r.clone()),
         _ => None,
     })
     .await;
@@ -856,7 +856,7 @@ async fn pipeline_recovery_and_abandoned_blocks() {
 }
 
 #[tokio::test]
-async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
+async fn an_expired_lease_recovers_the_last_block_through_a_primary() {
     let dir = tempfile::tempdir().unwrap();
     let nn = start(NamenodeConfig {
         lease_soft_limit: Duration::from_millis(100),
@@ -865,9 +865,15 @@ async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
     })
     .await;
     let mut c = client(nn.local_addr(), SUPERUSER).await;
-    let mut dn = FakeDatanode::register(nn.local_addr(), "dn-1", 1).await;
+    let mut dns = vec![
+        FakeDatanode::register(nn.local_addr(), "dn-1", 1).await,
+        FakeDatanode::register(nn.local_addr(), "dn-2", 2).await,
+    ];
+    for dn in &mut dns {
+        dn.heartbeat().await.unwrap();
+    }
     let mut req = create_req("/abandoned", "DFSClient_gone");
-    req.replication = 1;
+    req.replication = 2;
     let st = c.create(req).await.unwrap().into_inner().status.unwrap();
     let lb = c
         .add_block(add_block_req(
@@ -880,6 +886,7 @@ async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
         .unwrap()
         .into_inner();
     let block = lb.block.unwrap();
+    assert_eq!(lb.locations.len(), 2);
     c.fsync(pb::FsyncRequest {
         path: "/abandoned".into(),
         client_name: "DFSClient_gone".into(),
@@ -888,24 +895,50 @@ async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
     })
     .await
     .unwrap();
-    // The writer vanishes; the namenode closes the file by itself and asks
-    // the replica to settle at the recorded length.
-    let recover = command(&mut dn, "recover", |c| match c {
-        Command::Recover(r) => Some(*r),
-        _ => None,
-    })
-    .await;
-    assert_eq!(recover.new_length, 123);
+
+    // The writer vanishes: one datanode is told to lead the recovery of
+    // the last block, naming both replicas. The file stays open meanwhile.
+    let (first, recover) = recovery_command(&mut dns).await;
     assert_eq!(recover.block.unwrap().id, block.id);
+    assert_eq!(
+        recover.block.unwrap().generation_stamp,
+        block.generation_stamp
+    );
+    assert_eq!(recover.replicas.len(), 2);
+    assert!(recover.new_generation_stamp > block.generation_stamp);
+    assert!(stat(&mut c, "/abandoned").await.unwrap().under_construction);
+
+    // That primary never answers: after another hard limit the other
+    // datanode leads a new attempt under a newer recovery id.
+    let (second, retry) = recovery_command(&mut dns).await;
+    assert_ne!(first, second);
+    assert!(retry.new_generation_stamp > recover.new_generation_stamp);
+    assert_eq!(
+        retry.block.unwrap().generation_stamp,
+        block.generation_stamp
+    );
+
+    // A commit of the superseded attempt is refused; the current one
+    // closes the file at the length the replicas agreed on.
+    let commit = |gs: u64| pb::CommitBlockSynchronizationRequest {
+        block: Some(block),
+        new_generation_stamp: gs,
+        new_length: 4000,
+        delete_block: false,
+        new_datanode_uuids: vec!["dn-1".into(), "dn-2".into()],
+    };
+    let stale = dns[second]
+        .commit_block_synchronization(commit(recover.new_generation_stamp))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.kind, ErrorKind::StaleGenerationStamp);
+    dns[second]
+        .commit_block_synchronization(commit(retry.new_generation_stamp))
+        .await
+        .unwrap();
     let status = stat(&mut c, "/abandoned").await.unwrap();
     assert!(!status.under_construction);
-    assert_eq!(status.length, 123);
-    dn.received(pb::Block {
-        id: block.id,
-        generation_stamp: recover.new_generation_stamp,
-        num_bytes: 123,
-    })
-    .await;
+    assert_eq!(status.length, 4000);
     let locs = c
         .get_block_locations(pb::GetBlockLocationsRequest {
             path: "/abandoned".into(),
@@ -916,7 +949,12 @@ async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
         .unwrap()
         .into_inner();
     assert!(locs.last_block_complete);
-    assert_eq!(locs.blocks[0].locations.len(), 1);
+    let settled = locs.blocks[0].block.unwrap();
+    assert_eq!(
+        (settled.generation_stamp, settled.num_bytes),
+        (retry.new_generation_stamp, 4000)
+    );
+    assert_eq!(locs.blocks[0].locations.len(), 2);
     // The old writer lost its lease.
     assert_eq!(
         kind(
@@ -930,5 +968,28 @@ async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
         ),
         ErrorKind::LeaseExpired
     );
+    // The edit log has the recovered block: it survives a restart.
     nn.shutdown().await.unwrap();
+    let nn = start(config(dir.path())).await;
+    let mut c = client(nn.local_addr(), SUPERUSER).await;
+    let status = stat(&mut c, "/abandoned").await.unwrap();
+    assert!(!status.under_construction);
+    assert_eq!(status.length, 4000);
+    nn.shutdown().await.unwrap();
+}
+
+/// Heartbeats every fake datanode until one gets a block recovery
+/// command; returns its index and the command.
+async fn recovery_command(dns: &mut [FakeDatanode]) -> (usize, pb::RecoverBlockCommand) {
+    for _ in 0..6000 {
+        for (i, dn) in dns.iter_mut().enumerate() {
+            for c in dn.heartbeat().await.unwrap() {
+                if let Some(Command::Recover(r)) = c.command {
+                    return (i, r);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("gave up waiting for a block recovery command");
 }

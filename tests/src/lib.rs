@@ -11,6 +11,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+pub mod replicas;
 use cairn_client::{ClientConfig, DatanodeReportType, DfsClient, SafeModeAction};
 
 /// How long a daemon may take to come up before the test fails.

@@ -32,8 +32,26 @@ pub struct BlockManager {
     pub recheck: HashSet<BlockId>,
     /// Files whose last block finished recovery: the namesystem closes them.
     pub recovered_files: Vec<InodeId>,
+    /// Datanodes of transfers of a block that timed out: the next attempt
+    /// prefers others (forgotten once a new replica of it arrives).
+    pub failed_transfers: HashMap<BlockId, HashSet<DnIdx>>,
+    /// Lease recoveries under way, by block: the primary datanode reports
+    /// with CommitBlockSynchronization.
+    pub recoveries: HashMap<BlockId, BlockRecovery>,
     /// How long a pending transfer (or pipeline report) is waited for.
     pending_timeout: Duration,
+}
+
+/// A block recovery after a writer's lease expired (HDFS's
+/// BlockUnderConstructionFeature recovery state).
+#[derive(Debug, Clone)]
+pub struct BlockRecovery {
+    /// The generation stamp the replicas are settled at; a new one each try.
+    pub recovery_id: u64,
+    /// The block's stamp before recovery, which its replicas may still have.
+    pub original_generation_stamp: u64,
+    /// Datanodes already asked to lead it: a retry picks another.
+    pub tried_primaries: Vec<DnIdx>,
 }
 
 /// A replica as a datanode reports it.
@@ -82,6 +100,8 @@ impl BlockManager {
             pending: HashMap::new(),
             recheck: HashSet::new(),
             recovered_files: Vec::new(),
+            recoveries: HashMap::new(),
+            failed_transfers: HashMap::new(),
         }
     }
 
@@ -119,6 +139,8 @@ impl BlockManager {
         self.pending.remove(&id);
         self.needed.remove(id);
         self.recheck.remove(&id);
+        self.recoveries.remove(&id);
+        self.failed_transfers.remove(&id);
     }
 
     /// Tells `node` to delete its replica of `block` in its next heartbeat.
@@ -175,6 +197,7 @@ impl BlockManager {
                 self.pending.remove(&id);
             }
         }
+        self.failed_transfers.remove(&id);
         if let Some(n) = dm.get_mut(node) {
             n.blocks_scheduled = n.blocks_scheduled.saturating_sub(1);
         }
@@ -255,6 +278,9 @@ impl BlockManager {
                     });
                 }
             }
+            BlockState::UnderRecovery if self.recoveries.contains_key(&id) => {
+                // Lease recovery: the primary's commit decides what counts.
+            }
             BlockState::UnderRecovery => {
                 if replica.finalized && reported.generation_stamp == gs && reported.num_bytes == len
                 {
@@ -271,6 +297,7 @@ impl BlockManager {
                             block: Some(reported.into()),
                             new_generation_stamp: gs,
                             new_length: len,
+                            replicas: Vec::new(),
                         },
                     );
                 }
@@ -315,6 +342,7 @@ impl BlockManager {
                     .or_insert_with(|| PendingReconstruction {
                         targets: Vec::new(),
                         deadline,
+                        sources: Vec::new(),
                     });
                 entry.targets.extend(unreported);
                 entry.deadline = deadline;
@@ -422,6 +450,7 @@ impl BlockManager {
         }
         for p in self.pending.values_mut() {
             p.targets.retain(|&t| t != node);
+            p.sources.retain(|&s| s != node);
         }
         self.pending.retain(|id, p| {
             if p.targets.is_empty() {
@@ -479,11 +508,11 @@ impl BlockManager {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::NamenodeConfig;
 
-    fn cluster(n: u32) -> DatanodeManager {
+    pub(crate) fn cluster(n: u32) -> DatanodeManager {
         let config = NamenodeConfig::default();
         let mut dm = DatanodeManager::default();
         for i in 0..n {
