@@ -18,6 +18,10 @@ use sha2::{Digest, Sha256};
 /// way) is given up and counted as failed.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The pause after a failed write or read, so that a namenode that is down
+/// is not hammered (and the failure counts stay meaningful).
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
 /// The directory the workload writes under.
 pub const ROOT: &str = "/chaos";
 
@@ -131,11 +135,13 @@ async fn writer(
                 tracing::info!("write of {path} failed (not acknowledged): {e}");
                 ledger.writes_failed.fetch_add(1, Ordering::Relaxed);
                 let _ = client.delete(&path, false).await;
+                tokio::time::sleep(RETRY_PAUSE).await;
             }
             Err(_) => {
                 tracing::info!("write of {path} timed out (not acknowledged)");
                 ledger.writes_failed.fetch_add(1, Ordering::Relaxed);
                 let _ = client.delete(&path, false).await;
+                tokio::time::sleep(RETRY_PAUSE).await;
             }
         }
     }
@@ -212,10 +218,12 @@ async fn reader(client: DfsClient, seed: u64, ledger: Arc<Ledger>, stop: Arc<Ato
             Ok(Err(e)) => {
                 tracing::info!("read of {} failed (retried later): {e}", file.path);
                 ledger.reads_failed.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(RETRY_PAUSE).await;
             }
             Err(_) => {
                 tracing::info!("read of {} timed out (retried later)", file.path);
                 ledger.reads_failed.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(RETRY_PAUSE).await;
             }
         }
     }
