@@ -6,6 +6,7 @@
 //! raw and parse them the way FsShell does; the rest is clap.
 
 mod bench;
+mod chaos;
 mod config;
 mod daemon;
 mod dfsadmin;
@@ -76,6 +77,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Kill, pause and corrupt datanodes while writing and reading, then
+    /// check that no acknowledged byte was lost.
+    Chaos(chaos::ChaosArgs),
     /// Measure throughput against a baseline run on the same machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -116,6 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Dfs { args } => shell::run(settings.client_config(), args).await,
         Command::Fsck { args } => fsck::run(settings.client_config(), args).await,
         Command::Dfsadmin { args } => dfsadmin::run(settings.client_config(), args).await,
+        Command::Chaos(args) => i32::from(chaos::run(settings, args).await?),
         Command::Bench(command) => bench::run(settings, command).await.map(|()| 0)?,
     };
     Ok(u8::try_from(status).unwrap_or(1))

@@ -8,11 +8,12 @@ use std::time::Duration;
 use cairn_proto::ErrorKind;
 use cairn_proto::pb::{
     AppendRequest, ConcatRequest, ContentSummary, CreateRequest, CreateSymlinkRequest,
-    DatanodeInfo, DatanodeReportType, DeleteRequest, FileStatus, FsStats, GetBlockLocationsRequest,
-    GetContentSummaryRequest, GetDatanodeReportRequest, GetFileInfoRequest, GetFsStatsRequest,
-    GetListingRequest, GetServerDefaultsRequest, GetXAttrsRequest, ListXAttrsRequest, LocatedBlock,
-    LocatedBlocks, MkdirsRequest, RemoveXAttrRequest, RenameRequest, ReportBadBlocksRequest,
-    SafeModeAction, ServerDefaults, SetOwnerRequest, SetPermissionRequest, SetReplicationRequest,
+    DatanodeAdminAction, DatanodeInfo, DatanodeReportType, DeleteRequest, FileStatus, FsStats,
+    GetBlockLocationsRequest, GetContentSummaryRequest, GetDatanodeReportRequest,
+    GetFileInfoRequest, GetFsStatsRequest, GetListingRequest, GetServerDefaultsRequest,
+    GetXAttrsRequest, ListXAttrsRequest, LocatedBlock, LocatedBlocks, MkdirsRequest,
+    RemoveXAttrRequest, RenameRequest, ReportBadBlocksRequest, SafeModeAction, ServerDefaults,
+    SetDatanodeAdminStateRequest, SetOwnerRequest, SetPermissionRequest, SetReplicationRequest,
     SetSafeModeRequest, SetTimesRequest, SetXAttrRequest, TruncateRequest, XAttr, XAttrSetFlag,
 };
 use tokio::sync::OnceCell;
@@ -461,6 +462,26 @@ impl DfsClient {
         };
         let response = self.namenode().set_safe_mode(request).await?.into_inner();
         Ok((response.on, response.status))
+    }
+
+    /// Decommissions or recommissions the datanode at `datanode`
+    /// ("host:port"); superuser only. Returns the node as the namenode
+    /// then sees it.
+    pub async fn set_datanode_admin_state(
+        &self,
+        datanode: &str,
+        action: DatanodeAdminAction,
+    ) -> Result<Option<DatanodeInfo>> {
+        let request = SetDatanodeAdminStateRequest {
+            datanode: datanode.to_string(),
+            action: action as i32,
+        };
+        Ok(self
+            .namenode()
+            .set_datanode_admin_state(request)
+            .await?
+            .into_inner()
+            .datanode)
     }
 
     // ---- for the streams ----

@@ -49,8 +49,12 @@ fn transfer(ctx: &Arc<NodeContext>, command: pb::TransferCommand) {
     let ctx = Arc::clone(ctx);
     tokio::spawn(async move {
         let id = block.id;
-        if let Err(e) = transfer_replica(ctx, block, command.targets).await {
-            warn!(block_id = id, "transfer failed: {e}");
+        if let Err(e) = transfer_replica(Arc::clone(&ctx), block, command.targets).await {
+            warn!(
+                block_id = id,
+                "transfer failed: {e}; verifying our replica next"
+            );
+            ctx.mark_suspect(id);
         }
     });
 }

@@ -169,6 +169,30 @@ impl FsDataset {
         usage
     }
 
+    /// Number of volumes.
+    pub fn num_volumes(&self) -> usize {
+        self.volumes.len()
+    }
+
+    /// The data directory of volume `index`, for logs and status.
+    pub fn volume_dir(&self, index: usize) -> Option<std::path::PathBuf> {
+        self.volumes.get(index).map(|v| v.storage.root.clone())
+    }
+
+    /// Finalized replicas of volume `index` as (block id, generation
+    /// stamp), in block id order: what its VolumeScanner walks.
+    pub fn finalized_on_volume(&self, index: usize) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = self
+            .replicas
+            .lock()
+            .values()
+            .filter(|r| r.volume == index && r.state == ReplicaState::Finalized)
+            .map(|r| (r.block_id, r.generation_stamp))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// Number of replicas in the map.
     pub fn len(&self) -> usize {
         self.replicas.lock().len()

@@ -111,8 +111,10 @@ impl DataTransfer for DataXceiver {
         // One packet in the channel while the next is read: one packet ahead.
         let (tx, rx) = mpsc::channel(1);
         let ctx = Arc::clone(&self.ctx);
+        let block_id = block.id;
         tokio::spawn(async move {
             let _xceiver = ctx.xceiver();
+            let mut suspect = false;
             loop {
                 let read = tokio::task::spawn_blocking(move || {
                     let packet = sender.next_packet();
@@ -134,10 +136,27 @@ impl DataTransfer for DataXceiver {
                 };
                 sender = s;
                 let item = match packet {
-                    Ok(Some(p)) => Ok(p),
+                    Ok(Some(p)) => {
+                        // The reader verifies the bytes; a replica it will
+                        // find bad is worth the scanner's attention at once.
+                        if !suspect
+                            && !p.checksums.is_empty()
+                            && cairn_proto::verify_chunk_checksums(
+                                &p.data,
+                                p.offset_in_block,
+                                &p.checksums,
+                            )
+                            .is_err()
+                        {
+                            suspect = true;
+                            ctx.mark_suspect(block_id);
+                        }
+                        Ok(p)
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         warn!("read failed: {e}");
+                        ctx.mark_suspect(block_id);
                         Err(status(e))
                     }
                 };

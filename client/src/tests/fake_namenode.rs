@@ -557,4 +557,18 @@ impl ClientProtocol for Service {
         )
         .into())
     }
+
+    async fn set_datanode_admin_state(
+        &self,
+        request: Request<cairn_proto::pb::SetDatanodeAdminStateRequest>,
+    ) -> Result<Response<cairn_proto::pb::SetDatanodeAdminStateResponse>, Status> {
+        Err(RpcError::new(
+            ErrorKind::NotFound,
+            format!(
+                "Datanode {} is not known to the namenode (the fake namenode has none)",
+                request.into_inner().datanode
+            ),
+        )
+        .into())
+    }
 }

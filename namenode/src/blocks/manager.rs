@@ -502,7 +502,12 @@ impl BlockManager {
         }
         use rand::seq::SliceRandom;
         live.shuffle(&mut rand::rng());
-        live.sort_by_key(|&n| dm.get(n).is_some_and(|d| d.is_stale(now, stale)));
+        // Decommissioning and decommissioned nodes last, as HDFS sorts them.
+        live.sort_by_key(|&n| {
+            dm.get(n)
+                .map(|d| (!d.in_service(), d.is_stale(now, stale)))
+                .unwrap_or((true, true))
+        });
         (live, false)
     }
 }

@@ -170,10 +170,17 @@ impl BlockManager {
             return;
         }
         let expected = usize::from(info.replication);
-        let live = info.replicas.len();
+        // Replicas on decommissioning nodes are sources, not counted.
+        let live = dm.count_in_service(&info.replicas);
+        let usable = info.replicas.len();
         let pending = self.pending.get(&id).map(|p| p.targets.len()).unwrap_or(0);
         if live + pending < expected {
-            self.needed.insert(id, priority(live, expected));
+            let urgency = if usable == 0 {
+                PRIORITY_MISSING
+            } else {
+                priority(live.max(1), expected)
+            };
+            self.needed.insert(id, urgency);
         } else {
             self.needed.remove(id);
         }
@@ -203,11 +210,16 @@ impl BlockManager {
             let Some(info) = self.map.get(id) else {
                 return deleted;
             };
-            if info.replicas.len() <= expected {
+            if dm.count_in_service(&info.replicas) <= expected {
                 return deleted;
             }
             let block = info.to_pb(id);
-            let replicas = info.replicas.clone();
+            let replicas: Vec<DnIdx> = info
+                .replicas
+                .iter()
+                .copied()
+                .filter(|&r| dm.get(r).is_some_and(|n| n.in_service()))
+                .collect();
             let mut per_rack: HashMap<&str, usize> = HashMap::new();
             for &r in &replicas {
                 if let Some(n) = dm.get(r) {
@@ -277,7 +289,7 @@ impl BlockManager {
             let expected = usize::from(info.replication);
             let live: Vec<DnIdx> = info.replicas.clone();
             let Some(need) = expected
-                .checked_sub(live.len() + pending_targets.len())
+                .checked_sub(dm.count_in_service(&live) + pending_targets.len())
                 .filter(|&n| n > 0)
             else {
                 self.needed.remove(id);
