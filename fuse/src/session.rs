@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_client::DfsClient;
-use fuser::{BackgroundSession, Config, MountOption, SessionACL};
+use fuser::{Config, MountOption, Session, SessionACL, SessionUnmounter};
 use tokio::sync::{oneshot, watch};
 
 use crate::error::FuseError;
@@ -25,7 +25,9 @@ const SESSION_END_WAIT: Duration = Duration::from_secs(5);
 pub struct Mount {
     mountpoint: PathBuf,
     state: Arc<MountState>,
-    session: Option<BackgroundSession>,
+    unmounter: SessionUnmounter,
+    /// Answered when the session thread ends.
+    session_done: oneshot::Receiver<std::io::Result<()>>,
     ended: watch::Receiver<bool>,
 }
 
@@ -105,7 +107,7 @@ impl Mount {
         let fs = CairnFs::new(Arc::clone(&state), ended_tx);
         let path = mountpoint.to_path_buf();
         // Mounting blocks until the kernel's INIT is answered.
-        let session = tokio::task::spawn_blocking(move || fuser::spawn_mount(fs, &path, &config))
+        let mut session = tokio::task::spawn_blocking(move || Session::new(fs, &path, &config))
             .await
             .map_err(|e| FuseError::Mount {
                 path: mountpoint.to_path_buf(),
@@ -115,11 +117,26 @@ impl Mount {
                 path: mountpoint.to_path_buf(),
                 source,
             })?;
+        let unmounter = session.unmount_callable();
+        let (done_tx, session_done) = oneshot::channel();
+        // A plain thread, not the runtime's blocking pool: if a process
+        // still holds a file of the mount open after the unmount, the
+        // session lives on until this process exits, and nothing waits for it.
+        std::thread::Builder::new()
+            .name("cairn-fuse".to_string())
+            .spawn(move || {
+                let _ = done_tx.send(session.run());
+            })
+            .map_err(|source| FuseError::Mount {
+                path: mountpoint.to_path_buf(),
+                source,
+            })?;
         tracing::info!(mountpoint = %mountpoint.display(), "mounted");
         Ok(Mount {
             mountpoint: mountpoint.to_path_buf(),
             state,
-            session: Some(session),
+            unmounter,
+            session_done,
             ended,
         })
     }
@@ -142,27 +159,51 @@ impl Mount {
     /// else did) and waits briefly for the session to end.
     pub async fn unmount(mut self) -> Result<(), FuseError> {
         self.state.handles.close_writers().await;
-        let Some(session) = self.session.take() else {
-            return Ok(());
-        };
-        let (done_tx, done) = oneshot::channel();
-        // A plain thread, not the runtime's blocking pool: if a process
-        // still holds a file of the mount open, the session thread lives on
-        // until the process exits, and nothing should wait for it.
-        std::thread::spawn(move || {
-            let _ = done_tx.send(session.umount_and_join());
-        });
-        match tokio::time::timeout(SESSION_END_WAIT, done).await {
-            Ok(Ok(Ok(()))) | Err(_) => {}
-            Ok(Ok(Err(source))) => {
-                return Err(FuseError::Unmount {
-                    path: self.mountpoint.clone(),
-                    source,
-                });
+        if !*self.ended.borrow() {
+            detach(&self.mountpoint).map_err(|source| FuseError::Unmount {
+                path: self.mountpoint.clone(),
+                source,
+            })?;
+        }
+        // fuser would unmount again when the session ends; the mount point
+        // is no longer ours by then (fuser answers EINVAL, nothing to do).
+        if let Err(err) = self.unmounter.unmount() {
+            tracing::debug!(error = %err, "fuser's own unmount after ours");
+        }
+        match tokio::time::timeout(SESSION_END_WAIT, &mut self.session_done).await {
+            Ok(Ok(Err(err))) => {
+                tracing::warn!(error = %err, "the FUSE session ended with an error")
             }
-            Ok(Err(_)) => {}
+            Ok(_) => {}
+            Err(_) => tracing::info!(
+                "files of the mount are still open; they close when this process exits"
+            ),
         }
         tracing::info!(mountpoint = %self.mountpoint.display(), "unmounted");
         Ok(())
+    }
+}
+
+/// Unmounts lazily: a process that still has a file of the mount open
+/// keeps it (its calls fail once this process exits), and the mount point
+/// is free at once. Root unmounts itself; others ask fusermount3.
+fn detach(mountpoint: &Path) -> std::io::Result<()> {
+    use nix::errno::Errno;
+    use nix::mount::{MntFlags, umount2};
+    match umount2(mountpoint, MntFlags::MNT_DETACH) {
+        Ok(()) | Err(Errno::EINVAL) => Ok(()),
+        Err(Errno::EPERM) => {
+            let status = std::process::Command::new("fusermount3")
+                .arg("-u")
+                .arg("-z")
+                .arg(mountpoint)
+                .status()?;
+            if status.success() {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(format!("fusermount3 -u -z {status}")))
+            }
+        }
+        Err(errno) => Err(errno.into()),
     }
 }
