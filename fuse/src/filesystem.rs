@@ -187,6 +187,49 @@ impl CairnFs {
     }
 }
 
+impl CairnFs {
+    /// The path of a name about to be created, changed or removed in
+    /// `parent`; EROFS on a read-only mount.
+    fn new_path(&self, parent: INodeNo, name: &OsStr) -> Result<String, Errno> {
+        self.state.writable()?;
+        child_path(parent, name)
+    }
+
+    /// Runs `op` on the write queue of `file` and replies empty; a handle
+    /// that was not opened for writing has nothing to flush.
+    fn queue_op<F, Fut>(&self, file: Option<Arc<OpenFile>>, reply: ReplyEmpty, op: F)
+    where
+        F: FnOnce(WriteQueue) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Errno>> + Send,
+    {
+        let Some(queue) = file.and_then(|f| f.writes.clone()) else {
+            return reply.ok();
+        };
+        self.spawn(async move {
+            match op(queue).await {
+                Ok(()) => reply.ok(),
+                Err(errno) => reply.error(errno),
+            }
+        });
+    }
+
+    /// Runs a get/list xattr request for the caller of `req`.
+    fn xattr_read<F, Fut>(&self, req: &Request, reply: ReplyXattr, op: F)
+    where
+        F: FnOnce(DfsClient, ReplyXattr) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let state = Arc::clone(&self.state);
+        let uid = req.uid();
+        self.spawn(async move {
+            match state.client_for(uid) {
+                Ok(client) => op(client, reply).await,
+                Err(errno) => reply.error(errno),
+            }
+        });
+    }
+}
+
 impl fuser::Filesystem for CairnFs {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         // Each setter refuses a value the kernel cannot take and names the
@@ -331,13 +374,10 @@ impl fuser::Filesystem for CairnFs {
         if mode & libc::S_IFMT != libc::S_IFREG {
             return reply.error(Errno::EPERM);
         }
-        let path = match child_path(parent, name) {
+        let path = match self.new_path(parent, name) {
             Ok(path) => path,
             Err(errno) => return reply.error(errno),
         };
-        if let Err(errno) = self.state.writable() {
-            return reply.error(errno);
-        }
         let permission = file_mode(mode, umask);
         self.entry_op(req, reply, move |client| async move {
             let options = CreateOptions {
@@ -362,13 +402,10 @@ impl fuser::Filesystem for CairnFs {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        let path = match child_path(parent, name) {
+        let path = match self.new_path(parent, name) {
             Ok(path) => path,
             Err(errno) => return reply.error(errno),
         };
-        if let Err(errno) = self.state.writable() {
-            return reply.error(errno);
-        }
         let permission = file_mode(mode, umask);
         self.entry_op(req, reply, move |client| async move {
             let created = client
@@ -398,16 +435,13 @@ impl fuser::Filesystem for CairnFs {
         target: &Path,
         reply: ReplyEntry,
     ) {
-        let path = match child_path(parent, link_name) {
+        let path = match self.new_path(parent, link_name) {
             Ok(path) => path,
             Err(errno) => return reply.error(errno),
         };
         let Some(target) = target.to_str().map(str::to_string) else {
             return reply.error(Errno::EINVAL);
         };
-        if let Err(errno) = self.state.writable() {
-            return reply.error(errno);
-        }
         self.entry_op(req, reply, move |client| async move {
             client
                 .create_symlink(&target, &path, false)
@@ -530,13 +564,10 @@ impl fuser::Filesystem for CairnFs {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        let path = match child_path(parent, name) {
+        let path = match self.new_path(parent, name) {
             Ok(path) => path,
             Err(errno) => return reply.error(errno),
         };
-        if let Err(errno) = self.state.writable() {
-            return reply.error(errno);
-        }
         let state = Arc::clone(&self.state);
         let uid = req.uid();
         let permission = file_mode(mode, umask);
@@ -639,21 +670,8 @@ impl fuser::Filesystem for CairnFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        let queue = self
-            .state
-            .handles
-            .file(fh.0)
-            .ok()
-            .and_then(|f| f.writes.clone());
-        let Some(queue) = queue else {
-            return reply.ok();
-        };
-        self.spawn(async move {
-            match queue.flush().await {
-                Ok(()) => reply.ok(),
-                Err(errno) => reply.error(errno),
-            }
-        });
+        let file = self.state.handles.file(fh.0).ok();
+        self.queue_op(file, reply, |queue| async move { queue.flush().await });
     }
 
     fn release(
@@ -666,20 +684,8 @@ impl fuser::Filesystem for CairnFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        let queue = self
-            .state
-            .handles
-            .remove_file(fh.0)
-            .and_then(|f| f.writes.clone());
-        let Some(queue) = queue else {
-            return reply.ok();
-        };
-        self.spawn(async move {
-            match queue.release().await {
-                Ok(()) => reply.ok(),
-                Err(errno) => reply.error(errno),
-            }
-        });
+        let file = self.state.handles.remove_file(fh.0);
+        self.queue_op(file, reply, |queue| async move { queue.release().await });
     }
 
     fn fsync(
@@ -690,21 +696,8 @@ impl fuser::Filesystem for CairnFs {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        let queue = self
-            .state
-            .handles
-            .file(fh.0)
-            .ok()
-            .and_then(|f| f.writes.clone());
-        let Some(queue) = queue else {
-            return reply.ok();
-        };
-        self.spawn(async move {
-            match queue.fsync().await {
-                Ok(()) => reply.ok(),
-                Err(errno) => reply.error(errno),
-            }
-        });
+        let file = self.state.handles.file(fh.0).ok();
+        self.queue_op(file, reply, |queue| async move { queue.fsync().await });
     }
 
     fn opendir(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
@@ -808,24 +801,14 @@ impl fuser::Filesystem for CairnFs {
         let Some(name) = name.to_str().map(str::to_string) else {
             return reply.error(Errno::NO_XATTR);
         };
-        let state = Arc::clone(&self.state);
-        let uid = req.uid();
-        self.spawn(async move {
-            match state.client_for(uid) {
-                Ok(client) => xattr::get(&client, &inode_path(ino), &name, size, reply).await,
-                Err(errno) => reply.error(errno),
-            }
+        self.xattr_read(req, reply, move |client, reply| async move {
+            xattr::get(&client, &inode_path(ino), &name, size, reply).await
         });
     }
 
     fn listxattr(&self, req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        let state = Arc::clone(&self.state);
-        let uid = req.uid();
-        self.spawn(async move {
-            match state.client_for(uid) {
-                Ok(client) => xattr::list(&client, &inode_path(ino), size, reply).await,
-                Err(errno) => reply.error(errno),
-            }
+        self.xattr_read(req, reply, move |client, reply| async move {
+            xattr::list(&client, &inode_path(ino), size, reply).await
         });
     }
 
@@ -882,13 +865,10 @@ impl CairnFs {
     /// unlink and rmdir: the namenode deletes either kind, so the kind is
     /// checked here first.
     fn remove(&self, req: &Request, parent: INodeNo, name: &OsStr, dir: bool, reply: ReplyEmpty) {
-        let path = match child_path(parent, name) {
+        let path = match self.new_path(parent, name) {
             Ok(path) => path,
             Err(errno) => return reply.error(errno),
         };
-        if let Err(errno) = self.state.writable() {
-            return reply.error(errno);
-        }
         self.empty_op(req, reply, move |client| async move {
             let is_dir = stat(&client, &path).await?.file_type() == CairnFileType::Directory;
             match (dir, is_dir) {

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use cairn_client::{ClientConfig, DatanodeReportType, DfsClient, SafeModeAction};
 
+pub mod fuse;
+pub use fuse::{Mount, fuse_available, is_mounted};
+
 /// How long a daemon may take to come up before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -399,148 +402,6 @@ impl MiniCluster {
         }
         all
     }
-}
-
-impl MiniCluster {
-    /// Mounts the cluster on `dir` with `cairn mount` (as the user running
-    /// the tests) and returns once the kernel shows the mount.
-    pub fn mount(&self, dir: &Path) -> Result<Mount> {
-        self.mount_with(dir, &[])
-    }
-
-    /// [`MiniCluster::mount`] with extra `cairn mount` arguments (`-o ro`).
-    pub fn mount_with(&self, dir: &Path, extra: &[&str]) -> Result<Mount> {
-        let name = format!(
-            "mount-{}",
-            dir.file_name().unwrap_or_default().to_string_lossy()
-        );
-        let dir_arg = dir.to_string_lossy().into_owned();
-        let mut args = vec!["mount", dir_arg.as_str()];
-        args.extend_from_slice(extra);
-        let mut daemon = self.spawn(&name, &args)?;
-        let target = dir.canonicalize()?;
-        let deadline = Instant::now() + START_TIMEOUT;
-        while !is_mounted(&target) {
-            if let Some(status) = daemon.child.try_wait()? {
-                bail!("cairn mount exited ({status})\n{}", daemon.logs());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "{} was not mounted within {START_TIMEOUT:?}\n{}",
-                    dir.display(),
-                    daemon.logs()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Mount {
-            daemon: Some(daemon),
-            dir: target,
-        })
-    }
-}
-
-/// A `cairn mount` process; dropping it unmounts (SIGTERM, as Ctrl-C).
-pub struct Mount {
-    daemon: Option<Daemon>,
-    dir: PathBuf,
-}
-
-impl Mount {
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.daemon.as_ref().map(|d| d.child.id())
-    }
-
-    /// Sends SIGTERM and waits for `cairn mount` to exit; its output if it
-    /// failed or left the mount behind.
-    pub fn unmount(mut self) -> Result<()> {
-        self.stop()
-    }
-
-    /// Waits for the `cairn mount` process to exit by itself (after an
-    /// unmount from outside).
-    pub fn wait_exit(mut self) -> Result<()> {
-        let Some(mut daemon) = self.daemon.take() else {
-            return Ok(());
-        };
-        Self::wait(&mut daemon)
-    }
-
-    pub fn logs(&self) -> String {
-        self.daemon.as_ref().map(Daemon::logs).unwrap_or_default()
-    }
-
-    fn stop(&mut self) -> Result<()> {
-        let Some(mut daemon) = self.daemon.take() else {
-            return Ok(());
-        };
-        let pid = nix::unistd::Pid::from_raw(daemon.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        Self::wait(&mut daemon)
-    }
-
-    fn wait(daemon: &mut Daemon) -> Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = daemon.child.try_wait()? {
-                if !status.success() {
-                    bail!("cairn mount exited with {status}\n{}", daemon.logs());
-                }
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                daemon.kill();
-                bail!(
-                    "cairn mount did not exit within {START_TIMEOUT:?}\n{}",
-                    daemon.logs()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        if let Err(err) = self.stop() {
-            eprintln!("{err:#}");
-        }
-        if is_mounted(&self.dir) {
-            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-        }
-    }
-}
-
-/// Whether a file system is mounted at `path` (/proc/self/mountinfo's
-/// fifth field; paths with spaces are not used by the tests).
-pub fn is_mounted(path: &Path) -> bool {
-    let wanted = path.to_string_lossy();
-    fs::read_to_string("/proc/self/mountinfo")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .any(|point| point == wanted)
-}
-
-/// Whether FUSE tests can run here; says loudly why not when they cannot.
-/// Only a missing /dev/fuse skips: a missing `fusermount3` fails.
-pub fn fuse_available(test: &str) -> bool {
-    if !Path::new("/dev/fuse").exists() {
-        eprintln!("SKIPPED {test}: /dev/fuse does not exist on this machine");
-        return false;
-    }
-    assert!(
-        Command::new("fusermount3")
-            .arg("--version")
-            .output()
-            .is_ok(),
-        "fusermount3 is missing: run scripts/install-test-deps (Debian package fuse3)"
-    );
-    true
 }
 
 impl Drop for MiniCluster {

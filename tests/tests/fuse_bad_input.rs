@@ -8,6 +8,7 @@
 use std::fs;
 use std::process::Command;
 
+use cairn_tests::fuse::mounted_cluster;
 use cairn_tests::{ClusterOptions, MiniCluster, fuse_available, is_mounted, superuser, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,16 +65,8 @@ async fn unmount_closes_a_file_still_open_for_writing() {
     if !fuse_available("unmount_closes_a_file_still_open_for_writing") {
         return;
     }
-    let cluster = MiniCluster::start(ClusterOptions {
-        datanodes: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let mnt = work.path().join("mnt");
-    fs::create_dir(&mnt).unwrap();
-    let mount = cluster.mount(&mnt).unwrap();
+    let (cluster, work, mount) = mounted_cluster(1, &[]).await.unwrap();
+    let mnt = mount.path().to_path_buf();
     let fifo = work.path().join("go");
     let ready = work.path().join("ready");
     assert!(
@@ -114,16 +107,8 @@ async fn fusermount_u_ends_the_mount_process() {
     if !fuse_available("fusermount_u_ends_the_mount_process") {
         return;
     }
-    let cluster = MiniCluster::start(ClusterOptions {
-        datanodes: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let mnt = work.path().join("mnt");
-    fs::create_dir(&mnt).unwrap();
-    let mount = cluster.mount(&mnt).unwrap();
+    let (cluster, _work, mount) = mounted_cluster(1, &[]).await.unwrap();
+    let mnt = mount.path().to_path_buf();
     fs::write(mnt.join("f"), "kept").unwrap();
     let out = Command::new("fusermount3")
         .arg("-u")

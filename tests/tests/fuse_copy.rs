@@ -7,24 +7,9 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
-use cairn_tests::{ClusterOptions, MiniCluster, fuse_available, random_bytes, superuser, text};
-
-fn sh(script: &str) -> std::process::Output {
-    Command::new("bash")
-        .arg("-ec")
-        .arg(script)
-        .output()
-        .unwrap()
-}
-
-fn ok(script: &str) -> String {
-    let out = sh(script);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{script}\n{stdout}\n{stderr}");
-    stdout
-}
+use cairn_tests::fuse::{mounted_cluster, sh_ok as ok};
+use cairn_tests::{fuse_available, random_bytes, superuser, text};
 
 /// A few hundred files: many small ones (0 B up to a few hundred KiB, some
 /// on packet and chunk boundaries) in nested directories, a few of several
@@ -69,19 +54,11 @@ async fn cp_r_tree_is_identical_through_the_mount_and_the_cli() {
     if !fuse_available("cp_r_tree_is_identical_through_the_mount_and_the_cli") {
         return;
     }
-    let cluster = MiniCluster::start(ClusterOptions {
-        datanodes: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let work = tempfile::tempdir().unwrap();
+    let (cluster, work, mount) = mounted_cluster(1, &[]).await.unwrap();
     let src = work.path().join("src");
     let files = make_tree(&src);
     assert!(files > 300, "{files}");
-    let mnt = work.path().join("mnt");
-    fs::create_dir(&mnt).unwrap();
-    let mount = cluster.mount(&mnt).unwrap();
+    let mnt = mount.path().to_path_buf();
 
     let (s, m) = (src.display(), mnt.display());
     ok(&format!("cp -r {s} {m}/tree"));
@@ -132,13 +109,7 @@ async fn tar_round_trip_gives_the_same_archive() {
     if !fuse_available("tar_round_trip_gives_the_same_archive") {
         return;
     }
-    let cluster = MiniCluster::start(ClusterOptions {
-        datanodes: 1,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let work = tempfile::tempdir().unwrap();
+    let (_cluster, work, mount) = mounted_cluster(1, &[]).await.unwrap();
     let src = work.path().join("src");
     for d in 0..4 {
         let dir = src.join(format!("d{d}/e"));
@@ -153,9 +124,7 @@ async fn tar_round_trip_gives_the_same_archive() {
     }
     fs::write(src.join("big"), random_bytes(5 * 1024 * 1024 + 3, 5)).unwrap();
     std::os::unix::fs::symlink("d0/e/f1", src.join("link")).unwrap();
-    let mnt = work.path().join("mnt");
-    fs::create_dir(&mnt).unwrap();
-    let mount = cluster.mount(&mnt).unwrap();
+    let mnt = mount.path().to_path_buf();
 
     let (w, m) = (work.path().display(), mnt.display());
     // Deterministic archives: names sorted, owners and times fixed.

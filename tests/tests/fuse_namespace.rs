@@ -6,26 +6,11 @@
 // Test code: an unwrap that fails is a failing test, with its message.
 #![allow(clippy::unwrap_used)]
 
-use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use cairn_tests::{ClusterOptions, MiniCluster, Mount, fuse_available, superuser, text};
-
-fn sh(script: &str) -> Output {
-    Command::new("bash")
-        .arg("-ec")
-        .arg(script)
-        .output()
-        .unwrap()
-}
-
-fn ok(script: &str) -> String {
-    let out = sh(script);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{script}\n{stdout}\n{stderr}");
-    stdout
-}
+use cairn_tests::fuse::{mounted_cluster, sh, sh_ok as ok};
+use cairn_tests::{MiniCluster, fuse_available, superuser, text};
 
 /// `cairn dfs ARGS` as the superuser; its stdout.
 fn dfs(cluster: &MiniCluster, args: &[&str]) -> String {
@@ -39,26 +24,12 @@ fn dfs_fails(cluster: &MiniCluster, args: &[&str]) -> bool {
     !cluster.dfs(&superuser(), args).status.success()
 }
 
-async fn mounted(datanodes: usize, extra: &[&str]) -> (MiniCluster, tempfile::TempDir, Mount) {
-    let cluster = MiniCluster::start(ClusterOptions {
-        datanodes,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let mnt = work.path().join("mnt");
-    fs::create_dir(&mnt).unwrap();
-    let mount = cluster.mount_with(&mnt, extra).unwrap();
-    (cluster, work, mount)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespace_operations_show_through_mount_and_cli() {
     if !fuse_available("namespace_operations_show_through_mount_and_cli") {
         return;
     }
-    let (cluster, _work, mount) = mounted(1, &[]).await;
+    let (cluster, _work, mount) = mounted_cluster(1, &[]).await.unwrap();
     let m = mount.path().display().to_string();
 
     // mkdir -p, and the inode number is the namenode's inode id.
@@ -189,7 +160,7 @@ async fn another_local_user_without_write_permission_gets_eacces() {
     if !fuse_available("another_local_user_without_write_permission_gets_eacces") {
         return;
     }
-    let (cluster, _work, mount) = mounted(1, &["-o", "allow_other"]).await;
+    let (cluster, _work, mount) = mounted_cluster(1, &["-o", "allow_other"]).await.unwrap();
     let m = mount.path().display().to_string();
     ok(&format!(
         "mkdir {m}/private && echo secret > {m}/private/f && chmod 755 {m}/private"
@@ -241,7 +212,7 @@ async fn git_init_add_commit_inside_the_mount() {
     if !fuse_available("git_init_add_commit_inside_the_mount") {
         return;
     }
-    let (cluster, _work, mount) = mounted(1, &[]).await;
+    let (cluster, _work, mount) = mounted_cluster(1, &[]).await.unwrap();
     let m = mount.path().display().to_string();
     ok(&format!(
         "mkdir -p {m}/repo/src && cd {m}/repo && \
