@@ -14,6 +14,7 @@ mod embedded;
 mod fsck;
 mod generic_options;
 mod human;
+mod mount;
 mod server;
 mod shell;
 
@@ -80,6 +81,9 @@ enum Command {
     /// Kill, pause and corrupt datanodes while writing and reading, then
     /// check that no acknowledged byte was lost.
     Chaos(chaos::ChaosArgs),
+    /// Mount the cluster on an empty directory as an ordinary file system
+    /// (FUSE), in the foreground until Ctrl-C or `fusermount3 -u`.
+    Mount(mount::MountArgs),
     /// Measure throughput against a baseline run on the same machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -89,7 +93,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(hadoop_style_args(std::env::args()));
     let daemon = matches!(
         cli.command,
-        Command::Server(_) | Command::Namenode(_) | Command::Datanode(_)
+        Command::Server(_) | Command::Namenode(_) | Command::Datanode(_) | Command::Mount(_)
     );
     init_logging(cli.log_level.as_deref(), daemon);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -121,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Fsck { args } => fsck::run(settings.client_config(), args).await,
         Command::Dfsadmin { args } => dfsadmin::run(settings.client_config(), args).await,
         Command::Chaos(args) => i32::from(chaos::run(settings, args).await?),
+        Command::Mount(args) => mount::run(settings, args).await.map(|()| 0)?,
         Command::Bench(command) => bench::run(settings, command).await.map(|()| 0)?,
     };
     Ok(u8::try_from(status).unwrap_or(1))

@@ -29,9 +29,13 @@ pub struct ServerArgs {
     /// The namenode's status page (HDFS's port by default).
     #[arg(long, default_value = DEFAULT_NAMENODE_HTTP, value_name = "IP:PORT")]
     pub http_address: String,
+    /// Also mount the cluster on this empty directory (as `cairn mount`).
+    #[arg(long, value_name = "DIR")]
+    pub mount: Option<PathBuf>,
 }
 
 pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
+    let mount_client = settings.client_config();
     let cluster = EmbeddedCluster::start(
         &args.data_dir,
         args.datanodes,
@@ -64,6 +68,18 @@ pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    let mount = match &args.mount {
+        Some(dir) => {
+            let mut config = mount_client;
+            config.namenode = nn_addr.to_string();
+            let client = cairn_client::DfsClient::connect(config).await?;
+            let mount =
+                cairn_fuse::Mount::start(client, dir, cairn_fuse::MountOptions::default()).await?;
+            println!("  mount       {}", dir.display());
+            Some(mount)
+        }
+        None => None,
+    };
     if nn_addr.to_string() != DEFAULT_NAMENODE {
         println!("export CAIRN_NAMENODE={nn_addr}   # so that cairn dfs finds this namenode");
     }
@@ -71,6 +87,9 @@ pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
     println!("Press Ctrl-C to stop.");
 
     shutdown_signal().await?;
+    if let Some(mount) = mount {
+        mount.unmount().await?;
+    }
     cluster.shutdown().await?;
     println!("Cairn stopped; run `cairn server` again to carry on where it left off.");
     Ok(())

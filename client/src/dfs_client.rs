@@ -20,7 +20,7 @@ use tokio::sync::OnceCell;
 
 use crate::Result;
 use crate::config::{ClientConfig, CreateOptions};
-use crate::connection::{self, DatanodeChannels, DatanodeClient, NamenodeClient};
+use crate::connection::{self, DatanodeChannels, DatanodeClient, NamenodeChannel, NamenodeClient};
 use crate::error::DfsError;
 use crate::input_stream::FileReader;
 use crate::lease_renewer::{DEFAULT_RENEW_INTERVAL, LeaseGuard, LeaseRenewer};
@@ -44,6 +44,8 @@ struct Inner {
     /// The host this client writes from, for the namenode's placement of the
     /// first replica on the writer's node.
     client_host: String,
+    namenode_channel: NamenodeChannel,
+    /// Calls as `config.user` over `namenode_channel`.
     namenode: NamenodeClient,
     datanodes: DatanodeChannels,
     lease_renewer: Arc<LeaseRenewer>,
@@ -56,7 +58,8 @@ impl DfsClient {
     /// is an error now.
     pub async fn connect(config: ClientConfig) -> Result<DfsClient> {
         let authority = connection::parse_namenode_address(&config.namenode)?;
-        let namenode = connection::namenode_client(&authority, &config.user, config.rpc_timeout)?;
+        let namenode_channel = connection::namenode_channel(&authority, config.rpc_timeout)?;
+        let namenode = connection::namenode_client_as(&namenode_channel, &config.user)?;
         let client_host = local_host_towards(&authority).await;
         let client_name = format!("DFSClient_{:016x}", rand::random::<u64>());
         tracing::debug!(namenode = %authority, client = %client_name, %client_host, "client created");
@@ -65,10 +68,34 @@ impl DfsClient {
                 config,
                 client_name,
                 client_host,
+                namenode_channel,
                 namenode,
                 datanodes: DatanodeChannels::default(),
                 lease_renewer: Arc::default(),
                 server_defaults: OnceCell::new(),
+            }),
+        })
+    }
+
+    /// The same client acting as `user` (HDFS simple authentication): it
+    /// shares the namenode channel, the datanode channels, the client name
+    /// and the lease renewer, so it is cheap to make one per caller (the
+    /// FUSE mount does, for each local user that touches the mount).
+    pub fn with_user(&self, user: &str) -> Result<DfsClient> {
+        let inner = &self.inner;
+        let mut config = inner.config.clone();
+        config.user = user.to_string();
+        let server_defaults = OnceCell::new_with(inner.server_defaults.get().cloned());
+        Ok(DfsClient {
+            inner: Arc::new(Inner {
+                namenode: connection::namenode_client_as(&inner.namenode_channel, user)?,
+                namenode_channel: inner.namenode_channel.clone(),
+                config,
+                client_name: inner.client_name.clone(),
+                client_host: inner.client_host.clone(),
+                datanodes: inner.datanodes.clone(),
+                lease_renewer: Arc::clone(&inner.lease_renewer),
+                server_defaults,
             }),
         })
     }

@@ -15,6 +15,9 @@ use anyhow::{Context, Result, bail};
 pub mod replicas;
 use cairn_client::{ClientConfig, DatanodeReportType, DfsClient, SafeModeAction};
 
+pub mod fuse;
+pub use fuse::{Mount, fuse_available, is_mounted};
+
 /// How long a daemon may take to come up before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
