@@ -530,7 +530,7 @@ pub(crate) mod tests {
         dm
     }
 
-    fn complete_block(bm: &mut BlockManager, id: BlockId) -> BlockRef {
+    pub(crate) fn complete_block(bm: &mut BlockManager, id: BlockId) -> BlockRef {
         bm.add_block(
             id,
             BlockInfo {
@@ -550,7 +550,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn finalized(block: BlockRef) -> ReportedReplica {
+    pub(crate) fn finalized(block: BlockRef) -> ReportedReplica {
         ReportedReplica {
             block,
             finalized: true,
