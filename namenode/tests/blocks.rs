@@ -856,6 +856,126 @@ async fn pipeline_recovery_and_abandoned_blocks() {
 }
 
 #[tokio::test]
+async fn close_recovery_of_the_previous_block_and_its_stale_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let nn = start(config(dir.path())).await;
+    let mut c = client(nn.local_addr(), SUPERUSER).await;
+    let mut dns = Vec::new();
+    for port in 1..=4 {
+        let mut dn = FakeDatanode::register(nn.local_addr(), &format!("dn-{port}"), port).await;
+        dn.heartbeat().await.unwrap();
+        dns.push(dn);
+    }
+    let st = c
+        .create(create_req("/q", "DFSClient_q"))
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+        .unwrap();
+    let add =
+        |previous: Option<pb::Block>| add_block_req("/q", "DFSClient_q", previous, st.inode_id);
+    let lb = c.add_block(add(None)).await.unwrap().into_inner();
+    let mut first = lb.block.unwrap();
+    first.num_bytes = 100;
+    let pipeline: Vec<usize> = lb
+        .locations
+        .iter()
+        .map(|l| dns.iter().position(|d| d.uuid == l.datanode_uuid).unwrap())
+        .collect();
+    assert_eq!(pipeline.len(), 3);
+    // The first datanode finalizes the block and the writer moves on to the
+    // next block: the first one is complete.
+    dns[pipeline[0]].received(first).await;
+    c.add_block(add(Some(first))).await.unwrap();
+
+    // The last ack of the first block then fails at the third datanode:
+    // the writer recovers that block too, under a new stamp.
+    let new_gs = c
+        .update_block_for_pipeline(pb::UpdateBlockForPipelineRequest {
+            block: Some(first),
+            client_name: "DFSClient_q".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .block
+        .unwrap()
+        .generation_stamp;
+    let recovered = pb::Block {
+        generation_stamp: new_gs,
+        ..first
+    };
+    c.update_pipeline(pb::UpdatePipelineRequest {
+        client_name: "DFSClient_q".into(),
+        old_block: Some(first),
+        new_block: Some(recovered),
+        new_datanode_uuids: pipeline[..2].iter().map(|&i| dns[i].uuid.clone()).collect(),
+    })
+    .await
+    .unwrap();
+    for &i in &pipeline[..2] {
+        dns[i].received(recovered).await;
+    }
+    // The third datanode's replica has the old stamp: it is never offered,
+    // the block is copied to the fourth datanode, then the stale replica
+    // is deleted.
+    let stale = pipeline[2];
+    dns[stale].full_report(&[first]).await;
+    let located = c
+        .get_block_locations(pb::GetBlockLocationsRequest {
+            path: "/q".into(),
+            offset: 0,
+            length: u64::MAX,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(located.blocks[0].block, Some(recovered));
+    let offered: Vec<&str> = located.blocks[0]
+        .locations
+        .iter()
+        .map(|l| l.datanode_uuid.as_str())
+        .collect();
+    assert_eq!(offered.len(), 2, "{offered:?}");
+    assert!(!offered.contains(&dns[stale].uuid.as_str()));
+
+    let spare = (0..4).find(|i| !pipeline.contains(i)).unwrap();
+    let mut transfer = None;
+    for _ in 0..6000 {
+        for &i in &pipeline[..2] {
+            for cmd in dns[i].heartbeat().await.unwrap() {
+                if let Some(Command::Transfer(t)) = cmd.command
+                    && t.block.is_some_and(|b| b.id == first.id)
+                {
+                    transfer = Some(t);
+                }
+            }
+        }
+        if transfer.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let transfer = transfer.expect("a transfer of the recovered block");
+    assert_eq!(transfer.block, Some(recovered));
+    let targets: Vec<&str> = transfer
+        .targets
+        .iter()
+        .map(|t| t.datanode_uuid.as_str())
+        .collect();
+    assert_eq!(targets, vec![dns[spare].uuid.as_str()]);
+    dns[spare].received(recovered).await;
+    let deleted = command(&mut dns[stale], "invalidate", |c| match c {
+        Command::Invalidate(i) => i.blocks.iter().find(|b| b.id == first.id).copied(),
+        _ => None,
+    })
+    .await;
+    assert_eq!(deleted.id, first.id);
+    nn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn an_expired_lease_recovers_the_last_block_through_a_primary() {
     let dir = tempfile::tempdir().unwrap();
     let nn = start(NamenodeConfig {

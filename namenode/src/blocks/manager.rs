@@ -223,6 +223,21 @@ impl BlockManager {
         }
         self.map.update(id, |b| b.replicas.retain(|&r| r != node));
         self.map.add_corrupt(id, node);
+        self.forget_pending_target(id, |t| t == node);
+        self.recheck.insert(id);
+    }
+
+    /// Stops waiting for the replicas of block `id` that `gone` picks out
+    /// (a corrupt one, or a pipeline node left behind under an older
+    /// stamp): they will never be reported good, so the monitor must not
+    /// count them as on their way.
+    pub fn forget_pending_target(&mut self, id: BlockId, gone: impl Fn(DnIdx) -> bool) {
+        if let Some(p) = self.pending.get_mut(&id) {
+            p.targets.retain(|&t| !gone(t));
+            if p.targets.is_empty() {
+                self.pending.remove(&id);
+            }
+        }
         self.recheck.insert(id);
     }
 
@@ -535,7 +550,7 @@ pub(crate) mod tests {
         dm
     }
 
-    fn complete_block(bm: &mut BlockManager, id: BlockId) -> BlockRef {
+    pub(crate) fn complete_block(bm: &mut BlockManager, id: BlockId) -> BlockRef {
         bm.add_block(
             id,
             BlockInfo {
@@ -555,7 +570,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn finalized(block: BlockRef) -> ReportedReplica {
+    pub(crate) fn finalized(block: BlockRef) -> ReportedReplica {
         ReportedReplica {
             block,
             finalized: true,

@@ -21,7 +21,8 @@ pub const PRIORITY_HIGHEST: u8 = 0;
 /// Fewer than a third of the wanted replicas.
 pub const PRIORITY_VERY_LOW: u8 = 1;
 pub const PRIORITY_LOW: u8 = 2;
-/// No live replica at all: nothing to copy from ("missing").
+/// No live replica at all — missing, or only corrupt replicas left (HDFS's
+/// QUEUE_WITH_CORRUPT_BLOCKS): nothing to copy from, so last.
 pub const PRIORITY_MISSING: u8 = 3;
 
 /// Under-replicated blocks, most urgent first.
@@ -429,8 +430,7 @@ mod tests {
 
     #[test]
     fn streams_are_limited_per_node_and_timed_out_transfers_go_elsewhere() {
-        use crate::blocks::blocks_map::BlockInfo;
-        use crate::blocks::manager::{BlockRef, ReportedReplica};
+        use crate::blocks::manager::tests::{complete_block, finalized};
 
         let config = NamenodeConfig {
             max_replication_streams: 1,
@@ -440,29 +440,10 @@ mod tests {
         let now = Instant::now();
         let mut dm = cluster(4, now);
         let mut bm = BlockManager::new(1, Duration::from_secs(300));
-        let mut reported = Vec::new();
-        for id in 1..=3 {
-            bm.add_block(
-                id,
-                BlockInfo {
-                    generation_stamp: 1001,
-                    num_bytes: 100,
-                    inode: 16386,
-                    replication: 2,
-                    state: BlockState::Complete,
-                    replicas: Vec::new(),
-                    expected: None,
-                },
-            );
-            reported.push(ReportedReplica {
-                block: BlockRef {
-                    id,
-                    generation_stamp: 1001,
-                    num_bytes: 100,
-                },
-                finalized: true,
-            });
-        }
+        // Three blocks of replication 2, each with one replica, on dn0.
+        let reported: Vec<_> = (1..=3)
+            .map(|id| finalized(complete_block(&mut bm, id)))
+            .collect();
         bm.process_full_report(&mut dm, 0, &reported);
 
         // One stream for dn0, the only source: one transfer, and none more

@@ -345,6 +345,8 @@ impl Namesystem {
             .filter_map(|u| self.datanodes.idx_of(u))
             .collect();
         self.blocks
+            .forget_pending_target(new.id, |n| !pipeline.contains(&n));
+        self.blocks
             .map
             .update(new.id, |b| b.expected = Some(Box::new(pipeline)));
         Ok(txid)
