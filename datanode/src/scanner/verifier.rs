@@ -129,3 +129,87 @@ impl ReplicaVerifier {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::FileExt;
+
+    use super::*;
+    use crate::storage;
+
+    /// A dataset with one finalized replica of `data` as blk_7 at 1001.
+    fn dataset_with(dir: &std::path::Path, data: &[u8]) -> Arc<FsDataset> {
+        let storages = storage::load_or_format(&[dir.join("v1")], "CID-t").unwrap();
+        let ds = FsDataset::load(storages, 0).unwrap();
+        let mut writer = ds.create_rbw(7, 1001).unwrap();
+        let mut sums = Vec::new();
+        cairn_proto::chunk_checksums(data, 0, &mut sums);
+        writer.write_packet(0, data, &sums).unwrap();
+        ds.finalize(writer).unwrap();
+        ds
+    }
+
+    fn run(mut verifier: ReplicaVerifier) -> (u64, Piece) {
+        let mut verified = 0;
+        loop {
+            match verifier.next_piece() {
+                Piece::Verified(n) => verified += n,
+                other => return (verified, other),
+            }
+        }
+    }
+
+    #[test]
+    fn healthy_replica_verifies_to_the_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let ds = dataset_with(tmp.path(), &data);
+        let verifier = ReplicaVerifier::open(Arc::clone(&ds), 7, Some(1001)).unwrap();
+        assert_eq!(verifier.block().num_bytes, 300_000);
+        let (verified, end) = run(verifier);
+        assert_eq!(verified, 300_000);
+        assert!(matches!(end, Piece::Done));
+        // Another generation stamp, or no such replica: nothing to scan.
+        assert!(ReplicaVerifier::open(Arc::clone(&ds), 7, Some(1002)).is_none());
+        assert!(ReplicaVerifier::open(ds, 8, None).is_none());
+    }
+
+    #[test]
+    fn flipped_byte_is_found_at_its_chunk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = vec![42u8; 200_000];
+        let ds = dataset_with(tmp.path(), &data);
+        let paths = ds.paths(&ds.get(7).unwrap());
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&paths.block)
+            .unwrap();
+        file.write_all_at(&[0], 150_000).unwrap();
+        let verifier = ReplicaVerifier::open(Arc::clone(&ds), 7, None).unwrap();
+        match run(verifier) {
+            (_, Piece::Corrupt { offset, reason }) => {
+                assert_eq!(offset, 150_000 / 512 * 512);
+                assert_eq!(reason, "checksum mismatch");
+            }
+            _ => panic!("the flipped byte was not found"),
+        }
+        // A truncated block file is corrupt too.
+        file.set_len(1000).unwrap();
+        let verifier = ReplicaVerifier::open(Arc::clone(&ds), 7, None).unwrap();
+        assert!(matches!(run(verifier).1, Piece::Corrupt { offset: 0, .. }));
+    }
+
+    #[test]
+    fn a_replica_deleted_during_the_scan_is_not_called_corrupt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ds = dataset_with(tmp.path(), &[1u8; 5000]);
+        let mut verifier = ReplicaVerifier::open(Arc::clone(&ds), 7, None).unwrap();
+        ds.invalidate(&pb::Block {
+            id: 7,
+            generation_stamp: 1001,
+            num_bytes: 5000,
+        })
+        .unwrap();
+        assert!(matches!(verifier.next_piece(), Piece::Changed));
+    }
+}

@@ -206,7 +206,142 @@ impl Namesystem {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::blocks::blocks_map::BlockInfo;
+    use crate::blocks::manager::{BlockRef, ReportedReplica};
+    use crate::config::NamenodeConfig;
+
+    fn report(ns: &mut Namesystem, node: DnIdx, block: BlockRef) {
+        let replica = ReportedReplica {
+            block,
+            finalized: true,
+        };
+        let held: Vec<ReportedReplica> = ns
+            .datanodes
+            .get(node)
+            .map(|n| {
+                n.blocks.iter().map(|&id| ReportedReplica {
+                    block: BlockRef { id, ..block },
+                    finalized: true,
+                })
+            })
+            .into_iter()
+            .flatten()
+            .chain([replica])
+            .collect();
+        ns.blocks
+            .process_full_report(&mut ns.datanodes, node, &held);
+        if let Some(n) = ns.datanodes.get_mut(node) {
+            n.block_report_received = true;
+        }
+    }
+
+    #[test]
+    fn decommission_copies_replicas_away_then_finishes_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Arc::new(NamenodeConfig {
+            name_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        });
+        let mut ns = Namesystem::new(Arc::clone(&config), "CID-test".into());
+        for i in 0..3u32 {
+            let reg = pb::DatanodeRegistration {
+                datanode_uuid: format!("dn{i}"),
+                host: "127.0.0.1".into(),
+                xfer_port: 9000 + i,
+                ..Default::default()
+            };
+            ns.datanodes.register(&reg, &config, Instant::now());
+            ns.datanodes
+                .heartbeat(
+                    &pb::HeartbeatRequest {
+                        datanode_uuid: format!("dn{i}"),
+                        capacity: 1 << 40,
+                        remaining: 1 << 40,
+                        ..Default::default()
+                    },
+                    Instant::now(),
+                )
+                .unwrap();
+        }
+        let block = BlockRef {
+            id: 1 << 30 | 1,
+            generation_stamp: 1001,
+            num_bytes: 10,
+        };
+        ns.blocks.add_block(
+            block.id,
+            BlockInfo {
+                generation_stamp: 1001,
+                num_bytes: 10,
+                inode: 16386,
+                replication: 2,
+                state: BlockState::Complete,
+                replicas: Vec::new(),
+                expected: None,
+            },
+        );
+        report(&mut ns, 0, block);
+        report(&mut ns, 1, block);
+
+        let info = ns
+            .set_datanode_admin_state("127.0.0.1:9000", pb::DatanodeAdminAction::Decommission)
+            .unwrap();
+        assert_eq!(
+            info.admin_state,
+            pb::AdminState::DecommissionInProgress as i32
+        );
+        assert_eq!(
+            read_excluded(dir.path()).unwrap(),
+            ["127.0.0.1:9000".to_string()].into()
+        );
+        // Its replica no longer counts: the monitor copies the block to
+        // the one node in service without it.
+        let work =
+            ns.blocks
+                .compute_redundancy_work(&mut ns.datanodes, &config, Instant::now(), false);
+        assert_eq!(work.transfers, 1);
+        let scheduled = ns.datanodes.get(2).map(|n| n.blocks_scheduled);
+        assert_eq!(scheduled, Some(1));
+        ns.check_decommission();
+        assert_eq!(
+            ns.datanodes.get(0).unwrap().admin_state,
+            pb::AdminState::DecommissionInProgress
+        );
+        report(&mut ns, 2, block);
+        ns.check_decommission();
+        assert_eq!(
+            ns.datanodes.get(0).unwrap().admin_state,
+            pb::AdminState::Decommissioned
+        );
+        // Decommissioned replicas are kept (not excess) and readers get
+        // them last.
+        ns.blocks
+            .compute_redundancy_work(&mut ns.datanodes, &config, Instant::now(), false);
+        assert_eq!(ns.blocks.map.get(block.id).unwrap().replicas.len(), 3);
+        let (order, _) = ns.blocks.sorted_locations(
+            &ns.datanodes,
+            block.id,
+            Instant::now(),
+            config.stale_interval,
+        );
+        assert_eq!(order.last(), Some(&0));
+
+        // Back in service: one replica is now excess and is deleted.
+        ns.set_datanode_admin_state("127.0.0.1:9000", pb::DatanodeAdminAction::Recommission)
+            .unwrap();
+        assert!(read_excluded(dir.path()).unwrap().is_empty());
+        let work =
+            ns.blocks
+                .compute_redundancy_work(&mut ns.datanodes, &config, Instant::now(), false);
+        assert_eq!(work.excess_invalidated, 1);
+        assert!(
+            ns.set_datanode_admin_state("10.0.0.1:1", pb::DatanodeAdminAction::Decommission)
+                .is_err()
+        );
+    }
 
     #[test]
     fn exclude_list_round_trips_durably() {
