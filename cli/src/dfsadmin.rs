@@ -1,14 +1,18 @@
 //! `cairn dfsadmin`: Hadoop's `DFSAdmin` for the commands Cairn's namenode
 //! answers: `-report [-live] [-dead] [-decommissioning]`,
-//! `-safemode enter|leave|get|wait|forceExit`, `-printTopology` and
-//! `-help [cmd]`. Output and messages follow HDFS; the report's text is
+//! `-safemode enter|leave|get|wait|forceExit`, `-decommission host:port`,
+//! `-recommission host:port`, `-printTopology` and `-help [cmd]` (HDFS
+//! decommissions through its exclude file and `-refreshNodes`; Cairn's
+//! namenode keeps that file itself and takes the node's address directly). Output and messages follow HDFS; the report's text is
 //! built in `dfsadmin/report.rs`.
 
 mod report;
 
 use std::time::Duration;
 
-use cairn_client::{ClientConfig, DatanodeReportType, DfsClient, DfsError, SafeModeAction};
+use cairn_client::{
+    ClientConfig, DatanodeAdminAction, DatanodeReportType, DfsClient, DfsError, SafeModeAction,
+};
 
 use crate::generic_options;
 use crate::human;
@@ -21,6 +25,8 @@ const SAFE_MODE_POLL: Duration = Duration::from_secs(1);
 /// The commands, as `-help` and the usage list them.
 const USAGE_SUMMARY: &str = "\t[-report [-live] [-dead] [-decommissioning]]
 \t[-safemode <enter | leave | get | wait | forceExit>]
+\t[-decommission <host:port>]
+\t[-recommission <host:port>]
 \t[-printTopology]
 \t[-help [cmd]]
 ";
@@ -46,6 +52,7 @@ pub async fn run(base: ClientConfig, args: Vec<String>) -> i32 {
         "-safemode" => args.len() == 2,
         "-report" => args.len() <= 6,
         "-printTopology" => args.len() == 1,
+        "-decommission" | "-recommission" => args.len() == 2,
         _ => true,
     };
     if !count_ok {
@@ -67,6 +74,12 @@ pub async fn run(base: ClientConfig, args: Vec<String>) -> i32 {
         "-report" => report(&client, &args[1..]).await,
         "-safemode" => safe_mode(&client, &args[1]).await,
         "-printTopology" => print_topology(&client).await,
+        "-decommission" => {
+            set_admin_state(&client, &args[1], DatanodeAdminAction::Decommission).await
+        }
+        "-recommission" => {
+            set_admin_state(&client, &args[1], DatanodeAdminAction::Recommission).await
+        }
         _ => {
             eprintln!("{}: Unknown command", name_of(&cmd));
             eprint!("{}", usage(""));
@@ -100,6 +113,8 @@ fn usage(cmd: &str) -> String {
             "Usage: cairn dfsadmin [-safemode enter | leave | get | wait | forceExit]\n".into()
         }
         "-printTopology" => "Usage: cairn dfsadmin [-printTopology]\n".into(),
+        "-decommission" => "Usage: cairn dfsadmin [-decommission <host:port>]\n".into(),
+        "-recommission" => "Usage: cairn dfsadmin [-recommission <host:port>]\n".into(),
         _ => format!(
             "Usage: cairn dfsadmin\nNote: Administrative commands can only be run as the Cairn superuser.\n{USAGE_SUMMARY}\n{}",
             generic_options::USAGE
@@ -124,6 +139,15 @@ fn help(cmd: &str) -> String {
 \t\tpercentage of blocks satisfies the minimum replication\n\
 \t\tcondition.  Safe mode can also be entered manually, but then\n\
 \t\tit can only be turned off manually as well.\n";
+    let decommission = "-decommission <host:port>: Start decommissioning the datanode whose\n\
+\t\tdata transfer address is host:port (as -report names it).\n\
+\t\tIt takes no new blocks; its replicas are copied to other\n\
+\t\tdatanodes; once none is needed any more -report shows it\n\
+\t\t\"Decommissioned\" and it can be stopped. Survives a\n\
+\t\tnamenode restart.\n";
+    let recommission = "-recommission <host:port>: Put a decommissioning or decommissioned\n\
+\t\tdatanode back in service; replicas that became excess\n\
+\t\tare removed.\n";
     let topology = "-printTopology: Print a tree of the racks and their\n\
 \t\tnodes as reported by the Namenode\n";
     let help = "-help [cmd]: \tDisplays help for the given command or all commands if none\n\
@@ -132,11 +156,13 @@ fn help(cmd: &str) -> String {
         "report" => format!("{report}\n"),
         "safemode" => format!("{safemode}\n"),
         "printTopology" => format!("{topology}\n"),
+        "decommission" => format!("{decommission}\n"),
+        "recommission" => format!("{recommission}\n"),
         "help" => format!("{help}\n"),
         _ => format!(
             "cairn dfsadmin performs DFS administrative commands.\n\
 Note: Administrative commands can only be run with superuser permission.\n\
-The full syntax is: \n\ncairn dfsadmin\n{USAGE_SUMMARY}\n{report}\n{safemode}\n{topology}\n{help}\n\n{}",
+The full syntax is: \n\ncairn dfsadmin\n{USAGE_SUMMARY}\n{report}\n{safemode}\n{decommission}\n{recommission}\n{topology}\n{help}\n\n{}",
             generic_options::USAGE
         ),
     }
@@ -197,6 +223,22 @@ async fn safe_mode(client: &DfsClient, action: &str) -> Result<i32, DfsError> {
         on = client.set_safe_mode(SafeModeAction::SafemodeGet).await?.0;
     }
     println!("Safe mode is {}", if on { "ON" } else { "OFF" });
+    Ok(0)
+}
+
+/// `-decommission` / `-recommission host:port`.
+async fn set_admin_state(
+    client: &DfsClient,
+    datanode: &str,
+    action: DatanodeAdminAction,
+) -> Result<i32, DfsError> {
+    let node = client.set_datanode_admin_state(datanode, action).await?;
+    let state = report::decommission_status(node.map_or(0, |n| n.admin_state));
+    let verb = match action {
+        DatanodeAdminAction::Decommission => "Decommission",
+        DatanodeAdminAction::Recommission => "Recommission",
+    };
+    println!("{verb} of {datanode} successful; Decommission Status : {state}");
     Ok(0)
 }
 

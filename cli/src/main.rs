@@ -6,6 +6,7 @@
 //! raw and parse them the way FsShell does; the rest is clap.
 
 mod bench;
+mod chaos;
 mod config;
 mod daemon;
 mod dfsadmin;
@@ -13,6 +14,7 @@ mod embedded;
 mod fsck;
 mod generic_options;
 mod human;
+mod mount;
 mod s3;
 mod server;
 mod shell;
@@ -80,6 +82,12 @@ enum Command {
     /// Serve the namespace through the S3 API (buckets are top-level
     /// directories), for the AWS CLI, boto3 and other S3 tools.
     S3(s3::S3Args),
+    /// Kill, pause and corrupt datanodes while writing and reading, then
+    /// check that no acknowledged byte was lost.
+    Chaos(chaos::ChaosArgs),
+    /// Mount the cluster on an empty directory as an ordinary file system
+    /// (FUSE), in the foreground until Ctrl-C or `fusermount3 -u`.
+    Mount(mount::MountArgs),
     /// Measure throughput against a baseline run on the same machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -89,7 +97,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(hadoop_style_args(std::env::args()));
     let daemon = matches!(
         cli.command,
-        Command::Server(_) | Command::Namenode(_) | Command::Datanode(_) | Command::S3(_)
+        Command::Server(_)
+            | Command::Namenode(_)
+            | Command::Datanode(_)
+            | Command::Mount(_)
+            | Command::S3(_)
     );
     init_logging(cli.log_level.as_deref(), daemon);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -121,6 +133,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Fsck { args } => fsck::run(settings.client_config(), args).await,
         Command::Dfsadmin { args } => dfsadmin::run(settings.client_config(), args).await,
         Command::S3(args) => s3::run(settings, args).await.map(|()| 0)?,
+        Command::Chaos(args) => i32::from(chaos::run(settings, args).await?),
+        Command::Mount(args) => mount::run(settings, args).await.map(|()| 0)?,
         Command::Bench(command) => bench::run(settings, command).await.map(|()| 0)?,
     };
     Ok(u8::try_from(status).unwrap_or(1))

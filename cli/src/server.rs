@@ -34,9 +34,13 @@ pub struct ServerArgs {
     /// 127.0.0.1:9000.
     #[arg(long, value_name = "IP:PORT")]
     pub s3_address: Option<String>,
+    /// Also mount the cluster on this empty directory (as `cairn mount`).
+    #[arg(long, value_name = "DIR")]
+    pub mount: Option<PathBuf>,
 }
 
 pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
+    let mount_client = settings.client_config();
     let cluster = EmbeddedCluster::start(
         &args.data_dir,
         args.datanodes,
@@ -74,6 +78,18 @@ pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| settings.file.s3.address.clone());
     let gateway = start_s3(&settings, &args, &nn_addr.to_string(), &s3_address).await?;
+    let mount = match &args.mount {
+        Some(dir) => {
+            let mut config = mount_client;
+            config.namenode = nn_addr.to_string();
+            let client = cairn_client::DfsClient::connect(config).await?;
+            let mount =
+                cairn_fuse::Mount::start(client, dir, cairn_fuse::MountOptions::default()).await?;
+            println!("  mount       {}", dir.display());
+            Some(mount)
+        }
+        None => None,
+    };
     if nn_addr.to_string() != DEFAULT_NAMENODE {
         println!("export CAIRN_NAMENODE={nn_addr}   # so that cairn dfs finds this namenode");
     }
@@ -81,6 +97,9 @@ pub async fn run(settings: Settings, args: ServerArgs) -> anyhow::Result<()> {
     println!("Press Ctrl-C to stop.");
 
     shutdown_signal().await?;
+    if let Some(mount) = mount {
+        mount.unmount().await?;
+    }
     gateway.shutdown().await?;
     cluster.shutdown().await?;
     println!("Cairn stopped; run `cairn server` again to carry on where it left off.");

@@ -157,24 +157,22 @@ fn endpoint(authority: &str) -> Result<Endpoint, DfsError> {
         .max_frame_size(MAX_FRAME_SIZE))
 }
 
-/// A lazily connected namenode client. Fails only on an address that can
-/// never work or a user name that cannot travel as metadata.
-pub(crate) fn namenode_client(
+/// A lazily connected channel to the namenode at `authority`.
+pub(crate) fn namenode_channel(
     authority: &str,
-    user: &str,
     rpc_timeout: Duration,
-) -> Result<(NamenodeClient, NamenodeChannel), DfsError> {
-    let channel = NamenodeChannel {
+) -> Result<NamenodeChannel, DfsError> {
+    Ok(NamenodeChannel {
         channel: endpoint(authority)?.timeout(rpc_timeout).connect_lazy(),
         authority: Arc::from(authority),
-    };
-    Ok((namenode_client_on(channel.clone(), user)?, channel))
+    })
 }
 
-/// A namenode client on an existing channel that names `user` on every
-/// call: how clients acting for different users share one connection.
-pub(crate) fn namenode_client_on(
-    channel: NamenodeChannel,
+/// A namenode client that calls as `user` over `channel`, so clients for
+/// many users (the FUSE mount's callers) share one connection. Fails only
+/// on a user name that cannot travel as metadata.
+pub(crate) fn namenode_client_as(
+    channel: &NamenodeChannel,
     user: &str,
 ) -> Result<NamenodeClient, DfsError> {
     let user: AsciiMetadataValue = MetadataValue::try_from(user).map_err(|_| {
@@ -183,7 +181,7 @@ pub(crate) fn namenode_client_on(
         ))
     })?;
     Ok(
-        ClientProtocolClient::with_interceptor(channel, UserInterceptor { user })
+        ClientProtocolClient::with_interceptor(channel.clone(), UserInterceptor { user })
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE),
     )

@@ -4,9 +4,13 @@
 //! At most a window of packets is unacknowledged: the writer waits for a
 //! permit of the window before each packet, and an ack returns the permit.
 //!
-//! Sent packets stay in the `unacked` queue until acknowledged, so that
-//! pipeline recovery (resend them to the surviving datanodes under a new
-//! generation stamp) can be added without changing the data path.
+//! Sent packets stay in the `unacked` queue until acknowledged. When a
+//! datanode of the pipeline fails (an error ack naming it, a broken stream,
+//! an ack that never comes), the pipeline recovers as HDFS's DataStreamer
+//! does (see [`BlockPipeline::recover`]): the bad datanode is left out, the
+//! namenode hands out a new generation stamp, the surviving datanodes carry
+//! on from the acknowledged length under it, and the unacknowledged packets
+//! are sent again. The namenode re-replicates the block after it is closed.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,8 +18,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_proto::pb::{
-    AckStatus, Block, DatanodeInfo, Packet, PipelineAck, WriteBlockHeader, WriteBlockRequest,
-    WriteStage, write_block_request,
+    AckStatus, Block, DatanodeInfo, Packet, PipelineAck, UpdateBlockForPipelineRequest,
+    UpdatePipelineRequest, WriteBlockHeader, WriteBlockRequest, WriteStage, write_block_request,
 };
 use cairn_proto::{BYTES_PER_CHECKSUM, ErrorKind, RpcError};
 use parking_lot::Mutex;
@@ -127,58 +131,75 @@ impl PipelineNames {
     }
 }
 
-/// One block's write pipeline.
-pub(crate) struct BlockPipeline {
-    /// The block; `num_bytes` is the length sent so far.
-    block: Block,
+/// One open connection of a pipeline: the request stream to the first
+/// datanode and the task reading its acks. Recovery replaces it whole.
+struct Connection {
     names: PipelineNames,
     requests: mpsc::Sender<WriteBlockRequest>,
     shared: Arc<AckShared>,
-    next_seqno: i64,
     ack_task: JoinHandle<()>,
-    timeout: Duration,
 }
 
-impl BlockPipeline {
-    /// Opens the pipeline: sends the header to the first datanode and waits
-    /// for the setup ack (seqno -1) from the whole pipeline.
-    pub(crate) async fn setup(setup: PipelineSetup<'_>) -> Result<Self> {
+impl Drop for Connection {
+    /// Dropping a connection abandons it: the request stream closes with the
+    /// sender and the ack task stops reading.
+    fn drop(&mut self) {
+        self.ack_task.abort();
+    }
+}
+
+/// What [`Connection::open`] sends in the header.
+struct Header {
+    /// The block as the replicas have it now (id, stamp, acknowledged length).
+    block: Block,
+    stage: WriteStage,
+    new_generation_stamp: u64,
+    /// Seqno acknowledged before this connection (recovery carries it over).
+    acked_seqno: i64,
+}
+
+impl Connection {
+    /// Sends the header to the first datanode and waits for the setup ack
+    /// (seqno -1) from the whole pipeline.
+    async fn open(
+        client: &DfsClient,
+        path: &str,
+        nodes: &[DatanodeInfo],
+        header: Header,
+        window: usize,
+        timeout: Duration,
+    ) -> Result<Self> {
         let names = PipelineNames {
-            path: setup.path.to_string(),
-            block_id: setup.block.id,
-            nodes: setup.nodes.iter().map(datanode_address).collect(),
+            path: path.to_string(),
+            block_id: header.block.id,
+            nodes: nodes.iter().map(datanode_address).collect(),
         };
         let Some(first) = names.nodes.first().cloned() else {
             return Err(RpcError::new(
                 ErrorKind::NotEnoughReplicas,
-                format!(
-                    "{}: no datanode to write blk_{} to",
-                    setup.path, setup.block.id
-                ),
+                format!("{path}: no datanode to write blk_{} to", header.block.id),
             )
             .into());
         };
-        let window = setup.window.max(1);
-        let mut datanode = setup.client.datanode(&first)?;
+        let mut datanode = client.datanode(&first)?;
         // Room for the header and the last packet beyond the window, so a
         // send never waits on the channel while the window has room.
         let (requests, outgoing) = mpsc::channel(window + 2);
-        let header = WriteBlockHeader {
-            block: Some(setup.block),
-            targets: setup.nodes[1..].to_vec(),
-            client_name: setup.client.client_name().to_string(),
-            stage: setup.stage as i32,
-            new_generation_stamp: setup.new_generation_stamp,
+        let message = WriteBlockHeader {
+            block: Some(header.block),
+            targets: nodes.get(1..).unwrap_or_default().to_vec(),
+            client_name: client.client_name().to_string(),
+            stage: header.stage as i32,
+            new_generation_stamp: header.new_generation_stamp,
             bytes_per_checksum: BYTES_PER_CHECKSUM as u32,
         };
         requests
             .send(WriteBlockRequest {
-                message: Some(write_block_request::Message::Header(header)),
+                message: Some(write_block_request::Message::Header(message)),
             })
             .await
             .map_err(|_| names.failure(first.clone(), "request stream closed before the header"))?;
 
-        let timeout = setup.timeout;
         let call = datanode.write_block(ReceiverStream::new(outgoing));
         let mut acks = match tokio::time::timeout(timeout, call).await {
             Ok(Ok(response)) => response.into_inner(),
@@ -213,11 +234,11 @@ impl BlockPipeline {
                 ),
             });
         }
-        tracing::debug!(path = %names.path, block = names.block_id, pipeline = ?names.nodes, "pipeline set up");
+        tracing::debug!(path = %names.path, block = names.block_id, pipeline = ?names.nodes, stage = header.stage.as_str_name(), "pipeline set up");
 
         let (progress, _) = watch::channel(AckProgress {
-            acked_seqno: SETUP_SEQNO,
-            acked_length: setup.block.num_bytes,
+            acked_seqno: header.acked_seqno,
+            acked_length: header.block.num_bytes,
             failure: None,
         });
         let shared = Arc::new(AckShared {
@@ -226,97 +247,12 @@ impl BlockPipeline {
             window: Arc::new(Semaphore::new(window)),
         });
         let ack_task = tokio::spawn(process_acks(acks, Arc::clone(&shared), names.clone()));
-        // From here on the replicas carry the new stamp (append, recovery).
-        let block = match setup.new_generation_stamp {
-            0 => setup.block,
-            new_gs => Block {
-                generation_stamp: new_gs,
-                ..setup.block
-            },
-        };
         Ok(Self {
-            block,
             names,
             requests,
             shared,
-            next_seqno: 0,
             ack_task,
-            timeout,
         })
-    }
-
-    /// The offset in the block of the next byte to send.
-    pub(crate) fn bytes_sent(&self) -> u64 {
-        self.block.num_bytes
-    }
-
-    /// Sends a data packet once the window has room.
-    pub(crate) async fn send_data(&mut self, data: Bytes, sync: bool) -> Result<()> {
-        let len = data.len() as u64;
-        let packet = packet::data_packet(self.next_seqno, self.block.num_bytes, data, sync);
-        self.send(packet).await?;
-        self.block.num_bytes += len;
-        Ok(())
-    }
-
-    /// Waits until every packet sent so far is acknowledged by the whole
-    /// pipeline; returns the acknowledged length of the block.
-    pub(crate) async fn wait_all_acked(&self) -> Result<u64> {
-        self.wait_acked(self.next_seqno - 1).await
-    }
-
-    /// Sends the empty last packet, after which the datanodes finalize their
-    /// replicas. Returns the block with its final length; its acks are
-    /// awaited with [`BlockPipeline::wait_all_acked`].
-    pub(crate) async fn send_last_packet(&mut self) -> Result<Block> {
-        let packet = packet::last_packet(self.next_seqno, self.block.num_bytes);
-        self.send(packet).await?;
-        Ok(self.block)
-    }
-
-    async fn send(&mut self, packet: Packet) -> Result<()> {
-        let window = Arc::clone(&self.shared.window);
-        let permit = match tokio::time::timeout(self.timeout, window.acquire_owned()).await {
-            Ok(Ok(permit)) => permit,
-            // The ack task closes the window when the pipeline fails.
-            Ok(Err(_)) => return Err(self.failure()),
-            Err(_) => return Err(self.timed_out("an ack to free the packet window")),
-        };
-        let seqno = packet.seqno;
-        self.shared.unacked.lock().push_back(InFlight {
-            packet: packet.clone(),
-            _permit: permit,
-        });
-        let request = WriteBlockRequest {
-            message: Some(write_block_request::Message::Packet(packet)),
-        };
-        match tokio::time::timeout(self.timeout, self.requests.send(request)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err(self.failure()),
-            Err(_) => return Err(self.timed_out("the datanode to take a packet")),
-        }
-        self.next_seqno = seqno + 1;
-        Ok(())
-    }
-
-    async fn wait_acked(&self, seqno: i64) -> Result<u64> {
-        let mut progress = self.shared.progress.subscribe();
-        loop {
-            {
-                let now = progress.borrow_and_update();
-                if now.acked_seqno >= seqno {
-                    return Ok(now.acked_length);
-                }
-                if let Some(failure) = &now.failure {
-                    return Err(failure.clone());
-                }
-            }
-            match tokio::time::timeout(self.timeout, progress.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(self.failure()),
-                Err(_) => return Err(self.timed_out("acks")),
-            }
-        }
     }
 
     /// Why the pipeline stopped, as the ack task recorded it.
@@ -331,13 +267,331 @@ impl BlockPipeline {
                     .failure(self.names.first(), "the pipeline closed")
             })
     }
+}
+
+/// One block's write pipeline.
+pub(crate) struct BlockPipeline {
+    client: DfsClient,
+    /// The block under its current generation stamp; `num_bytes` is the
+    /// length sent so far.
+    block: Block,
+    /// The datanodes of the pipeline, in order; recovery removes bad ones.
+    nodes: Vec<DatanodeInfo>,
+    /// Datanodes recovery left out ("host:port"), for the final error.
+    bad_nodes: Vec<String>,
+    conn: Connection,
+    next_seqno: i64,
+    window: usize,
+    timeout: Duration,
+}
+
+impl BlockPipeline {
+    /// Opens the pipeline: sends the header to the first datanode and waits
+    /// for the setup ack (seqno -1) from the whole pipeline.
+    pub(crate) async fn setup(setup: PipelineSetup<'_>) -> Result<Self> {
+        let window = setup.window.max(1);
+        let conn = Connection::open(
+            setup.client,
+            setup.path,
+            &setup.nodes,
+            Header {
+                block: setup.block,
+                stage: setup.stage,
+                new_generation_stamp: setup.new_generation_stamp,
+                acked_seqno: SETUP_SEQNO,
+            },
+            window,
+            setup.timeout,
+        )
+        .await?;
+        // From here on the replicas carry the new stamp (append, recovery).
+        let block = match setup.new_generation_stamp {
+            0 => setup.block,
+            new_gs => Block {
+                generation_stamp: new_gs,
+                ..setup.block
+            },
+        };
+        Ok(Self {
+            client: setup.client.clone(),
+            block,
+            nodes: setup.nodes,
+            bad_nodes: Vec::new(),
+            conn,
+            next_seqno: 0,
+            window,
+            timeout: setup.timeout,
+        })
+    }
+
+    /// The offset in the block of the next byte to send.
+    pub(crate) fn bytes_sent(&self) -> u64 {
+        self.block.num_bytes
+    }
+
+    /// The datanodes of the pipeline, in order.
+    pub(crate) fn nodes(&self) -> &[DatanodeInfo] {
+        &self.nodes
+    }
+
+    /// The block under its current generation stamp (recovery changes it),
+    /// with the length sent so far.
+    pub(crate) fn block(&self) -> Block {
+        self.block
+    }
+
+    /// Sends a data packet once the window has room.
+    pub(crate) async fn send_data(&mut self, data: Bytes, sync: bool) -> Result<()> {
+        let len = data.len() as u64;
+        let packet = packet::data_packet(self.next_seqno, self.block.num_bytes, data, sync);
+        self.send(packet).await?;
+        self.block.num_bytes += len;
+        Ok(())
+    }
+
+    /// Waits until every packet sent so far is acknowledged by the whole
+    /// pipeline; returns the acknowledged length of the block.
+    pub(crate) async fn wait_all_acked(&mut self) -> Result<u64> {
+        let seqno = self.next_seqno - 1;
+        loop {
+            match self.wait_acked(seqno).await {
+                Ok(length) => return Ok(length),
+                Err(cause) => self.recover(cause).await?,
+            }
+        }
+    }
+
+    /// Sends the empty last packet, after which the datanodes finalize their
+    /// replicas. Returns the block with its final length; its acks are
+    /// awaited with [`BlockPipeline::wait_all_acked`].
+    pub(crate) async fn send_last_packet(&mut self) -> Result<Block> {
+        let packet = packet::last_packet(self.next_seqno, self.block.num_bytes);
+        self.send(packet).await?;
+        Ok(self.block)
+    }
+
+    /// Queues `packet` as unacknowledged and sends it; a failure on the way
+    /// is recovered from, and recovery sends it again with the others.
+    async fn send(&mut self, packet: Packet) -> Result<()> {
+        let permit = loop {
+            let window = Arc::clone(&self.conn.shared.window);
+            let cause = match tokio::time::timeout(self.timeout, window.acquire_owned()).await {
+                Ok(Ok(permit)) => break permit,
+                // The ack task closes the window when the pipeline fails.
+                Ok(Err(_)) => self.conn.failure(),
+                Err(_) => self.timed_out("an ack to free the packet window"),
+            };
+            self.recover(cause).await?;
+        };
+        self.next_seqno = packet.seqno + 1;
+        self.conn.shared.unacked.lock().push_back(InFlight {
+            packet: packet.clone(),
+            _permit: permit,
+        });
+        let request = WriteBlockRequest {
+            message: Some(write_block_request::Message::Packet(packet)),
+        };
+        let cause = match tokio::time::timeout(self.timeout, self.conn.requests.send(request)).await
+        {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(_)) => self.conn.failure(),
+            Err(_) => self.timed_out("the datanode to take a packet"),
+        };
+        self.recover(cause).await
+    }
+
+    async fn wait_acked(&self, seqno: i64) -> Result<u64> {
+        let mut progress = self.conn.shared.progress.subscribe();
+        loop {
+            {
+                let now = progress.borrow_and_update();
+                if now.acked_seqno >= seqno {
+                    return Ok(now.acked_length);
+                }
+                if let Some(failure) = &now.failure {
+                    return Err(failure.clone());
+                }
+            }
+            match tokio::time::timeout(self.timeout, progress.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(self.conn.failure()),
+                Err(_) => return Err(self.timed_out("acks")),
+            }
+        }
+    }
+
+    /// HDFS's setupPipelineForAppendOrRecovery, without a replacement
+    /// datanode: leaves out the datanode `cause` blames (the first one when
+    /// it names none, as when the stream to it broke or its acks stopped),
+    /// gets a new generation stamp from the namenode, reopens the pipeline
+    /// to the survivors with stage PIPELINE_SETUP_RECOVERY at the length
+    /// every datanode acknowledged, tells the namenode the new pipeline,
+    /// and sends the unacknowledged packets again. Fails when no datanode
+    /// is left, or when the namenode refuses (the lease was lost).
+    async fn recover(&mut self, mut cause: DfsError) -> Result<()> {
+        let (mut acked_seqno, mut acked_length, mut resend) = self.take_unacked(Vec::new());
+        loop {
+            let bad = bad_node_index(&cause, &self.nodes).unwrap_or(0);
+            if bad < self.nodes.len() {
+                let removed = self.nodes.remove(bad);
+                self.bad_nodes.push(datanode_address(&removed));
+            }
+            tracing::warn!(
+                path = %self.conn.names.path,
+                block = self.block.id,
+                error = %cause,
+                survivors = ?self.nodes.iter().map(datanode_address).collect::<Vec<_>>(),
+                acked_length,
+                unacked = resend.len(),
+                "recovering the write pipeline"
+            );
+            if self.nodes.is_empty() {
+                return Err(DfsError::AllDatanodesBad {
+                    block_id: self.block.id,
+                    path: self.conn.names.path.clone(),
+                    datanodes: self.bad_nodes.clone(),
+                    cause: Box::new(cause),
+                });
+            }
+            let acked = Block {
+                num_bytes: acked_length,
+                ..self.block
+            };
+            let new_gs = self.update_block_for_pipeline(acked).await?;
+            let opened = Connection::open(
+                &self.client,
+                &self.conn.names.path,
+                &self.nodes,
+                Header {
+                    block: acked,
+                    stage: WriteStage::PipelineSetupRecovery,
+                    new_generation_stamp: new_gs,
+                    acked_seqno,
+                },
+                self.window,
+                self.timeout,
+            )
+            .await;
+            let conn = match opened {
+                Ok(conn) => conn,
+                Err(err) => {
+                    cause = err;
+                    continue;
+                }
+            };
+            let new_block = Block {
+                generation_stamp: new_gs,
+                ..acked
+            };
+            self.update_pipeline(acked, new_block).await?;
+            self.block.generation_stamp = new_gs;
+            self.conn = conn;
+            match self.resend(&mut resend).await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    (acked_seqno, acked_length, resend) = self.take_unacked(resend);
+                    cause = err;
+                }
+            }
+        }
+    }
+
+    /// Stops the ack task and takes what must reach the next pipeline: the
+    /// unacknowledged packets, oldest first, then `not_sent` (packets not
+    /// sent yet), with the seqno and block length acknowledged before them.
+    /// Those follow from the packets themselves, not from the ack task's
+    /// progress, which may lag behind the queue it pops.
+    fn take_unacked(&mut self, not_sent: Vec<Packet>) -> (i64, u64, Vec<Packet>) {
+        self.conn.ack_task.abort();
+        let packets: Vec<Packet> = self
+            .conn
+            .shared
+            .unacked
+            .lock()
+            .drain(..)
+            .map(|f| f.packet)
+            .chain(not_sent)
+            .collect();
+        let (seqno, length) = match packets.first() {
+            Some(p) => (p.seqno - 1, p.offset_in_block),
+            None => (self.next_seqno - 1, self.block.num_bytes),
+        };
+        (seqno, length, packets)
+    }
+
+    /// Sends the packets recovery carries over into the new pipeline; on a
+    /// failure the ones not sent yet stay in `packets`.
+    async fn resend(&mut self, packets: &mut Vec<Packet>) -> Result<()> {
+        let mut pending: VecDeque<Packet> = packets.drain(..).collect();
+        while let Some(packet) = pending.pop_front() {
+            let window = Arc::clone(&self.conn.shared.window);
+            let permit = match window.try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    pending.push_front(packet);
+                    packets.extend(pending);
+                    return Err(self.conn.failure());
+                }
+            };
+            self.conn.shared.unacked.lock().push_back(InFlight {
+                packet: packet.clone(),
+                _permit: permit,
+            });
+            let request = WriteBlockRequest {
+                message: Some(write_block_request::Message::Packet(packet)),
+            };
+            let sent = tokio::time::timeout(self.timeout, self.conn.requests.send(request)).await;
+            if !matches!(sent, Ok(Ok(()))) {
+                packets.extend(pending);
+                return Err(self.conn.failure());
+            }
+        }
+        Ok(())
+    }
+
+    /// A new generation stamp for the block, from the namenode.
+    async fn update_block_for_pipeline(&self, block: Block) -> Result<u64> {
+        let request = UpdateBlockForPipelineRequest {
+            block: Some(block),
+            client_name: self.client.client_name().to_string(),
+        };
+        let located = self
+            .client
+            .namenode()
+            .update_block_for_pipeline(request)
+            .await?
+            .into_inner();
+        located
+            .block
+            .map(|b| b.generation_stamp)
+            .filter(|&gs| gs > block.generation_stamp)
+            .ok_or_else(|| DfsError::Protocol {
+                peer: self.client.config().namenode.clone(),
+                message: format!(
+                    "updateBlockForPipeline of blk_{} returned no newer generation stamp",
+                    block.id
+                ),
+            })
+    }
+
+    /// Tells the namenode the block goes on under `new` with these nodes.
+    async fn update_pipeline(&self, old: Block, new: Block) -> Result<()> {
+        let request = UpdatePipelineRequest {
+            client_name: self.client.client_name().to_string(),
+            old_block: Some(old),
+            new_block: Some(new),
+            new_datanode_uuids: self.nodes.iter().map(|n| n.datanode_uuid.clone()).collect(),
+        };
+        self.client.namenode().update_pipeline(request).await?;
+        Ok(())
+    }
 
     fn timed_out(&self, what: &str) -> DfsError {
         DfsError::TimedOut {
-            peer: self.names.first(),
+            peer: self.conn.names.first(),
             what: format!(
                 "{what} (blk_{} of {})",
-                self.names.block_id, self.names.path
+                self.conn.names.block_id, self.conn.names.path
             ),
             timeout_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
         }
@@ -347,7 +601,8 @@ impl BlockPipeline {
     /// resend), oldest first.
     #[cfg(test)]
     pub(crate) fn unacked_seqnos(&self) -> Vec<i64> {
-        self.shared
+        self.conn
+            .shared
             .unacked
             .lock()
             .iter()
@@ -356,12 +611,15 @@ impl BlockPipeline {
     }
 }
 
-impl Drop for BlockPipeline {
-    /// Dropping a pipeline abandons it: the request stream closes with the
-    /// sender and the ack task stops reading.
-    fn drop(&mut self) {
-        self.ack_task.abort();
-    }
+/// The position in `nodes` of the datanode a pipeline error blames (it
+/// may name it by "host:port" or by uuid).
+pub(crate) fn bad_node_index(err: &DfsError, nodes: &[DatanodeInfo]) -> Option<usize> {
+    let DfsError::Pipeline { datanode, .. } = err else {
+        return None;
+    };
+    nodes
+        .iter()
+        .position(|n| datanode_address(n) == *datanode || n.datanode_uuid == *datanode)
 }
 
 /// HDFS's ResponseProcessor: matches acks to the oldest unacknowledged

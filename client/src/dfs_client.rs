@@ -8,11 +8,12 @@ use std::time::Duration;
 use cairn_proto::ErrorKind;
 use cairn_proto::pb::{
     AppendRequest, ConcatRequest, ContentSummary, CreateRequest, CreateSymlinkRequest,
-    DatanodeInfo, DatanodeReportType, DeleteRequest, FileStatus, FsStats, GetBlockLocationsRequest,
-    GetContentSummaryRequest, GetDatanodeReportRequest, GetFileInfoRequest, GetFsStatsRequest,
-    GetListingRequest, GetServerDefaultsRequest, GetXAttrsRequest, ListXAttrsRequest, LocatedBlock,
-    LocatedBlocks, MkdirsRequest, RemoveXAttrRequest, RenameRequest, ReportBadBlocksRequest,
-    SafeModeAction, ServerDefaults, SetOwnerRequest, SetPermissionRequest, SetReplicationRequest,
+    DatanodeAdminAction, DatanodeInfo, DatanodeReportType, DeleteRequest, FileStatus, FsStats,
+    GetBlockLocationsRequest, GetContentSummaryRequest, GetDatanodeReportRequest,
+    GetFileInfoRequest, GetFsStatsRequest, GetListingRequest, GetServerDefaultsRequest,
+    GetXAttrsRequest, ListXAttrsRequest, LocatedBlock, LocatedBlocks, MkdirsRequest,
+    RemoveXAttrRequest, RenameRequest, ReportBadBlocksRequest, SafeModeAction, ServerDefaults,
+    SetDatanodeAdminStateRequest, SetOwnerRequest, SetPermissionRequest, SetReplicationRequest,
     SetSafeModeRequest, SetTimesRequest, SetXAttrRequest, TruncateRequest, XAttr, XAttrSetFlag,
 };
 use tokio::sync::OnceCell;
@@ -43,9 +44,9 @@ struct Inner {
     /// The host this client writes from, for the namenode's placement of the
     /// first replica on the writer's node.
     client_host: String,
-    namenode: NamenodeClient,
-    /// The channel under `namenode`, for clients of other users ([`DfsClient::with_user`]).
     namenode_channel: NamenodeChannel,
+    /// Calls as `config.user` over `namenode_channel`.
+    namenode: NamenodeClient,
     datanodes: DatanodeChannels,
     lease_renewer: Arc<LeaseRenewer>,
     server_defaults: OnceCell<ServerDefaults>,
@@ -57,8 +58,8 @@ impl DfsClient {
     /// is an error now.
     pub async fn connect(config: ClientConfig) -> Result<DfsClient> {
         let authority = connection::parse_namenode_address(&config.namenode)?;
-        let (namenode, namenode_channel) =
-            connection::namenode_client(&authority, &config.user, config.rpc_timeout)?;
+        let namenode_channel = connection::namenode_channel(&authority, config.rpc_timeout)?;
+        let namenode = connection::namenode_client_as(&namenode_channel, &config.user)?;
         let client_host = local_host_towards(&authority).await;
         let client_name = format!("DFSClient_{:016x}", rand::random::<u64>());
         tracing::debug!(namenode = %authority, client = %client_name, %client_host, "client created");
@@ -67,8 +68,8 @@ impl DfsClient {
                 config,
                 client_name,
                 client_host,
-                namenode,
                 namenode_channel,
+                namenode,
                 datanodes: DatanodeChannels::default(),
                 lease_renewer: Arc::default(),
                 server_defaults: OnceCell::new(),
@@ -76,23 +77,25 @@ impl DfsClient {
         })
     }
 
-    /// A client that acts as `user` (HDFS's proxy-less "doAs"), sharing
-    /// this client's namenode channel, datanode channels and lease renewer:
-    /// a gateway serving many users needs no connection per user.
+    /// The same client acting as `user` (HDFS simple authentication): it
+    /// shares the namenode channel, the datanode channels, the client name
+    /// and the lease renewer, so it is cheap to make one per caller (the
+    /// FUSE mount does, for each local user that touches the mount).
     pub fn with_user(&self, user: &str) -> Result<DfsClient> {
-        let namenode = connection::namenode_client_on(self.inner.namenode_channel.clone(), user)?;
-        let mut config = self.inner.config.clone();
+        let inner = &self.inner;
+        let mut config = inner.config.clone();
         config.user = user.to_string();
+        let server_defaults = OnceCell::new_with(inner.server_defaults.get().cloned());
         Ok(DfsClient {
             inner: Arc::new(Inner {
+                namenode: connection::namenode_client_as(&inner.namenode_channel, user)?,
+                namenode_channel: inner.namenode_channel.clone(),
                 config,
-                client_name: self.inner.client_name.clone(),
-                client_host: self.inner.client_host.clone(),
-                namenode,
-                namenode_channel: self.inner.namenode_channel.clone(),
-                datanodes: self.inner.datanodes.clone(),
-                lease_renewer: Arc::clone(&self.inner.lease_renewer),
-                server_defaults: self.inner.server_defaults.clone(),
+                client_name: inner.client_name.clone(),
+                client_host: inner.client_host.clone(),
+                datanodes: inner.datanodes.clone(),
+                lease_renewer: Arc::clone(&inner.lease_renewer),
+                server_defaults,
             }),
         })
     }
@@ -486,6 +489,26 @@ impl DfsClient {
         };
         let response = self.namenode().set_safe_mode(request).await?.into_inner();
         Ok((response.on, response.status))
+    }
+
+    /// Decommissions or recommissions the datanode at `datanode`
+    /// ("host:port"); superuser only. Returns the node as the namenode
+    /// then sees it.
+    pub async fn set_datanode_admin_state(
+        &self,
+        datanode: &str,
+        action: DatanodeAdminAction,
+    ) -> Result<Option<DatanodeInfo>> {
+        let request = SetDatanodeAdminStateRequest {
+            datanode: datanode.to_string(),
+            action: action as i32,
+        };
+        Ok(self
+            .namenode()
+            .set_datanode_admin_state(request)
+            .await?
+            .into_inner()
+            .datanode)
     }
 
     // ---- for the streams ----

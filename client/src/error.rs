@@ -48,6 +48,18 @@ pub enum DfsError {
         message: String,
     },
 
+    /// Pipeline recovery ran out of datanodes: every one of the block's
+    /// pipeline failed (HDFS's "All datanodes ... are bad. Aborting...").
+    #[error(
+        "All datanodes {datanodes:?} are bad. Aborting... (blk_{block_id} of {path}; last error: {cause})"
+    )]
+    AllDatanodesBad {
+        block_id: u64,
+        path: String,
+        datanodes: Vec<String>,
+        cause: Box<DfsError>,
+    },
+
     /// A datanode broke the data-transfer protocol (a packet out of order, a
     /// missing field).
     #[error("protocol error from {peer}: {message}")]
@@ -93,9 +105,10 @@ impl DfsError {
         match self {
             Self::Rpc(err) => err.kind,
             Self::InvalidAddress { .. } | Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
-            Self::AllReplicasFailed { .. } | Self::Pipeline { .. } | Self::UnexpectedEof { .. } => {
-                ErrorKind::Io
-            }
+            Self::AllReplicasFailed { .. }
+            | Self::Pipeline { .. }
+            | Self::AllDatanodesBad { .. }
+            | Self::UnexpectedEof { .. } => ErrorKind::Io,
             Self::ChecksumMismatch { .. } => ErrorKind::ChecksumMismatch,
             Self::Protocol { .. } => ErrorKind::Internal,
             Self::TimedOut { .. } => ErrorKind::TimedOut,

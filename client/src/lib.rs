@@ -31,8 +31,8 @@ mod tests;
 
 pub use cairn_proto::ErrorKind;
 pub use cairn_proto::pb::{
-    ContentSummary, DatanodeInfo, DatanodeReportType, FileStatus, FileType, FsStats, LocatedBlock,
-    LocatedBlocks, SafeModeAction, ServerDefaults, XAttrSetFlag,
+    ContentSummary, DatanodeAdminAction, DatanodeInfo, DatanodeReportType, FileStatus, FileType,
+    FsStats, LocatedBlock, LocatedBlocks, SafeModeAction, ServerDefaults, XAttrSetFlag,
 };
 pub use config::{ClientConfig, CreateOptions};
 pub use dfs_client::DfsClient;

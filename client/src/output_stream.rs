@@ -11,8 +11,7 @@ use cairn_proto::pb::{
 };
 
 use crate::Result;
-use crate::connection::datanode_address;
-use crate::data_streamer::{BlockPipeline, PipelineSetup};
+use crate::data_streamer::{BlockPipeline, PipelineSetup, bad_node_index};
 use crate::dfs_client::DfsClient;
 use crate::error::DfsError;
 use crate::lease_renewer::LeaseGuard;
@@ -162,6 +161,16 @@ impl FileWriter {
         self.record(result)
     }
 
+    /// The datanodes of the block being written, in pipeline order (HDFS's
+    /// `DFSOutputStream.getPipeline`); empty between blocks. Pipeline
+    /// recovery leaves failed datanodes out.
+    pub fn pipeline_nodes(&self) -> Vec<DatanodeInfo> {
+        self.pipeline
+            .as_ref()
+            .map(|p| p.nodes().to_vec())
+            .unwrap_or_default()
+    }
+
     /// Bytes written so far, counted from the start of the file (including
     /// the data the file had before an append).
     pub fn pos(&self) -> u64 {
@@ -252,9 +261,17 @@ impl FileWriter {
 
     /// Waits until the replicas of the block that was finished last are
     /// finalized on every datanode of its pipeline.
+    /// Pipeline recovery may have moved that block to a new generation
+    /// stamp: the file's last block takes it, for `complete`.
     async fn wait_finishing(&mut self) -> Result<()> {
-        if let Some(pipeline) = self.finishing.take() {
+        if let Some(mut pipeline) = self.finishing.take() {
             pipeline.wait_all_acked().await?;
+            let block = pipeline.block();
+            if let Some(last) = self.last_block.as_mut()
+                && last.id == block.id
+            {
+                last.generation_stamp = block.generation_stamp;
+            }
         }
         Ok(())
     }
@@ -293,7 +310,7 @@ impl FileWriter {
                 Err(err) if attempt < BLOCK_WRITE_ATTEMPTS => {
                     tracing::warn!(path = %self.path, block = block.id, error = %err, "abandoning block");
                     self.abandon_block(block).await?;
-                    if let Some(bad) = bad_node(&err, &nodes) {
+                    if let Some(bad) = bad_node_index(&err, &nodes).and_then(|i| nodes.get(i)) {
                         excluded.push(bad.datanode_uuid.clone());
                     }
                 }
@@ -457,17 +474,6 @@ impl Source<'_> {
     }
 }
 
-/// The datanode a pipeline error blames, among the pipeline's nodes (the
-/// error may name it by "host:port" or by uuid).
-fn bad_node<'a>(err: &DfsError, nodes: &'a [DatanodeInfo]) -> Option<&'a DatanodeInfo> {
-    let DfsError::Pipeline { datanode, .. } = err else {
-        return None;
-    };
-    nodes
-        .iter()
-        .find(|n| datanode_address(n) == *datanode || n.datanode_uuid == *datanode)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,15 +500,9 @@ mod tests {
             datanode: datanode.into(),
             message: "boom".into(),
         };
-        assert_eq!(
-            bad_node(&err("h2:2"), &nodes).map(|n| n.datanode_uuid.as_str()),
-            Some("u2")
-        );
-        assert_eq!(
-            bad_node(&err("u1"), &nodes).map(|n| n.datanode_uuid.as_str()),
-            Some("u1")
-        );
-        assert!(bad_node(&err("h3:3"), &nodes).is_none());
-        assert!(bad_node(&DfsError::InvalidArgument("x".into()), &nodes).is_none());
+        assert_eq!(bad_node_index(&err("h2:2"), &nodes), Some(1));
+        assert_eq!(bad_node_index(&err("u1"), &nodes), Some(0));
+        assert!(bad_node_index(&err("h3:3"), &nodes).is_none());
+        assert!(bad_node_index(&DfsError::InvalidArgument("x".into()), &nodes).is_none());
     }
 }

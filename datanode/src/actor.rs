@@ -135,7 +135,7 @@ impl BpServiceActor {
             .map_err(|s| DatanodeError::rpc("full block report", s))?
             .into_inner();
         info!(replicas = count, "sent a full block report");
-        if commands::execute(&self.ctx, response.commands).reregister {
+        if commands::execute(&self.ctx, &self.client, response.commands).reregister {
             return Err(DatanodeError::rpc(
                 "full block report",
                 RpcError::new(
@@ -164,7 +164,36 @@ impl BpServiceActor {
             .await
             .map_err(|s| DatanodeError::rpc("heartbeat", s))?
             .into_inner();
-        Ok(commands::execute(&self.ctx, response.commands).reregister)
+        let reregister = commands::execute(&self.ctx, &self.client, response.commands).reregister;
+        self.report_bad_blocks().await?;
+        Ok(reregister)
+    }
+
+    /// Sends the corrupt replicas the block scanner found; puts them back
+    /// on failure, for the next heartbeat.
+    async fn report_bad_blocks(&mut self) -> Result<()> {
+        let blocks = self.ctx.bad_blocks.take();
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        let count = blocks.len();
+        let sent = self
+            .client
+            .report_bad_blocks(pb::DatanodeReportBadBlocksRequest {
+                datanode_uuid: self.registration.datanode_uuid.clone(),
+                blocks: blocks.clone(),
+            })
+            .await;
+        match sent {
+            Ok(_) => {
+                info!(count, "reported corrupt replicas to the namenode");
+                Ok(())
+            }
+            Err(s) => {
+                self.ctx.bad_blocks.put_back(blocks);
+                Err(DatanodeError::rpc("bad block report", s))
+            }
+        }
     }
 
     /// Sends what the incremental report queue holds; puts it back on failure.

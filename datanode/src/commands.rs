@@ -7,7 +7,9 @@ use std::sync::Arc;
 use cairn_proto::pb::{self, datanode_command::Command};
 use tracing::{info, warn};
 
+use crate::actor::NamenodeClient;
 use crate::node::NodeContext;
+use crate::recovery::recover_block;
 use crate::transfer::transfer_replica;
 
 /// What the BPServiceActor itself must do after a batch of commands.
@@ -17,13 +19,21 @@ pub struct ActorFollowUp {
     pub reregister: bool,
 }
 
-/// Starts every command of a heartbeat or block report reply.
-pub fn execute(ctx: &Arc<NodeContext>, commands: Vec<pb::DatanodeCommand>) -> ActorFollowUp {
+/// Starts every command of a heartbeat or block report reply; `namenode`
+/// is for the commands that report back (block recovery).
+pub fn execute(
+    ctx: &Arc<NodeContext>,
+    namenode: &NamenodeClient,
+    commands: Vec<pb::DatanodeCommand>,
+) -> ActorFollowUp {
     let mut follow_up = ActorFollowUp::default();
     for command in commands.into_iter().filter_map(|c| c.command) {
         match command {
             Command::Transfer(t) => transfer(ctx, t),
             Command::Invalidate(i) => invalidate(ctx, i.blocks),
+            Command::Recover(r) if !r.replicas.is_empty() => {
+                lead_recovery(ctx, namenode.clone(), r)
+            }
             Command::Recover(r) => recover(ctx, r),
             Command::Reregister(_) => follow_up.reregister = true,
         }
@@ -39,8 +49,12 @@ fn transfer(ctx: &Arc<NodeContext>, command: pb::TransferCommand) {
     let ctx = Arc::clone(ctx);
     tokio::spawn(async move {
         let id = block.id;
-        if let Err(e) = transfer_replica(ctx, block, command.targets).await {
-            warn!(block_id = id, "transfer failed: {e}");
+        if let Err(e) = transfer_replica(Arc::clone(&ctx), block, command.targets).await {
+            warn!(
+                block_id = id,
+                "transfer failed: {e}; verifying our replica next"
+            );
+            ctx.mark_suspect(id);
         }
     });
 }
@@ -55,6 +69,21 @@ fn invalidate(ctx: &Arc<NodeContext>, blocks: Vec<pb::Block>) {
                 Ok(None) => {}
                 Err(e) => warn!(block_id = block.id, "cannot delete replica: {e}"),
             }
+        }
+    });
+}
+
+/// Leads a block recovery (we are its primary) in the background.
+fn lead_recovery(
+    ctx: &Arc<NodeContext>,
+    namenode: NamenodeClient,
+    command: pb::RecoverBlockCommand,
+) {
+    let ctx = Arc::clone(ctx);
+    tokio::spawn(async move {
+        let id = command.block.map_or(0, |b| b.id);
+        if let Err(e) = recover_block(ctx, namenode, command).await {
+            warn!(block_id = id, "block recovery failed: {e}");
         }
     });
 }

@@ -41,6 +41,16 @@ pub struct DatanodeConfig {
     /// at most 100ms, since a writer's close waits for the report.
     #[serde(with = "duration")]
     pub incremental_report_delay: Duration,
+    /// The block scanner verifies every replica against its checksums at
+    /// least once per period (HDFS's `dfs.datanode.scan.period.hours`,
+    /// three weeks); "0" turns the scanner off.
+    #[serde(with = "duration")]
+    pub scan_period: Duration,
+    /// Bytes per second the block scanner reads on each volume (HDFS's
+    /// `dfs.block.scanner.volume.bytes.per.second`, 1 MiB): bytes or e.g.
+    /// "4MiB".
+    #[serde(deserialize_with = "size::deserialize")]
+    pub scanner_bandwidth: u64,
 }
 
 impl Default for DatanodeConfig {
@@ -53,6 +63,8 @@ impl Default for DatanodeConfig {
             block_report_interval: Duration::from_secs(6 * 60 * 60),
             reserved_bytes: 0,
             incremental_report_delay: Duration::from_millis(20),
+            scan_period: Duration::from_secs(21 * 24 * 60 * 60),
+            scanner_bandwidth: 1024 * 1024,
         }
     }
 }
@@ -103,7 +115,21 @@ impl DatanodeConfig {
                 self.incremental_report_delay.as_millis()
             )));
         }
+        if self.scanner_bandwidth == 0 {
+            return Err(DatanodeError::Config(
+                "scanner-bandwidth must be positive (set scan-period = \"0\" to turn the scanner off)"
+                    .into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// The block scanner's pace.
+    pub fn scanner_settings(&self) -> crate::scanner::ScannerSettings {
+        crate::scanner::ScannerSettings {
+            scan_period: self.scan_period,
+            bandwidth: self.scanner_bandwidth,
+        }
     }
 
     /// The namenode's address as an `http://host:port` URI for tonic.
@@ -149,6 +175,8 @@ mod tests {
             block-report-interval = "1h"
             reserved-bytes = 1024
             incremental-report-delay = "50ms"
+            scan-period = "2s"
+            scanner-bandwidth = "8MiB"
             "#,
         )
         .unwrap();
@@ -158,6 +186,8 @@ mod tests {
         assert_eq!(config.heartbeat_interval, Duration::from_millis(500));
         assert_eq!(config.block_report_interval, Duration::from_secs(3600));
         assert_eq!(config.host, "127.0.0.1");
+        assert_eq!(config.scan_period, Duration::from_secs(2));
+        assert_eq!(config.scanner_bandwidth, 8 * 1024 * 1024);
     }
 
     #[test]
@@ -166,6 +196,11 @@ mod tests {
         assert!(toml::from_str::<DatanodeConfig>("heartbeat-interval = \"3 parsecs\"").is_err());
         let config = DatanodeConfig {
             incremental_report_delay: Duration::from_millis(101),
+            ..Default::default()
+        };
+        assert!(config.validate().is_err());
+        let config = DatanodeConfig {
+            scanner_bandwidth: 0,
             ..Default::default()
         };
         assert!(config.validate().is_err());

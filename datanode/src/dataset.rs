@@ -169,6 +169,30 @@ impl FsDataset {
         usage
     }
 
+    /// Number of volumes.
+    pub fn num_volumes(&self) -> usize {
+        self.volumes.len()
+    }
+
+    /// The data directory of volume `index`, for logs and status.
+    pub fn volume_dir(&self, index: usize) -> Option<std::path::PathBuf> {
+        self.volumes.get(index).map(|v| v.storage.root.clone())
+    }
+
+    /// Finalized replicas of volume `index` as (block id, generation
+    /// stamp), in block id order: what its VolumeScanner walks.
+    pub fn finalized_on_volume(&self, index: usize) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = self
+            .replicas
+            .lock()
+            .values()
+            .filter(|r| r.volume == index && r.state == ReplicaState::Finalized)
+            .map(|r| (r.block_id, r.generation_stamp))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// Number of replicas in the map.
     pub fn len(&self) -> usize {
         self.replicas.lock().len()
@@ -470,6 +494,48 @@ impl FsDataset {
             },
             self.storage_id(writer.volume),
         ))
+    }
+
+    /// HDFS's initReplicaRecovery: the state of our replica for a block
+    /// recovery, after stopping any stream still writing it. The replica
+    /// must be at least as new as the namenode's block and older than the
+    /// recovery id. Returns the replica (its stamp and bytes on disk) and
+    /// whether it is finalized.
+    pub fn init_replica_recovery(
+        &self,
+        block: &pb::Block,
+        recovery_id: u64,
+    ) -> Result<(pb::Block, bool)> {
+        self.with_replica_locked(block.id, |info| {
+            if info.generation_stamp < block.generation_stamp {
+                return Err(DatanodeError::StaleGenerationStamp {
+                    block_id: block.id,
+                    detail: format!(
+                        "replica generation stamp {} is older than the block's {}",
+                        info.generation_stamp, block.generation_stamp
+                    ),
+                });
+            }
+            if info.generation_stamp >= recovery_id {
+                return Err(DatanodeError::StaleGenerationStamp {
+                    block_id: block.id,
+                    detail: format!(
+                        "replica generation stamp {} is not older than recovery id {recovery_id}",
+                        info.generation_stamp
+                    ),
+                });
+            }
+            self.update(block.id, |r| r.writer = None);
+            info!(
+                block_id = block.id,
+                recovery_id,
+                gs = info.generation_stamp,
+                len = info.bytes_on_disk,
+                state = ?info.state,
+                "replica under recovery"
+            );
+            Ok((info.to_block(), info.state == ReplicaState::Finalized))
+        })
     }
 
     /// Block recovery ordered by the namenode (truncate, or settling the

@@ -8,6 +8,8 @@
 //! * [`xceiver`] — DataXceiver: the DataTransfer gRPC service, with
 //!   [`receiver`] (BlockReceiver, the write pipeline), [`downstream`] (the
 //!   next datanode of a pipeline) and [`sender`] (BlockSender, reads);
+//! * [`scanner`] — BlockScanner/VolumeScanner: re-verifies every replica
+//!   over the scan period and reports corrupt ones;
 //! * [`actor`] — BPServiceActor: handshake, registration, heartbeats and
 //!   block reports, with [`ibr`] (incremental reports) and [`commands`]
 //!   (what the namenode orders, including [`transfer`] for re-replication).
@@ -25,6 +27,8 @@ pub mod ibr;
 pub mod net;
 pub mod node;
 pub mod receiver;
+pub mod recovery;
+pub mod scanner;
 pub mod sender;
 pub mod storage;
 pub mod transfer;
@@ -45,6 +49,7 @@ pub use error::DatanodeError;
 use crate::actor::{ActorTiming, BpServiceActor};
 use crate::dataset::FsDataset;
 use crate::node::NodeContext;
+use crate::scanner::{BlockScanner, VolumeScanStatus};
 use crate::xceiver::DataXceiver;
 
 /// How long a shutdown waits for open connections to finish.
@@ -58,6 +63,8 @@ pub struct Datanode {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
     actor: JoinHandle<()>,
+    scanner: Arc<BlockScanner>,
+    scanner_tasks: Vec<JoinHandle<()>>,
 }
 
 impl Datanode {
@@ -96,8 +103,10 @@ impl Datanode {
 
         let xfer_addr = format!("{}:{}", config.host, local_addr.port());
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let scanner = Arc::new(BlockScanner::new(&dataset, config.scanner_settings()));
         let ctx = Arc::new(NodeContext::new(
             Arc::clone(&dataset),
+            Arc::clone(&scanner),
             xfer_addr,
             shutdown_rx.clone(),
         ));
@@ -140,6 +149,7 @@ impl Datanode {
             return Err(e);
         }
         let actor = tokio::spawn(actor.run());
+        let scanner_tasks = scanner.spawn(&ctx);
         info!(%local_addr, uuid = %datanode_uuid, "datanode started");
         Ok(Datanode {
             local_addr,
@@ -147,6 +157,8 @@ impl Datanode {
             shutdown,
             server,
             actor,
+            scanner,
+            scanner_tasks,
         })
     }
 
@@ -160,11 +172,19 @@ impl Datanode {
         &self.datanode_uuid
     }
 
+    /// The block scanner's progress on each volume.
+    pub fn scanner_status(&self) -> Vec<VolumeScanStatus> {
+        self.scanner.status()
+    }
+
     /// Stops serving and the background loops; replicas being written stay
     /// in rbw/ (as after a crash).
     pub async fn shutdown(self) -> Result<(), DatanodeError> {
         let _ = self.shutdown.send(true);
         self.actor.await?;
+        for task in self.scanner_tasks {
+            task.await?;
+        }
         // Our streams end at the signal; a peer that stops reading could
         // still hold a connection open, so the graceful stop is bounded.
         let mut server = self.server;

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::dataset::FsDataset;
 use crate::ibr::IncrementalBlockReports;
+use crate::scanner::{BadBlockReports, BlockScanner};
 
 /// State shared by the DataTransfer service, the BPServiceActor and the
 /// command handlers of one datanode.
@@ -15,6 +16,9 @@ use crate::ibr::IncrementalBlockReports;
 pub struct NodeContext {
     pub dataset: Arc<FsDataset>,
     pub reports: IncrementalBlockReports,
+    /// Corrupt replicas the scanner found, for the next ReportBadBlocks.
+    pub bad_blocks: BadBlockReports,
+    pub scanner: Arc<BlockScanner>,
     /// "host:port" others reach our DataTransfer service at.
     pub xfer_addr: String,
     xceivers: AtomicU32,
@@ -24,16 +28,24 @@ pub struct NodeContext {
 impl NodeContext {
     pub fn new(
         dataset: Arc<FsDataset>,
+        scanner: Arc<BlockScanner>,
         xfer_addr: String,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Self {
             dataset,
             reports: IncrementalBlockReports::default(),
+            bad_blocks: BadBlockReports::default(),
+            scanner,
             xfer_addr,
             xceivers: AtomicU32::new(0),
             shutdown,
         }
+    }
+
+    /// Has the scanner verify `block_id` before anything else.
+    pub fn mark_suspect(&self, block_id: u64) {
+        self.scanner.mark_suspect(&self.dataset, block_id);
     }
 
     /// Streams being served now (HDFS's xceiver count, sent in heartbeats).

@@ -1,6 +1,7 @@
 //! DataXceiver: the DataTransfer gRPC service every datanode serves —
 //! WriteBlock (the pipeline, see [`crate::receiver`]), ReadBlock (see
-//! [`crate::sender`]) and GetReplicaVisibleLength.
+//! [`crate::sender`]), GetReplicaVisibleLength, and the two steps of block
+//! recovery between datanodes (see [`crate::recovery`]).
 
 use std::sync::Arc;
 
@@ -110,8 +111,10 @@ impl DataTransfer for DataXceiver {
         // One packet in the channel while the next is read: one packet ahead.
         let (tx, rx) = mpsc::channel(1);
         let ctx = Arc::clone(&self.ctx);
+        let block_id = block.id;
         tokio::spawn(async move {
             let _xceiver = ctx.xceiver();
+            let mut suspect = false;
             loop {
                 let read = tokio::task::spawn_blocking(move || {
                     let packet = sender.next_packet();
@@ -133,10 +136,27 @@ impl DataTransfer for DataXceiver {
                 };
                 sender = s;
                 let item = match packet {
-                    Ok(Some(p)) => Ok(p),
+                    Ok(Some(p)) => {
+                        // The reader verifies the bytes; a replica it will
+                        // find bad is worth the scanner's attention at once.
+                        if !suspect
+                            && !p.checksums.is_empty()
+                            && cairn_proto::verify_chunk_checksums(
+                                &p.data,
+                                p.offset_in_block,
+                                &p.checksums,
+                            )
+                            .is_err()
+                        {
+                            suspect = true;
+                            ctx.mark_suspect(block_id);
+                        }
+                        Ok(p)
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         warn!("read failed: {e}");
+                        ctx.mark_suspect(block_id);
                         Err(status(e))
                     }
                 };
@@ -161,6 +181,47 @@ impl DataTransfer for DataXceiver {
         let info = visible_replica(&self.ctx.dataset, &block).map_err(status)?;
         Ok(Response::new(pb::GetReplicaVisibleLengthResponse {
             length: info.visible_length,
+        }))
+    }
+
+    async fn init_replica_recovery(
+        &self,
+        request: Request<pb::InitReplicaRecoveryRequest>,
+    ) -> Result<Response<pb::InitReplicaRecoveryResponse>, Status> {
+        let req = request.into_inner();
+        let block = required_block(req.block)?;
+        let dataset = Arc::clone(&self.ctx.dataset);
+        let (replica, finalized) = tokio::task::spawn_blocking(move || {
+            dataset.init_replica_recovery(&block, req.recovery_id)
+        })
+        .await
+        .map_err(|e| status(e.into()))?
+        .map_err(status)?;
+        Ok(Response::new(pb::InitReplicaRecoveryResponse {
+            replica: Some(replica),
+            finalized,
+        }))
+    }
+
+    async fn update_replica_under_recovery(
+        &self,
+        request: Request<pb::UpdateReplicaUnderRecoveryRequest>,
+    ) -> Result<Response<pb::UpdateReplicaUnderRecoveryResponse>, Status> {
+        let req = request.into_inner();
+        let block = required_block(req.block)?;
+        let dataset = Arc::clone(&self.ctx.dataset);
+        let (settled, storage_id) = tokio::task::spawn_blocking(move || {
+            dataset.recover_replica(&block, req.recovery_id, req.new_length)
+        })
+        .await
+        .map_err(|e| status(e.into()))?
+        .map_err(status)?;
+        // The namenode learns of it from the primary's commit, and from
+        // this report in case the commit is lost.
+        self.ctx.reports.received(settled, storage_id.clone());
+        Ok(Response::new(pb::UpdateReplicaUnderRecoveryResponse {
+            block: Some(settled),
+            storage_id,
         }))
     }
 }

@@ -25,6 +25,7 @@ pub fn load(
     let cluster_id = storage.read_version()?;
     let seen_txid = storage.read_seen_txid()?;
     let mut ns = Namesystem::new(Arc::clone(&config), cluster_id.clone());
+    ns.datanodes.excluded = crate::datanodes::admin::read_excluded(&config.name_dir)?;
 
     let images = storage.images()?;
     let mut image_txid = 0;

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 use crate::namespace::inode::InodeId;
 
+/// Who holds the lease of a file whose writer is gone while its last block
+/// is recovered (HDFS's "HDFS_NameNode").
+pub const NAMENODE_LEASE_HOLDER: &str = "HDFS_NameNode";
+
 #[derive(Debug, Clone)]
 pub struct Lease {
     pub holder: String,

@@ -154,6 +154,17 @@ impl Namesystem {
             .ok_or_else(|| NamenodeError::Internal(format!("inode {id} is not a file")))
     }
 
+    /// The blocks of file `id` as the edit log records them (id, stamp,
+    /// length), in order.
+    pub fn file_blocks(&self, id: InodeId) -> Result<Vec<pb::Block>> {
+        Ok(self
+            .file(id)?
+            .blocks
+            .iter()
+            .filter_map(|&b| self.blocks.map.get(b).map(|info| info.to_pb(b)))
+            .collect())
+    }
+
     /// Sum of the block lengths (the last block's as last recorded).
     pub fn file_length(&self, file: &FileInode) -> u64 {
         // Lengths come from clients; a lie must not overflow.

@@ -671,7 +671,7 @@ async fn truncate_inside_a_block_recovers_then_closes() {
     assert!(!done);
     assert!(stat(&mut c, "/t").await.unwrap().under_construction);
     let recover = command(&mut dns[0], "recover", |c| match c {
-        Command::Recover(r) => Some(*r),
+        Command::Recover(r) => Some(r.clone()),
         _ => None,
     })
     .await;
@@ -856,7 +856,127 @@ async fn pipeline_recovery_and_abandoned_blocks() {
 }
 
 #[tokio::test]
-async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
+async fn close_recovery_of_the_previous_block_and_its_stale_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let nn = start(config(dir.path())).await;
+    let mut c = client(nn.local_addr(), SUPERUSER).await;
+    let mut dns = Vec::new();
+    for port in 1..=4 {
+        let mut dn = FakeDatanode::register(nn.local_addr(), &format!("dn-{port}"), port).await;
+        dn.heartbeat().await.unwrap();
+        dns.push(dn);
+    }
+    let st = c
+        .create(create_req("/q", "DFSClient_q"))
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+        .unwrap();
+    let add =
+        |previous: Option<pb::Block>| add_block_req("/q", "DFSClient_q", previous, st.inode_id);
+    let lb = c.add_block(add(None)).await.unwrap().into_inner();
+    let mut first = lb.block.unwrap();
+    first.num_bytes = 100;
+    let pipeline: Vec<usize> = lb
+        .locations
+        .iter()
+        .map(|l| dns.iter().position(|d| d.uuid == l.datanode_uuid).unwrap())
+        .collect();
+    assert_eq!(pipeline.len(), 3);
+    // The first datanode finalizes the block and the writer moves on to the
+    // next block: the first one is complete.
+    dns[pipeline[0]].received(first).await;
+    c.add_block(add(Some(first))).await.unwrap();
+
+    // The last ack of the first block then fails at the third datanode:
+    // the writer recovers that block too, under a new stamp.
+    let new_gs = c
+        .update_block_for_pipeline(pb::UpdateBlockForPipelineRequest {
+            block: Some(first),
+            client_name: "DFSClient_q".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .block
+        .unwrap()
+        .generation_stamp;
+    let recovered = pb::Block {
+        generation_stamp: new_gs,
+        ..first
+    };
+    c.update_pipeline(pb::UpdatePipelineRequest {
+        client_name: "DFSClient_q".into(),
+        old_block: Some(first),
+        new_block: Some(recovered),
+        new_datanode_uuids: pipeline[..2].iter().map(|&i| dns[i].uuid.clone()).collect(),
+    })
+    .await
+    .unwrap();
+    for &i in &pipeline[..2] {
+        dns[i].received(recovered).await;
+    }
+    // The third datanode's replica has the old stamp: it is never offered,
+    // the block is copied to the fourth datanode, then the stale replica
+    // is deleted.
+    let stale = pipeline[2];
+    dns[stale].full_report(&[first]).await;
+    let located = c
+        .get_block_locations(pb::GetBlockLocationsRequest {
+            path: "/q".into(),
+            offset: 0,
+            length: u64::MAX,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(located.blocks[0].block, Some(recovered));
+    let offered: Vec<&str> = located.blocks[0]
+        .locations
+        .iter()
+        .map(|l| l.datanode_uuid.as_str())
+        .collect();
+    assert_eq!(offered.len(), 2, "{offered:?}");
+    assert!(!offered.contains(&dns[stale].uuid.as_str()));
+
+    let spare = (0..4).find(|i| !pipeline.contains(i)).unwrap();
+    let mut transfer = None;
+    for _ in 0..6000 {
+        for &i in &pipeline[..2] {
+            for cmd in dns[i].heartbeat().await.unwrap() {
+                if let Some(Command::Transfer(t)) = cmd.command
+                    && t.block.is_some_and(|b| b.id == first.id)
+                {
+                    transfer = Some(t);
+                }
+            }
+        }
+        if transfer.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let transfer = transfer.expect("a transfer of the recovered block");
+    assert_eq!(transfer.block, Some(recovered));
+    let targets: Vec<&str> = transfer
+        .targets
+        .iter()
+        .map(|t| t.datanode_uuid.as_str())
+        .collect();
+    assert_eq!(targets, vec![dns[spare].uuid.as_str()]);
+    dns[spare].received(recovered).await;
+    let deleted = command(&mut dns[stale], "invalidate", |c| match c {
+        Command::Invalidate(i) => i.blocks.iter().find(|b| b.id == first.id).copied(),
+        _ => None,
+    })
+    .await;
+    assert_eq!(deleted.id, first.id);
+    nn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_expired_lease_recovers_the_last_block_through_a_primary() {
     let dir = tempfile::tempdir().unwrap();
     let nn = start(NamenodeConfig {
         lease_soft_limit: Duration::from_millis(100),
@@ -865,9 +985,15 @@ async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
     })
     .await;
     let mut c = client(nn.local_addr(), SUPERUSER).await;
-    let mut dn = FakeDatanode::register(nn.local_addr(), "dn-1", 1).await;
+    let mut dns = vec![
+        FakeDatanode::register(nn.local_addr(), "dn-1", 1).await,
+        FakeDatanode::register(nn.local_addr(), "dn-2", 2).await,
+    ];
+    for dn in &mut dns {
+        dn.heartbeat().await.unwrap();
+    }
     let mut req = create_req("/abandoned", "DFSClient_gone");
-    req.replication = 1;
+    req.replication = 2;
     let st = c.create(req).await.unwrap().into_inner().status.unwrap();
     let lb = c
         .add_block(add_block_req(
@@ -880,6 +1006,7 @@ async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
         .unwrap()
         .into_inner();
     let block = lb.block.unwrap();
+    assert_eq!(lb.locations.len(), 2);
     c.fsync(pb::FsyncRequest {
         path: "/abandoned".into(),
         client_name: "DFSClient_gone".into(),
@@ -888,24 +1015,50 @@ async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
     })
     .await
     .unwrap();
-    // The writer vanishes; the namenode closes the file by itself and asks
-    // the replica to settle at the recorded length.
-    let recover = command(&mut dn, "recover", |c| match c {
-        Command::Recover(r) => Some(*r),
-        _ => None,
-    })
-    .await;
-    assert_eq!(recover.new_length, 123);
+
+    // The writer vanishes: one datanode is told to lead the recovery of
+    // the last block, naming both replicas. The file stays open meanwhile.
+    let (first, recover) = recovery_command(&mut dns).await;
     assert_eq!(recover.block.unwrap().id, block.id);
+    assert_eq!(
+        recover.block.unwrap().generation_stamp,
+        block.generation_stamp
+    );
+    assert_eq!(recover.replicas.len(), 2);
+    assert!(recover.new_generation_stamp > block.generation_stamp);
+    assert!(stat(&mut c, "/abandoned").await.unwrap().under_construction);
+
+    // That primary never answers: after another hard limit the other
+    // datanode leads a new attempt under a newer recovery id.
+    let (second, retry) = recovery_command(&mut dns).await;
+    assert_ne!(first, second);
+    assert!(retry.new_generation_stamp > recover.new_generation_stamp);
+    assert_eq!(
+        retry.block.unwrap().generation_stamp,
+        block.generation_stamp
+    );
+
+    // A commit of the superseded attempt is refused; the current one
+    // closes the file at the length the replicas agreed on.
+    let commit = |gs: u64| pb::CommitBlockSynchronizationRequest {
+        block: Some(block),
+        new_generation_stamp: gs,
+        new_length: 4000,
+        delete_block: false,
+        new_datanode_uuids: vec!["dn-1".into(), "dn-2".into()],
+    };
+    let stale = dns[second]
+        .commit_block_synchronization(commit(recover.new_generation_stamp))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.kind, ErrorKind::StaleGenerationStamp);
+    dns[second]
+        .commit_block_synchronization(commit(retry.new_generation_stamp))
+        .await
+        .unwrap();
     let status = stat(&mut c, "/abandoned").await.unwrap();
     assert!(!status.under_construction);
-    assert_eq!(status.length, 123);
-    dn.received(pb::Block {
-        id: block.id,
-        generation_stamp: recover.new_generation_stamp,
-        num_bytes: 123,
-    })
-    .await;
+    assert_eq!(status.length, 4000);
     let locs = c
         .get_block_locations(pb::GetBlockLocationsRequest {
             path: "/abandoned".into(),
@@ -916,7 +1069,12 @@ async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
         .unwrap()
         .into_inner();
     assert!(locs.last_block_complete);
-    assert_eq!(locs.blocks[0].locations.len(), 1);
+    let settled = locs.blocks[0].block.unwrap();
+    assert_eq!(
+        (settled.generation_stamp, settled.num_bytes),
+        (retry.new_generation_stamp, 4000)
+    );
+    assert_eq!(locs.blocks[0].locations.len(), 2);
     // The old writer lost its lease.
     assert_eq!(
         kind(
@@ -930,5 +1088,28 @@ async fn an_expired_lease_closes_the_file_at_its_recorded_length() {
         ),
         ErrorKind::LeaseExpired
     );
+    // The edit log has the recovered block: it survives a restart.
     nn.shutdown().await.unwrap();
+    let nn = start(config(dir.path())).await;
+    let mut c = client(nn.local_addr(), SUPERUSER).await;
+    let status = stat(&mut c, "/abandoned").await.unwrap();
+    assert!(!status.under_construction);
+    assert_eq!(status.length, 4000);
+    nn.shutdown().await.unwrap();
+}
+
+/// Heartbeats every fake datanode until one gets a block recovery
+/// command; returns its index and the command.
+async fn recovery_command(dns: &mut [FakeDatanode]) -> (usize, pb::RecoverBlockCommand) {
+    for _ in 0..6000 {
+        for (i, dn) in dns.iter_mut().enumerate() {
+            for c in dn.heartbeat().await.unwrap() {
+                if let Some(Command::Recover(r)) = c.command {
+                    return (i, r);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("gave up waiting for a block recovery command");
 }

@@ -11,7 +11,12 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+pub mod replicas;
 use cairn_client::{ClientConfig, DatanodeReportType, DfsClient, SafeModeAction};
+
+pub mod fuse;
+pub use fuse::{Mount, fuse_available, is_mounted};
 
 /// How long a daemon may take to come up before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -386,6 +391,25 @@ impl MiniCluster {
         Ok(live.len() == expected && !safe_mode)
     }
 
+    /// The cluster index of each live replica of the file's first block.
+    pub async fn replica_nodes(&self, client: &DfsClient, path: &str) -> Result<Vec<usize>> {
+        let located = client.get_block_locations(path, 0, u64::MAX).await?;
+        let first = located.blocks.first().context("the file has no block")?;
+        Ok(first
+            .locations
+            .iter()
+            .filter_map(|d| {
+                let addr = format!("{}:{}", d.host, d.xfer_port);
+                (0..self.datanode_count()).find(|&i| self.datanode_addr(i) == addr)
+            })
+            .collect())
+    }
+
+    /// The log (stderr) of datanode `i`.
+    pub fn datanode_log(&self, i: usize) -> String {
+        fs::read_to_string(self.dir.path().join(format!("datanode{i}.log"))).unwrap_or_default()
+    }
+
     /// The logs of every daemon, for a failing test's message.
     pub fn logs(&self) -> String {
         let mut all = String::new();
@@ -541,6 +565,44 @@ impl Drop for MiniCluster {
 /// heartbeats, re-replication and dead nodes quickly.
 const FAST_NAMENODE: &str = "heartbeat-interval = \"500ms\"\nreplication-interval = \"500ms\"\nstale-interval = \"5s\"\ndead-interval = \"10s\"\npending-replication-timeout = \"10s\"\n";
 const FAST_DATANODE: &str = "heartbeat-interval = \"500ms\"\n";
+
+/// The block file `blk_<id>` somewhere under a datanode's directory.
+pub fn block_file(dir: &Path, block_id: u64) -> Option<PathBuf> {
+    let name = format!("blk_{block_id}");
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).ok()? {
+            let path = entry.ok()?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == name.as_str()) {
+                return Some(path);
+            }
+        }
+    }
+    None
+}
+
+/// Flips (XOR 0xff) the byte at `offset` of a file on disk, as bit rot would.
+pub fn flip_byte(file: &Path, offset: usize) -> Result<()> {
+    let mut bytes = fs::read(file)?;
+    let byte = bytes
+        .get_mut(offset)
+        .with_context(|| format!("{} is shorter than {offset} bytes", file.display()))?;
+    *byte ^= 0xff;
+    fs::write(file, &bytes)?;
+    Ok(())
+}
+
+/// A whole file, read through the client.
+pub async fn read_all(client: &DfsClient, path: &str) -> Vec<u8> {
+    let mut reader = client.open(path).await.expect("the file opens");
+    let mut data = Vec::new();
+    while let Some(chunk) = reader.read_chunk().await.expect("the file reads") {
+        data.extend_from_slice(&chunk);
+    }
+    data
+}
 
 /// Random bytes of a given length from a seed, for files whose content the
 /// test checks afterwards.

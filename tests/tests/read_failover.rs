@@ -5,50 +5,11 @@
 // Test code: an unwrap that fails is a failing test, with its message.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cairn_client::DfsClient;
-use cairn_tests::{ClusterOptions, MiniCluster, random_bytes, sha256, superuser};
-
-/// The block file `blk_<id>` somewhere under a datanode's directory.
-fn block_file(dir: &Path, block_id: u64) -> Option<PathBuf> {
-    let name = format!("blk_{block_id}");
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).ok()? {
-            let path = entry.ok()?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.file_name().is_some_and(|n| n == name.as_str()) {
-                return Some(path);
-            }
-        }
-    }
-    None
-}
-
-async fn read_all(client: &DfsClient, path: &str) -> Vec<u8> {
-    let mut reader = client.open(path).await.unwrap();
-    let mut data = Vec::new();
-    while let Some(chunk) = reader.read_chunk().await.unwrap() {
-        data.extend_from_slice(&chunk);
-    }
-    data
-}
-
-/// The cluster index of each live replica of the file's only block.
-async fn replica_nodes(client: &DfsClient, cluster: &MiniCluster, path: &str) -> Vec<usize> {
-    let located = client.get_block_locations(path, 0, u64::MAX).await.unwrap();
-    located.blocks[0]
-        .locations
-        .iter()
-        .filter_map(|d| {
-            let addr = format!("{}:{}", d.host, d.xfer_port);
-            (0..cluster.datanode_count()).find(|&i| cluster.datanode_addr(i) == addr)
-        })
-        .collect()
-}
+use cairn_tests::{
+    ClusterOptions, MiniCluster, block_file, flip_byte, random_bytes, read_all, sha256, superuser,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_survive_a_corrupt_replica_and_a_dead_datanode() {
@@ -66,7 +27,13 @@ async fn reads_survive_a_corrupt_replica_and_a_dead_datanode() {
     writer.write(&data).await.unwrap();
     writer.close().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while replica_nodes(&client, &cluster, "/f.bin").await.len() < 3 {
+    while cluster
+        .replica_nodes(&client, "/f.bin")
+        .await
+        .unwrap()
+        .len()
+        < 3
+    {
         assert!(Instant::now() < deadline, "{}", cluster.logs());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -79,13 +46,11 @@ async fn reads_survive_a_corrupt_replica_and_a_dead_datanode() {
         .await
         .unwrap();
     let block_id = located.blocks[0].block.unwrap().id;
-    let holders = replica_nodes(&client, &cluster, "/f.bin").await;
+    let holders = cluster.replica_nodes(&client, "/f.bin").await.unwrap();
     let corrupt = &holders[1..];
     for &node in corrupt {
         let file = block_file(&cluster.datanode_dir(node), block_id).unwrap();
-        let mut bytes = std::fs::read(&file).unwrap();
-        bytes[1_000_000] ^= 0xff;
-        std::fs::write(&file, &bytes).unwrap();
+        flip_byte(&file, 1_000_000).unwrap();
     }
 
     // The readers' reports reach the namenode: the corrupt replicas stop
@@ -94,7 +59,7 @@ async fn reads_survive_a_corrupt_replica_and_a_dead_datanode() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         assert_eq!(sha256(&read_all(&client, "/f.bin").await), sha256(&data));
-        let nodes = replica_nodes(&client, &cluster, "/f.bin").await;
+        let nodes = cluster.replica_nodes(&client, "/f.bin").await.unwrap();
         // A node whose corrupt copy was deleted may take a good one again:
         // what counts is that every replica offered holds the right bytes.
         let good = |&node: &usize| {
@@ -114,7 +79,7 @@ async fn reads_survive_a_corrupt_replica_and_a_dead_datanode() {
     }
 
     // Kill a datanode that holds a replica: the read goes on elsewhere.
-    let victim = replica_nodes(&client, &cluster, "/f.bin").await[0];
+    let victim = cluster.replica_nodes(&client, "/f.bin").await.unwrap()[0];
     cluster.kill_datanode(victim);
     assert_eq!(sha256(&read_all(&client, "/f.bin").await), sha256(&data));
     let mut buf = vec![0u8; 4096];

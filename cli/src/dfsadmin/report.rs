@@ -79,6 +79,15 @@ pub(crate) fn format_report(
     out
 }
 
+/// HDFS's words for an admin state, as `-report` prints them.
+pub(crate) fn decommission_status(admin_state: i32) -> &'static str {
+    match AdminState::try_from(admin_state) {
+        Ok(AdminState::Decommissioned) => "Decommissioned",
+        Ok(AdminState::DecommissionInProgress) => "Decommission in progress",
+        _ => "Normal",
+    }
+}
+
 /// `DatanodeInfo.getDatanodeReport()`.
 pub(crate) fn datanode_report(node: &DatanodeInfo, date: &dyn Fn(u64) -> String) -> String {
     let mut out = String::new();
@@ -88,11 +97,8 @@ pub(crate) fn datanode_report(node: &DatanodeInfo, date: &dyn Fn(u64) -> String)
         out.push_str(&format!("Rack: {}\n", node.rack));
     }
     out.push_str("Decommission Status : ");
-    out.push_str(match AdminState::try_from(node.admin_state) {
-        Ok(AdminState::Decommissioned) => "Decommissioned\n",
-        Ok(AdminState::DecommissionInProgress) => "Decommission in progress\n",
-        _ => "Normal\n",
-    });
+    out.push_str(decommission_status(node.admin_state));
+    out.push('\n');
     let sized = |label: &str, n: u64| format!("{label}: {n} ({})\n", human::byte_desc(n));
     out.push_str(&sized("Configured Capacity", node.capacity));
     out.push_str(&sized("DFS Used", node.dfs_used));

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use cairn_proto::pb::data_transfer_server::{DataTransfer, DataTransferServer};
 use cairn_proto::pb::{
     AckStatus, DatanodeInfo, GetReplicaVisibleLengthRequest, GetReplicaVisibleLengthResponse,
-    Packet, PipelineAck, ReadBlockRequest, ReadPacket, WriteBlockHeader, WriteBlockRequest,
-    write_block_request,
+    InitReplicaRecoveryRequest, InitReplicaRecoveryResponse, Packet, PipelineAck, ReadBlockRequest,
+    ReadPacket, UpdateReplicaUnderRecoveryRequest, UpdateReplicaUnderRecoveryResponse,
+    WriteBlockHeader, WriteBlockRequest, write_block_request,
 };
 use cairn_proto::{BYTES_PER_CHECKSUM, ErrorKind, RpcError};
 use parking_lot::Mutex;
@@ -29,7 +30,7 @@ pub(crate) struct DatanodeState {
     pub blocks: HashMap<u64, Vec<u8>>,
     /// Blocks served with one byte flipped (the checksums are of the good data).
     pub corrupt: HashSet<u64>,
-    /// Answer ERROR to this seqno, blaming this link.
+    /// Answer ERROR to this seqno, blaming this link (once).
     pub fail_seqno: Option<(i64, String)>,
     /// Data packets received and acked.
     pub received: usize,
@@ -176,9 +177,15 @@ impl Service {
                     Err(_) => return,
                 }
             }
-            let failure = self.state.lock().fail_seqno.clone();
+            let failure = {
+                let mut state = self.state.lock();
+                match &state.fail_seqno {
+                    Some((seqno, _)) if *seqno == packet.seqno => state.fail_seqno.take(),
+                    _ => None,
+                }
+            };
             let ack = match failure {
-                Some((seqno, bad_link)) if seqno == packet.seqno => PipelineAck {
+                Some((seqno, bad_link)) => PipelineAck {
                     seqno,
                     replies: vec![AckStatus::Error as i32; nodes],
                     first_bad_link: bad_link,
@@ -278,5 +285,23 @@ impl DataTransfer for Service {
             )
             .into()),
         }
+    }
+
+    async fn init_replica_recovery(
+        &self,
+        _: Request<InitReplicaRecoveryRequest>,
+    ) -> Result<Response<InitReplicaRecoveryResponse>, Status> {
+        Err(Status::unimplemented(
+            "the fake datanode has no block recovery",
+        ))
+    }
+
+    async fn update_replica_under_recovery(
+        &self,
+        _: Request<UpdateReplicaUnderRecoveryRequest>,
+    ) -> Result<Response<UpdateReplicaUnderRecoveryResponse>, Status> {
+        Err(Status::unimplemented(
+            "the fake datanode has no block recovery",
+        ))
     }
 }

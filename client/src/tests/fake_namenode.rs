@@ -34,6 +34,9 @@ pub(crate) struct NamenodeState {
     /// addBlock fails with NOT_REPLICATED_YET this many times first.
     pub not_replicated_yet: u32,
     pub fsyncs: Vec<FsyncRequest>,
+    /// Pipeline recovery: the stamps asked for, and the pipelines reported.
+    pub stamp_requests: Vec<UpdateBlockForPipelineRequest>,
+    pub pipeline_updates: Vec<UpdatePipelineRequest>,
     pub renewals: Vec<String>,
     pub bad_blocks: Vec<LocatedBlock>,
     pub location_calls: Vec<GetBlockLocationsRequest>,
@@ -57,6 +60,8 @@ impl Default for NamenodeState {
             incomplete_answers: 0,
             not_replicated_yet: 0,
             fsyncs: Vec::new(),
+            stamp_requests: Vec::new(),
+            pipeline_updates: Vec::new(),
             renewals: Vec::new(),
             bad_blocks: Vec::new(),
             location_calls: Vec::new(),
@@ -405,18 +410,31 @@ impl ClientProtocol for Service {
         Ok(Response::new(Empty {}))
     }
 
+    /// Hands out the next stamp: 2, 3, ... (blocks start at 1).
     async fn update_block_for_pipeline(
         &self,
-        _: Request<UpdateBlockForPipelineRequest>,
+        request: Request<UpdateBlockForPipelineRequest>,
     ) -> Result<Response<LocatedBlock>, Status> {
-        unimplemented("updateBlockForPipeline")
+        let mut state = self.enter(&request);
+        let request = request.into_inner();
+        state.stamp_requests.push(request.clone());
+        let generation_stamp = 1 + state.stamp_requests.len() as u64;
+        Ok(Response::new(LocatedBlock {
+            block: request.block.map(|b| Block {
+                generation_stamp,
+                ..b
+            }),
+            ..Default::default()
+        }))
     }
 
     async fn update_pipeline(
         &self,
-        _: Request<UpdatePipelineRequest>,
+        request: Request<UpdatePipelineRequest>,
     ) -> Result<Response<Empty>, Status> {
-        unimplemented("updatePipeline")
+        let mut state = self.enter(&request);
+        state.pipeline_updates.push(request.into_inner());
+        Ok(Response::new(Empty {}))
     }
 
     async fn rename(&self, _: Request<RenameRequest>) -> Result<Response<Empty>, Status> {
@@ -536,6 +554,20 @@ impl ClientProtocol for Service {
         Err(RpcError::new(
             ErrorKind::SafeMode,
             "Cannot leave safe mode: the fake namenode has no blocks",
+        )
+        .into())
+    }
+
+    async fn set_datanode_admin_state(
+        &self,
+        request: Request<cairn_proto::pb::SetDatanodeAdminStateRequest>,
+    ) -> Result<Response<cairn_proto::pb::SetDatanodeAdminStateResponse>, Status> {
+        Err(RpcError::new(
+            ErrorKind::NotFound,
+            format!(
+                "Datanode {} is not known to the namenode (the fake namenode has none)",
+                request.into_inner().datanode
+            ),
         )
         .into())
     }

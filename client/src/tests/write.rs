@@ -187,11 +187,58 @@ async fn ack_window_is_respected() {
 }
 
 #[tokio::test]
-async fn error_ack_fails_the_write_naming_the_datanode() {
+async fn error_ack_recovers_the_pipeline_without_the_bad_datanode() {
     let nn = FakeNamenode::start().await;
     let dn = FakeDatanode::start().await;
     nn.state.lock().pipeline = vec![dn.info("dn1"), target("dn2", 50020)];
     dn.state.lock().fail_seqno = Some((1, "127.0.0.1:50020".into()));
+    let client = client_for(&nn, 16).await;
+    let mut writer = client
+        .create("/recover", with_block_size(1 << 20))
+        .await
+        .unwrap();
+    let data = pattern(4096);
+    // Four packets of 1 KiB: the second one's ack blames dn2.
+    writer.write(&data).await.unwrap();
+    writer.hflush().await.unwrap();
+    writer.close().await.unwrap();
+
+    let nn_state = nn.state.lock();
+    // One new stamp, asked for at the length acknowledged before the error.
+    assert_eq!(nn_state.stamp_requests.len(), 1);
+    let asked = nn_state.stamp_requests[0].block.unwrap();
+    assert_eq!(
+        (asked.id, asked.generation_stamp, asked.num_bytes),
+        (1000, 1, 1024)
+    );
+    assert_eq!(nn_state.pipeline_updates.len(), 1);
+    let update = &nn_state.pipeline_updates[0];
+    assert_eq!(update.new_datanode_uuids, vec!["dn1".to_string()]);
+    assert_eq!(update.old_block.unwrap().generation_stamp, 1);
+    assert_eq!(update.new_block.unwrap().generation_stamp, 2);
+    assert_eq!(update.new_block.unwrap().num_bytes, 1024);
+    // The file closes with the block under its new stamp.
+    let last = nn_state.completes.last().unwrap().last.unwrap();
+    assert_eq!((last.generation_stamp, last.num_bytes), (2, 4096));
+    drop(nn_state);
+
+    let dn_state = dn.state.lock();
+    assert_eq!(dn_state.headers.len(), 2);
+    let recovery = &dn_state.headers[1];
+    assert_eq!(recovery.stage, WriteStage::PipelineSetupRecovery as i32);
+    assert_eq!(recovery.new_generation_stamp, 2);
+    assert_eq!(recovery.block.unwrap().num_bytes, 1024);
+    assert!(recovery.targets.is_empty(), "dn2 is left out");
+    // Everything from the acknowledged length on was sent again.
+    assert_eq!(dn_state.blocks[&1000], data);
+}
+
+#[tokio::test]
+async fn write_fails_when_every_datanode_of_the_pipeline_is_bad() {
+    let nn = FakeNamenode::start().await;
+    let dn = FakeDatanode::start().await;
+    nn.state.lock().pipeline = vec![dn.info("dn1")];
+    dn.state.lock().fail_seqno = Some((0, dn.addr.to_string()));
     let client = client_for(&nn, 16).await;
     let mut writer = client
         .create("/bad", CreateOptions::default())
@@ -204,19 +251,20 @@ async fn error_ack_fails_the_write_naming_the_datanode() {
         Ok(()) => writer.hflush().await.unwrap_err(),
     };
     match &err {
-        DfsError::Pipeline {
+        DfsError::AllDatanodesBad {
             block_id,
             path,
-            datanode,
-            message,
+            datanodes,
+            cause,
         } => {
             assert_eq!(*block_id, 1000);
             assert_eq!(path, "/bad");
-            assert_eq!(datanode, "127.0.0.1:50020");
-            assert!(message.contains("disk failed"), "{message}");
+            assert_eq!(datanodes, &vec![dn.addr.to_string()]);
+            assert!(cause.to_string().contains("disk failed"), "{cause}");
         }
-        other => panic!("expected a pipeline failure, got {other:?}"),
+        other => panic!("expected all datanodes bad, got {other:?}"),
     }
+    assert!(err.to_string().starts_with("All datanodes"), "{err}");
     assert_eq!(err.kind(), cairn_proto::ErrorKind::Io);
     // The writer stays failed.
     let again = writer.write(b"more").await.unwrap_err();

@@ -118,6 +118,7 @@ async fn recover_truncates_renames_the_meta_and_finalizes() {
             block: Some(block(70, 4, 9000)),
             new_generation_stamp: 5,
             new_length: 6001,
+            replicas: Vec::new(),
         }),
     );
     let reported = nn
@@ -128,6 +129,62 @@ async fn recover_truncates_renames_the_meta_and_finalizes() {
     assert_replica(&paths, &data[..6001]);
     assert!(!rbw_paths(dir, 70, 4).0.exists() && !rbw_paths(dir, 70, 4).1.exists());
     assert!(read_range(dn, block(70, 5, 0), 5000, 1001).await.unwrap() == data[5000..6001]);
+    for (dn, _) in dns {
+        dn.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn block_recovery_settles_every_replica_at_the_shortest_and_commits() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-r").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dns = start_datanodes(&nn, tmp.path(), 2).await;
+    let data = bytes(9000, 11);
+    // The writer died with 9000 bytes on the first replica and 5000 on the
+    // second: both stay rbw.
+    for ((dn, _), len) in dns.iter().zip([9000usize, 5000]) {
+        let mut p = Pipeline::open(
+            dn,
+            header(
+                block(80, 4, 0),
+                vec![],
+                pb::WriteStage::PipelineSetupCreate,
+                0,
+            ),
+        )
+        .await
+        .unwrap();
+        p.write_all(packets(&data[..len], 0, 1000, false)).await;
+    }
+    let (primary, _) = &dns[0];
+    nn.command(
+        primary.datanode_uuid(),
+        Command::Recover(pb::RecoverBlockCommand {
+            block: Some(block(80, 4, 9000)),
+            new_generation_stamp: 6,
+            new_length: 0,
+            replicas: dns.iter().map(|(dn, _)| info(dn)).collect(),
+        }),
+    );
+    let commit = nn
+        .wait_for("the primary's commit", |s| s.commits.first().cloned())
+        .await;
+    assert_eq!(commit.block, Some(block(80, 4, 9000)));
+    assert_eq!((commit.new_generation_stamp, commit.new_length), (6, 5000));
+    assert!(!commit.delete_block);
+    let mut uuids = commit.new_datanode_uuids.clone();
+    uuids.sort();
+    let mut expected: Vec<String> = dns
+        .iter()
+        .map(|(dn, _)| dn.datanode_uuid().to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(uuids, expected);
+    for (dn, dir) in &dns {
+        assert_replica(&finalized_paths(dir, 80, 6), &data[..5000]);
+        assert!(read_range(dn, block(80, 6, 0), 0, 5000).await.unwrap() == data[..5000]);
+    }
     for (dn, _) in dns {
         dn.shutdown().await.unwrap();
     }

@@ -26,6 +26,8 @@ pub struct NnState {
     pub commands: HashMap<String, Vec<pb::DatanodeCommand>>,
     /// Registered datanodes; others get UNREGISTERED_DATANODE.
     pub known: HashSet<String>,
+    /// Block recoveries reported by their primary.
+    pub commits: Vec<pb::CommitBlockSynchronizationRequest>,
 }
 
 #[derive(Clone)]
@@ -120,6 +122,14 @@ impl DatanodeProtocol for Service {
         _: Request<pb::DatanodeReportBadBlocksRequest>,
     ) -> Result<Response<pb::DatanodeReportBadBlocksResponse>, Status> {
         Ok(Response::new(pb::DatanodeReportBadBlocksResponse {}))
+    }
+
+    async fn commit_block_synchronization(
+        &self,
+        request: Request<pb::CommitBlockSynchronizationRequest>,
+    ) -> Result<Response<pb::CommitBlockSynchronizationResponse>, Status> {
+        self.state.lock().commits.push(request.into_inner());
+        Ok(Response::new(pb::CommitBlockSynchronizationResponse {}))
     }
 }
 

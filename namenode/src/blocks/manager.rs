@@ -32,8 +32,26 @@ pub struct BlockManager {
     pub recheck: HashSet<BlockId>,
     /// Files whose last block finished recovery: the namesystem closes them.
     pub recovered_files: Vec<InodeId>,
+    /// Datanodes of transfers of a block that timed out: the next attempt
+    /// prefers others (forgotten once a new replica of it arrives).
+    pub failed_transfers: HashMap<BlockId, HashSet<DnIdx>>,
+    /// Lease recoveries under way, by block: the primary datanode reports
+    /// with CommitBlockSynchronization.
+    pub recoveries: HashMap<BlockId, BlockRecovery>,
     /// How long a pending transfer (or pipeline report) is waited for.
     pending_timeout: Duration,
+}
+
+/// A block recovery after a writer's lease expired (HDFS's
+/// BlockUnderConstructionFeature recovery state).
+#[derive(Debug, Clone)]
+pub struct BlockRecovery {
+    /// The generation stamp the replicas are settled at; a new one each try.
+    pub recovery_id: u64,
+    /// The block's stamp before recovery, which its replicas may still have.
+    pub original_generation_stamp: u64,
+    /// Datanodes already asked to lead it: a retry picks another.
+    pub tried_primaries: Vec<DnIdx>,
 }
 
 /// A replica as a datanode reports it.
@@ -82,6 +100,8 @@ impl BlockManager {
             pending: HashMap::new(),
             recheck: HashSet::new(),
             recovered_files: Vec::new(),
+            recoveries: HashMap::new(),
+            failed_transfers: HashMap::new(),
         }
     }
 
@@ -119,6 +139,8 @@ impl BlockManager {
         self.pending.remove(&id);
         self.needed.remove(id);
         self.recheck.remove(&id);
+        self.recoveries.remove(&id);
+        self.failed_transfers.remove(&id);
     }
 
     /// Tells `node` to delete its replica of `block` in its next heartbeat.
@@ -175,6 +197,7 @@ impl BlockManager {
                 self.pending.remove(&id);
             }
         }
+        self.failed_transfers.remove(&id);
         if let Some(n) = dm.get_mut(node) {
             n.blocks_scheduled = n.blocks_scheduled.saturating_sub(1);
         }
@@ -200,6 +223,21 @@ impl BlockManager {
         }
         self.map.update(id, |b| b.replicas.retain(|&r| r != node));
         self.map.add_corrupt(id, node);
+        self.forget_pending_target(id, |t| t == node);
+        self.recheck.insert(id);
+    }
+
+    /// Stops waiting for the replicas of block `id` that `gone` picks out
+    /// (a corrupt one, or a pipeline node left behind under an older
+    /// stamp): they will never be reported good, so the monitor must not
+    /// count them as on their way.
+    pub fn forget_pending_target(&mut self, id: BlockId, gone: impl Fn(DnIdx) -> bool) {
+        if let Some(p) = self.pending.get_mut(&id) {
+            p.targets.retain(|&t| !gone(t));
+            if p.targets.is_empty() {
+                self.pending.remove(&id);
+            }
+        }
         self.recheck.insert(id);
     }
 
@@ -255,6 +293,9 @@ impl BlockManager {
                     });
                 }
             }
+            BlockState::UnderRecovery if self.recoveries.contains_key(&id) => {
+                // Lease recovery: the primary's commit decides what counts.
+            }
             BlockState::UnderRecovery => {
                 if replica.finalized && reported.generation_stamp == gs && reported.num_bytes == len
                 {
@@ -271,6 +312,7 @@ impl BlockManager {
                             block: Some(reported.into()),
                             new_generation_stamp: gs,
                             new_length: len,
+                            replicas: Vec::new(),
                         },
                     );
                 }
@@ -315,6 +357,7 @@ impl BlockManager {
                     .or_insert_with(|| PendingReconstruction {
                         targets: Vec::new(),
                         deadline,
+                        sources: Vec::new(),
                     });
                 entry.targets.extend(unreported);
                 entry.deadline = deadline;
@@ -422,6 +465,7 @@ impl BlockManager {
         }
         for p in self.pending.values_mut() {
             p.targets.retain(|&t| t != node);
+            p.sources.retain(|&s| s != node);
         }
         self.pending.retain(|id, p| {
             if p.targets.is_empty() {
@@ -473,17 +517,22 @@ impl BlockManager {
         }
         use rand::seq::SliceRandom;
         live.shuffle(&mut rand::rng());
-        live.sort_by_key(|&n| dm.get(n).is_some_and(|d| d.is_stale(now, stale)));
+        // Decommissioning and decommissioned nodes last, as HDFS sorts them.
+        live.sort_by_key(|&n| {
+            dm.get(n)
+                .map(|d| (!d.in_service(), d.is_stale(now, stale)))
+                .unwrap_or((true, true))
+        });
         (live, false)
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::NamenodeConfig;
 
-    fn cluster(n: u32) -> DatanodeManager {
+    pub(crate) fn cluster(n: u32) -> DatanodeManager {
         let config = NamenodeConfig::default();
         let mut dm = DatanodeManager::default();
         for i in 0..n {
@@ -501,7 +550,7 @@ mod tests {
         dm
     }
 
-    fn complete_block(bm: &mut BlockManager, id: BlockId) -> BlockRef {
+    pub(crate) fn complete_block(bm: &mut BlockManager, id: BlockId) -> BlockRef {
         bm.add_block(
             id,
             BlockInfo {
@@ -521,7 +570,7 @@ mod tests {
         }
     }
 
-    fn finalized(block: BlockRef) -> ReportedReplica {
+    pub(crate) fn finalized(block: BlockRef) -> ReportedReplica {
         ReportedReplica {
             block,
             finalized: true,

@@ -21,7 +21,8 @@ pub const PRIORITY_HIGHEST: u8 = 0;
 /// Fewer than a third of the wanted replicas.
 pub const PRIORITY_VERY_LOW: u8 = 1;
 pub const PRIORITY_LOW: u8 = 2;
-/// No live replica at all: nothing to copy from ("missing").
+/// No live replica at all — missing, or only corrupt replicas left (HDFS's
+/// QUEUE_WITH_CORRUPT_BLOCKS): nothing to copy from, so last.
 pub const PRIORITY_MISSING: u8 = 3;
 
 /// Under-replicated blocks, most urgent first.
@@ -80,6 +81,10 @@ impl LowRedundancyBlocks {
 pub struct PendingReconstruction {
     pub targets: Vec<DnIdx>,
     pub deadline: Instant,
+    /// The datanodes copying the block, one stream each until the targets
+    /// report or the deadline passes (none for pipeline nodes whose report
+    /// is awaited).
+    pub sources: Vec<DnIdx>,
 }
 
 /// What one monitor round did, for the log and tests.
@@ -125,13 +130,17 @@ impl BlockManager {
                 info!(
                     block = id,
                     targets = p.targets.len(),
-                    "pending transfer timed out; scheduling it again"
+                    "pending transfer timed out; scheduling it again with other datanodes"
                 );
-                for t in p.targets {
+                for &t in &p.targets {
                     if let Some(n) = dm.get_mut(t) {
                         n.blocks_scheduled = n.blocks_scheduled.saturating_sub(1);
                     }
                 }
+                // The next attempt prefers other sources and targets.
+                let failed = self.failed_transfers.entry(id).or_default();
+                failed.extend(p.targets);
+                failed.extend(p.sources);
             }
             self.recheck.insert(id);
             work.timed_out += 1;
@@ -162,10 +171,17 @@ impl BlockManager {
             return;
         }
         let expected = usize::from(info.replication);
-        let live = info.replicas.len();
+        // Replicas on decommissioning nodes are sources, not counted.
+        let live = dm.count_in_service(&info.replicas);
+        let usable = info.replicas.len();
         let pending = self.pending.get(&id).map(|p| p.targets.len()).unwrap_or(0);
         if live + pending < expected {
-            self.needed.insert(id, priority(live, expected));
+            let urgency = if usable == 0 {
+                PRIORITY_MISSING
+            } else {
+                priority(live.max(1), expected)
+            };
+            self.needed.insert(id, urgency);
         } else {
             self.needed.remove(id);
         }
@@ -195,11 +211,16 @@ impl BlockManager {
             let Some(info) = self.map.get(id) else {
                 return deleted;
             };
-            if info.replicas.len() <= expected {
+            if dm.count_in_service(&info.replicas) <= expected {
                 return deleted;
             }
             let block = info.to_pb(id);
-            let replicas = info.replicas.clone();
+            let replicas: Vec<DnIdx> = info
+                .replicas
+                .iter()
+                .copied()
+                .filter(|&r| dm.get(r).is_some_and(|n| n.in_service()))
+                .collect();
             let mut per_rack: HashMap<&str, usize> = HashMap::new();
             for &r in &replicas {
                 if let Some(n) = dm.get(r) {
@@ -244,7 +265,14 @@ impl BlockManager {
         now: Instant,
         work: &mut RedundancyWork,
     ) {
+        // HDFS's maxReplicationStreams: transfers a node is still running
+        // (handed out, not reported, not timed out) count against it.
         let mut streams: HashMap<DnIdx, u32> = HashMap::new();
+        for p in self.pending.values() {
+            for &s in &p.sources {
+                *streams.entry(s).or_default() += 1;
+            }
+        }
         // As HDFS (replication.work.multiplier.per.iteration = 2): a round
         // looks at no more blocks than the live nodes can start transfers
         // for, so a dead node's million blocks do not stall the lock.
@@ -262,12 +290,14 @@ impl BlockManager {
             let expected = usize::from(info.replication);
             let live: Vec<DnIdx> = info.replicas.clone();
             let Some(need) = expected
-                .checked_sub(live.len() + pending_targets.len())
+                .checked_sub(dm.count_in_service(&live) + pending_targets.len())
                 .filter(|&n| n > 0)
             else {
                 self.needed.remove(id);
                 continue;
             };
+            let failed = self.failed_transfers.get(&id);
+            let has_failed = |n: DnIdx| failed.is_some_and(|f| f.contains(&n));
             let source = live
                 .iter()
                 .copied()
@@ -275,6 +305,7 @@ impl BlockManager {
                 .filter(|s| streams.get(s).copied().unwrap_or(0) < config.max_replication_streams)
                 .min_by_key(|&s| {
                     (
+                        has_failed(s),
                         streams.get(&s).copied().unwrap_or(0),
                         dm.get(s).map(|n| n.load()).unwrap_or(0),
                     )
@@ -287,20 +318,25 @@ impl BlockManager {
             let mut excluded: HashSet<DnIdx> =
                 self.map.corrupt_replicas(id).iter().copied().collect();
             excluded.extend(dm.iter().filter(|n| n.excess.contains(&id)).map(|n| n.idx));
+            // Targets that never reported an earlier copy are left out
+            // while others can take it.
+            let mut avoid = excluded.clone();
+            avoid.extend(failed.into_iter().flatten().copied());
             let mut chosen = live.clone();
             chosen.extend(&pending_targets);
-            let targets = choose_targets(
-                dm,
-                &PlacementRequest {
-                    count: need,
-                    writer_host: None,
-                    chosen: &chosen,
-                    excluded: &excluded,
-                    block_size: info.num_bytes,
-                    now,
-                    stale_interval: config.stale_interval,
-                },
-            );
+            let request = |excluded| PlacementRequest {
+                count: need,
+                writer_host: None,
+                chosen: &chosen,
+                excluded,
+                block_size: info.num_bytes,
+                now,
+                stale_interval: config.stale_interval,
+            };
+            let mut targets = choose_targets(dm, &request(&avoid));
+            if targets.is_empty() && avoid.len() > excluded.len() {
+                targets = choose_targets(dm, &request(&excluded));
+            }
             if targets.is_empty() {
                 continue;
             }
@@ -327,8 +363,10 @@ impl BlockManager {
                 .or_insert_with(|| PendingReconstruction {
                     targets: Vec::new(),
                     deadline: now,
+                    sources: Vec::new(),
                 });
             entry.targets.extend(targets);
+            entry.sources.push(source);
             entry.deadline = now
                 + config
                     .pending_replication_timeout
@@ -363,5 +401,72 @@ mod tests {
         assert_eq!(q.len_missing(), 1);
         q.remove(7);
         assert_eq!(q.priority_of(7), None);
+    }
+
+    /// Datanodes with room for anything.
+    fn cluster(n: u32, now: Instant) -> DatanodeManager {
+        let mut dm = crate::blocks::manager::tests::cluster(n);
+        for i in 0..n {
+            let req = pb::HeartbeatRequest {
+                datanode_uuid: format!("dn{i}"),
+                capacity: 1 << 40,
+                remaining: 1 << 40,
+                ..Default::default()
+            };
+            dm.heartbeat(&req, now).unwrap();
+        }
+        dm
+    }
+
+    fn target_of(dm: &mut DatanodeManager, source: DnIdx) -> Vec<String> {
+        dm.get_mut(source)
+            .unwrap()
+            .transfers
+            .drain(..)
+            .flat_map(|t| t.targets)
+            .map(|t| t.datanode_uuid)
+            .collect()
+    }
+
+    #[test]
+    fn streams_are_limited_per_node_and_timed_out_transfers_go_elsewhere() {
+        use crate::blocks::manager::tests::{complete_block, finalized};
+
+        let config = NamenodeConfig {
+            max_replication_streams: 1,
+            pending_replication_timeout: Duration::from_secs(10),
+            ..NamenodeConfig::default()
+        };
+        let now = Instant::now();
+        let mut dm = cluster(4, now);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        // Three blocks of replication 2, each with one replica, on dn0.
+        let reported: Vec<_> = (1..=3)
+            .map(|id| finalized(complete_block(&mut bm, id)))
+            .collect();
+        bm.process_full_report(&mut dm, 0, &reported);
+
+        // One stream for dn0, the only source: one transfer, and none more
+        // while it runs, however many rounds pass.
+        let work = bm.compute_redundancy_work(&mut dm, &config, now, false);
+        assert_eq!(work.transfers, 1);
+        let first = target_of(&mut dm, 0);
+        assert_eq!(first.len(), 1);
+        let later = now + Duration::from_secs(5);
+        assert_eq!(
+            bm.compute_redundancy_work(&mut dm, &config, later, false)
+                .transfers,
+            0
+        );
+
+        // It never reports: after the timeout the block goes to another
+        // target.
+        let after = now + Duration::from_secs(11);
+        let work = bm.compute_redundancy_work(&mut dm, &config, after, false);
+        assert_eq!((work.timed_out, work.transfers), (1, 1));
+        let second = target_of(&mut dm, 0);
+        assert_eq!(second.len(), 1);
+        assert_ne!(first, second);
+        assert_eq!(bm.pending.len(), 1);
     }
 }

@@ -48,6 +48,9 @@ pub struct DatanodeDescriptor {
     /// Blocks this node was chosen as a target for and has not reported
     /// yet (HDFS's blocksScheduled): counted in its load and space.
     pub blocks_scheduled: u32,
+    /// A full block report arrived since it (re)registered: until then
+    /// `blocks` is not what it holds, and a decommission cannot finish.
+    pub block_report_received: bool,
 }
 
 impl DatanodeDescriptor {
@@ -81,6 +84,7 @@ impl DatanodeDescriptor {
             transfers: Vec::new(),
             recover: BTreeMap::new(),
             blocks_scheduled: 0,
+            block_report_received: false,
         }
     }
 

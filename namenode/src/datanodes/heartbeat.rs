@@ -57,6 +57,9 @@ impl Namesystem {
         let (added, removed) = self
             .blocks
             .process_full_report(&mut self.datanodes, idx, &replicas);
+        if let Some(node) = self.datanodes.get_mut(idx) {
+            node.block_report_received = true;
+        }
         info!(
             datanode = %req.datanode_uuid,
             replicas = replicas.len(),
@@ -120,6 +123,7 @@ impl Namesystem {
         for idx in dead {
             self.blocks.node_dead(&mut self.datanodes, idx);
         }
+        self.check_decommission();
     }
 
     pub fn fs_stats(&self) -> pb::FsStats {

@@ -1,7 +1,7 @@
 //! DatanodeManager + HeartbeatManager: registration by uuid, heartbeats,
 //! and the stale/dead verdicts that follow from their absence.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use cairn_proto::pb;
@@ -18,6 +18,9 @@ const INVALIDATE_PER_HEARTBEAT: usize = 1000;
 pub struct DatanodeManager {
     nodes: Vec<DatanodeDescriptor>,
     by_uuid: HashMap<String, DnIdx>,
+    /// "host:port" of the decommissioned (or decommissioning) datanodes,
+    /// as kept in the name directory (see `datanodes/admin.rs`).
+    pub excluded: BTreeSet<String>,
 }
 
 impl DatanodeManager {
@@ -80,14 +83,28 @@ impl DatanodeManager {
             node.alive = true;
             node.last_heartbeat = now;
             node.last_heartbeat_ms = crate::now_ms();
+            node.block_report_received = false;
+            Self::apply_exclusion(&self.excluded, node);
             return idx;
         }
         let idx = DnIdx::try_from(self.nodes.len()).unwrap_or(DnIdx::MAX);
-        let node = DatanodeDescriptor::new(idx, registration, rack, now);
+        let mut node = DatanodeDescriptor::new(idx, registration, rack, now);
+        Self::apply_exclusion(&self.excluded, &mut node);
         info!(uuid = %node.uuid, addr = %node.xfer_addr(), rack = %node.rack, "datanode registered");
         self.by_uuid.insert(node.uuid.clone(), idx);
         self.nodes.push(node);
         idx
+    }
+
+    /// A node on the exclude list decommissions (again) when it registers.
+    fn apply_exclusion(excluded: &BTreeSet<String>, node: &mut DatanodeDescriptor) {
+        let addr = node.xfer_addr();
+        if excluded.contains(&addr) && node.admin_state == pb::AdminState::Normal {
+            info!(datanode = %addr, "datanode is on the exclude list: decommissioning it");
+            node.admin_state = pb::AdminState::DecommissionInProgress;
+        } else if !excluded.contains(&addr) && node.admin_state != pb::AdminState::Normal {
+            node.admin_state = pb::AdminState::Normal;
+        }
     }
 
     /// Records a heartbeat's numbers.

@@ -456,4 +456,25 @@ impl ClientProtocol for ClientProtocolService {
         }
         Ok(Response::new(ns.set_safe_mode(action)))
     }
+
+    async fn set_datanode_admin_state(
+        &self,
+        request: Request<pb::SetDatanodeAdminStateRequest>,
+    ) -> Result<Response<pb::SetDatanodeAdminStateResponse>, Status> {
+        let user = caller(&request)?;
+        let req = request.into_inner();
+        let action = req.action();
+        let mut ns = self.fs.state.write();
+        if !ns.checker(&user).is_superuser() {
+            return Err(RpcError::new(
+                ErrorKind::PermissionDenied,
+                format!("Access denied for user {user}. Superuser privilege is required"),
+            )
+            .into());
+        }
+        let datanode = ns.set_datanode_admin_state(req.datanode.trim(), action)?;
+        Ok(Response::new(pb::SetDatanodeAdminStateResponse {
+            datanode: Some(datanode),
+        }))
+    }
 }

@@ -86,4 +86,15 @@ impl DatanodeProtocol for DatanodeProtocolService {
             .report_bad_blocks(&req.datanode_uuid, &req.blocks)?;
         Ok(Response::new(pb::DatanodeReportBadBlocksResponse {}))
     }
+
+    async fn commit_block_synchronization(
+        &self,
+        request: Request<pb::CommitBlockSynchronizationRequest>,
+    ) -> Result<Response<pb::CommitBlockSynchronizationResponse>, Status> {
+        let req = request.into_inner();
+        let txid = self.fs.state.write().commit_block_synchronization(&req)?;
+        self.fs.block_received.notify_waiters();
+        self.fs.sync(txid).await?;
+        Ok(Response::new(pb::CommitBlockSynchronizationResponse {}))
+    }
 }

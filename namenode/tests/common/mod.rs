@@ -247,6 +247,18 @@ impl FakeDatanode {
             .await;
     }
 
+    /// As the primary of a block recovery: the replicas are settled.
+    pub async fn commit_block_synchronization(
+        &mut self,
+        request: pb::CommitBlockSynchronizationRequest,
+    ) -> Result<(), RpcError> {
+        self.rpc
+            .commit_block_synchronization(request)
+            .await
+            .map(|_| ())
+            .map_err(RpcError::from)
+    }
+
     async fn incremental(&mut self, block: pb::Block, status: pb::ReceivedDeletedStatus) {
         self.rpc
             .block_received_and_deleted(pb::BlockReceivedAndDeletedRequest {

@@ -238,21 +238,32 @@ impl Namesystem {
         }))
     }
 
-    /// The file and client of a block being written, checked.
+    /// The file and client of a block being written, checked. Besides the
+    /// block under construction, the writer may recover the one before it
+    /// whose replicas were still finalizing (committed, or complete from a
+    /// first replica) while the next block was allocated — HDFS's close
+    /// recovery — as long as the file is still open under its lease.
     fn block_under_construction(&self, block: &pb::Block, client: &str) -> Result<InodeId> {
         let info =
             self.blocks.map.get(block.id).ok_or_else(|| {
                 NamenodeError::NotFound(format!("block {} does not exist", block.id))
             })?;
-        if info.state != BlockState::UnderConstruction {
+        if info.state == BlockState::UnderRecovery {
             return Err(NamenodeError::InvalidArgument(format!(
-                "block {} is not under construction (it is {:?})",
-                block.id, info.state
+                "block {} is under recovery: its writer lost the lease",
+                block.id
             )));
         }
         let file = info.inode;
         let path = self.dir.full_path(file);
         self.check_lease(&path, file, client)?;
+        let blocks = &self.file(file)?.blocks;
+        if !blocks.iter().rev().take(2).any(|&b| b == block.id) {
+            return Err(NamenodeError::InvalidArgument(format!(
+                "block {} is not one of the last two blocks of {path}",
+                block.id
+            )));
+        }
         Ok(file)
     }
 
@@ -314,12 +325,7 @@ impl Namesystem {
                 old.id, new.generation_stamp
             )));
         }
-        let mut blocks: Vec<pb::Block> = self
-            .file(file)?
-            .blocks
-            .iter()
-            .filter_map(|&b| self.blocks.map.get(b).map(|info| info.to_pb(b)))
-            .collect();
+        let mut blocks = self.file_blocks(file)?;
         match blocks.iter_mut().find(|b| b.id == new.id) {
             Some(b) => *b = *new,
             None => {
@@ -338,6 +344,8 @@ impl Namesystem {
             .iter()
             .filter_map(|u| self.datanodes.idx_of(u))
             .collect();
+        self.blocks
+            .forget_pending_target(new.id, |n| !pipeline.contains(&n));
         self.blocks
             .map
             .update(new.id, |b| b.expected = Some(Box::new(pipeline)));

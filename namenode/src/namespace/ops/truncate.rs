@@ -109,6 +109,7 @@ impl Namesystem {
                         block: Some(old),
                         new_generation_stamp: gs,
                         new_length: new_len,
+                        replicas: Vec::new(),
                     },
                 );
             }
