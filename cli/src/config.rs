@@ -88,8 +88,16 @@ impl Settings {
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
-    let config: FileConfig = toml::from_str(&text)
-        .with_context(|| format!("invalid configuration file {}", path.display()))?;
+    let invalid = || format!("invalid configuration file {}", path.display());
+    let document = toml::Deserializer::parse(&text).with_context(invalid)?;
+    // The path names the key (`namenode.heartbeat-interval`) in the
+    // first words of the message, before TOML's excerpt of the line.
+    let config: FileConfig = serde_path_to_error::deserialize(document).map_err(|err| {
+        let key = err.path().to_string();
+        anyhow::anyhow!("{}: key `{key}': {}", invalid(), err.into_inner())
+    })?;
+    config.namenode.validate().with_context(invalid)?;
+    config.datanode.validate().with_context(invalid)?;
     Ok(config)
 }
 
@@ -120,7 +128,33 @@ mod tests {
         let err = Settings::load(Some(&path), Some("u")).unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("cairn.toml"), "{text}");
-        assert!(text.contains("namenod"), "{text}");
+        assert!(text.contains("unknown field `namenod`"), "{text}");
+    }
+
+    #[test]
+    fn values_that_fail_validation_are_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(&path, "[namenode]\nmin-replication = 0\n").unwrap();
+        let err = Settings::load(Some(&path), Some("u")).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("cairn.toml"), "{text}");
+        assert!(
+            text.contains("min-replication must be at least 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_file_the_key_and_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(&path, "[namenode]\nheartbeat-interval = \"3parsecs\"\n").unwrap();
+        let err = Settings::load(Some(&path), Some("u")).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("cairn.toml"), "{text}");
+        assert!(text.contains("key `namenode.heartbeat-interval'"), "{text}");
+        assert!(text.contains("unknown unit \"parsecs\""), "{text}");
     }
 
     #[test]

@@ -42,6 +42,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "LEVEL")]
     log_level: Option<String>,
 
+    /// Write the log to FILE (appending) instead of standard error.
+    #[arg(long, global = true, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -87,7 +91,10 @@ fn main() -> ExitCode {
         cli.command,
         Command::Server(_) | Command::Namenode(_) | Command::Datanode(_)
     );
-    init_logging(cli.log_level.as_deref(), daemon);
+    if let Err(err) = init_logging(cli.log_level.as_deref(), cli.log_file.as_deref(), daemon) {
+        eprintln!("cairn: {err:#}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -136,18 +143,40 @@ fn hadoop_style_args(args: impl Iterator<Item = String>) -> Vec<String> {
     .collect()
 }
 
-fn init_logging(level: Option<&str>, daemon: bool) {
+/// One line per event: time, level, component (the module's target) and
+/// the message with its fields; to standard error, or appended to
+/// `--log-file`.
+fn init_logging(
+    level: Option<&str>,
+    file: Option<&std::path::Path>,
+    daemon: bool,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
     use tracing_subscriber::EnvFilter;
     let filter = match level {
-        Some(level) => EnvFilter::new(level),
+        Some(level) => EnvFilter::try_new(level)
+            .with_context(|| format!("--log-level `{level}' is not a level or a filter"))?,
         None => EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new(if daemon { "info" } else { "warn" })),
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(true)
-        .init();
+        .with_target(true);
+    match file {
+        Some(path) => {
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the log file {}", path.display()))?;
+            builder
+                .with_writer(std::sync::Mutex::new(log))
+                .with_ansi(false)
+                .init();
+        }
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

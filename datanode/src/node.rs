@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::dataset::FsDataset;
 use crate::ibr::IncrementalBlockReports;
+use crate::metrics::DatanodeMetrics;
 
 /// State shared by the DataTransfer service, the BPServiceActor and the
 /// command handlers of one datanode.
@@ -17,6 +18,8 @@ pub struct NodeContext {
     pub reports: IncrementalBlockReports,
     /// "host:port" others reach our DataTransfer service at.
     pub xfer_addr: String,
+    /// What `/metrics` exports; the data path counts into it.
+    pub metrics: DatanodeMetrics,
     xceivers: AtomicU32,
     shutdown: watch::Receiver<bool>,
 }
@@ -31,6 +34,7 @@ impl NodeContext {
             dataset,
             reports: IncrementalBlockReports::default(),
             xfer_addr,
+            metrics: DatanodeMetrics::default(),
             xceivers: AtomicU32::new(0),
             shutdown,
         }

@@ -133,7 +133,10 @@ impl DataTransfer for DataXceiver {
                 };
                 sender = s;
                 let item = match packet {
-                    Ok(Some(p)) => Ok(p),
+                    Ok(Some(p)) => {
+                        ctx.metrics.bytes_read.inc_by(p.data.len() as u64);
+                        Ok(p)
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         warn!("read failed: {e}");
