@@ -11,13 +11,16 @@ use anyhow::Context;
 use cairn_client::ClientConfig;
 use cairn_datanode::DatanodeConfig;
 use cairn_namenode::NamenodeConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+mod defaults;
+pub use defaults::print_default;
 
 /// Where clients look for the namenode when nothing else says (HDFS's port).
 pub const DEFAULT_NAMENODE: &str = "127.0.0.1:8020";
 
 /// The whole configuration file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileConfig {
     /// How `cairn dfs`, `fsck` and `dfsadmin` reach the cluster.
@@ -28,16 +31,20 @@ pub struct FileConfig {
     pub datanode: DatanodeConfig,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ClientSection {
     /// The namenode's RPC address, `host:port` or `cairn://host:port`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub namenode: Option<String>,
     /// The user to act as, when neither `--user` nor `CAIRN_USER` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Replication of new files (default: the namenode's).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub replication: Option<u32>,
     /// Block size of new files in bytes (default: the namenode's).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub block_size: Option<u64>,
 }
 
@@ -53,9 +60,7 @@ impl Settings {
     /// resolves the acting user (`--user`, else `$CAIRN_USER`, else the
     /// file's `client.user`, else the OS user).
     pub fn load(config: Option<&Path>, user: Option<&str>) -> anyhow::Result<Settings> {
-        let source = config
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os("CAIRN_CONFIG").map(PathBuf::from));
+        let source = config_source(config);
         let file = match &source {
             Some(path) => read_file_config(path)?,
             None => FileConfig::default(),
@@ -83,6 +88,13 @@ impl Settings {
         config.block_size = self.file.client.block_size;
         config
     }
+}
+
+/// The configuration file in force: `--config`, else `$CAIRN_CONFIG`.
+pub fn config_source(config: Option<&Path>) -> Option<PathBuf> {
+    config
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("CAIRN_CONFIG").map(PathBuf::from))
 }
 
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {

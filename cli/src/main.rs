@@ -80,9 +80,19 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Check the configuration file, or print every key with its default.
+    Config(ConfigArgs),
     /// Measure throughput against a baseline run on the same machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+#[derive(clap::Args, Debug)]
+struct ConfigArgs {
+    /// Print the default configuration, every key commented (the same as
+    /// cairn.example.toml), instead of checking the file.
+    #[arg(long)]
+    print_default: bool,
 }
 
 fn main() -> ExitCode {
@@ -115,6 +125,20 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
+    if let Command::Config(args) = &cli.command {
+        if args.print_default {
+            print!("{}", config::print_default());
+            return Ok(0);
+        }
+        config::Settings::load(cli.config.as_deref(), cli.user.as_deref())?;
+        match config::config_source(cli.config.as_deref()) {
+            Some(path) => println!("{}: OK", path.display()),
+            None => {
+                println!("no configuration file (--config or $CAIRN_CONFIG): the defaults apply")
+            }
+        }
+        return Ok(0);
+    }
     let settings = config::Settings::load(cli.config.as_deref(), cli.user.as_deref())?;
     let status = match cli.command {
         Command::Server(args) => server::run(settings, args).await.map(|()| 0)?,
@@ -124,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Fsck { args } => fsck::run(settings.client_config(), args).await,
         Command::Dfsadmin { args } => dfsadmin::run(settings.client_config(), args).await,
         Command::Bench(command) => bench::run(settings, command).await.map(|()| 0)?,
+        Command::Config(_) => 0,
     };
     Ok(u8::try_from(status).unwrap_or(1))
 }

@@ -69,11 +69,14 @@ pub fn time(ms: u64) -> String {
 
 /// A `<table>` with a header row; cells are HTML already.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = String::from("<table>\n<tr>");
-    for h in headers {
-        let _ = write!(out, "<th>{}</th>", escape(h));
+    let mut out = String::from("<table>\n");
+    if headers.iter().any(|h| !h.is_empty()) {
+        out.push_str("<tr>");
+        for h in headers {
+            let _ = write!(out, "<th>{}</th>", escape(h));
+        }
+        out.push_str("</tr>\n");
     }
-    out.push_str("</tr>\n");
     for row in rows {
         out.push_str("<tr>");
         for cell in row {
