@@ -394,6 +394,23 @@ impl MiniCluster {
         Ok((status, daemon.logs()))
     }
 
+    /// Sends SIGTERM to datanode `i` and waits for it to exit; returns its
+    /// exit status and everything it logged.
+    pub fn terminate_datanode(&mut self, i: usize) -> Result<(std::process::ExitStatus, String)> {
+        let mut daemon = self.datanodes[i]
+            .take()
+            .with_context(|| format!("datanode {i} is not running"))?;
+        let pid = nix::unistd::Pid::from_raw(daemon.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)?;
+        let status = daemon.child.wait()?;
+        Ok((status, daemon.logs()))
+    }
+
+    /// The configuration file every daemon of this cluster reads.
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
     pub fn kill_datanode(&mut self, i: usize) {
         if let Some(mut daemon) = self.datanodes[i].take() {
             daemon.kill();
