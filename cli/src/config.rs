@@ -11,7 +11,10 @@ use anyhow::Context;
 use cairn_client::ClientConfig;
 use cairn_datanode::DatanodeConfig;
 use cairn_namenode::NamenodeConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+mod defaults;
+pub use defaults::print_default;
 
 /// Where clients look for the namenode when nothing else says (HDFS's port).
 pub const DEFAULT_NAMENODE: &str = "127.0.0.1:8020";
@@ -20,7 +23,7 @@ pub const DEFAULT_NAMENODE: &str = "127.0.0.1:8020";
 pub const DEFAULT_S3_ADDRESS: &str = "127.0.0.1:9000";
 
 /// The whole configuration file.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileConfig {
     /// How `cairn dfs`, `fsck` and `dfsadmin` reach the cluster.
@@ -34,15 +37,17 @@ pub struct FileConfig {
 }
 
 /// Where the S3 gateway listens and which access keys it accepts.
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct S3Section {
     /// The gateway's HTTP address, `IP:PORT`.
     pub address: String,
     /// An access key acting as the user running the gateway (also
     /// $CAIRN_S3_ACCESS_KEY, or `--access-key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub access_key: Option<String>,
     /// Its secret (also $CAIRN_S3_SECRET_KEY, or `--secret-key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<String>,
     /// The Cairn user that anonymous reads of public-read buckets act as.
     pub anonymous_user: String,
@@ -63,7 +68,7 @@ impl Default for S3Section {
 }
 
 /// One `[[s3.keys]]` entry.
-#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct S3KeySection {
     pub access_key: String,
@@ -72,16 +77,20 @@ pub struct S3KeySection {
     pub user: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ClientSection {
     /// The namenode's RPC address, `host:port` or `cairn://host:port`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub namenode: Option<String>,
     /// The user to act as, when neither `--user` nor `CAIRN_USER` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Replication of new files (default: the namenode's).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub replication: Option<u32>,
     /// Block size of new files in bytes (default: the namenode's).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub block_size: Option<u64>,
 }
 
@@ -97,9 +106,7 @@ impl Settings {
     /// resolves the acting user (`--user`, else `$CAIRN_USER`, else the
     /// file's `client.user`, else the OS user).
     pub fn load(config: Option<&Path>, user: Option<&str>) -> anyhow::Result<Settings> {
-        let source = config
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os("CAIRN_CONFIG").map(PathBuf::from));
+        let source = config_source(config);
         let file = match &source {
             Some(path) => read_file_config(path)?,
             None => FileConfig::default(),
@@ -129,11 +136,26 @@ impl Settings {
     }
 }
 
+/// The configuration file in force: `--config`, else `$CAIRN_CONFIG`.
+pub fn config_source(config: Option<&Path>) -> Option<PathBuf> {
+    config
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("CAIRN_CONFIG").map(PathBuf::from))
+}
+
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
-    let config: FileConfig = toml::from_str(&text)
-        .with_context(|| format!("invalid configuration file {}", path.display()))?;
+    let invalid = || format!("invalid configuration file {}", path.display());
+    let document = toml::Deserializer::parse(&text).with_context(invalid)?;
+    // The path names the key (`namenode.heartbeat-interval`) in the
+    // first words of the message, before TOML's excerpt of the line.
+    let config: FileConfig = serde_path_to_error::deserialize(document).map_err(|err| {
+        let key = err.path().to_string();
+        anyhow::anyhow!("{}: key `{key}': {}", invalid(), err.into_inner())
+    })?;
+    config.namenode.validate().with_context(invalid)?;
+    config.datanode.validate().with_context(invalid)?;
     Ok(config)
 }
 
@@ -164,7 +186,33 @@ mod tests {
         let err = Settings::load(Some(&path), Some("u")).unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("cairn.toml"), "{text}");
-        assert!(text.contains("namenod"), "{text}");
+        assert!(text.contains("unknown field `namenod`"), "{text}");
+    }
+
+    #[test]
+    fn values_that_fail_validation_are_refused_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(&path, "[namenode]\nmin-replication = 0\n").unwrap();
+        let err = Settings::load(Some(&path), Some("u")).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("cairn.toml"), "{text}");
+        assert!(
+            text.contains("min-replication must be at least 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_file_the_key_and_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cairn.toml");
+        std::fs::write(&path, "[namenode]\nheartbeat-interval = \"3parsecs\"\n").unwrap();
+        let err = Settings::load(Some(&path), Some("u")).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("cairn.toml"), "{text}");
+        assert!(text.contains("key `namenode.heartbeat-interval'"), "{text}");
+        assert!(text.contains("unknown unit \"parsecs\""), "{text}");
     }
 
     #[test]

@@ -15,6 +15,9 @@ use crate::config::Settings;
 /// HDFS's namenode HTTP port.
 pub const DEFAULT_NAMENODE_HTTP: &str = "127.0.0.1:9870";
 
+/// HDFS's datanode HTTP port.
+pub const DEFAULT_DATANODE_HTTP: &str = "127.0.0.1:9864";
+
 #[derive(Args, Debug)]
 pub struct NamenodeArgs {
     /// Create a new, empty namespace in the name directory and exit
@@ -34,7 +37,7 @@ pub struct NamenodeArgs {
     /// Address of the RPC server clients and datanodes connect to.
     #[arg(long, env = "CAIRN_NAMENODE_ADDRESS", default_value = "127.0.0.1:8020")]
     pub rpc_address: String,
-    /// Address of the HTTP status page (HDFS's 9870).
+    /// Address of the web UI, JSON API, /metrics and WebHDFS (HDFS's 9870).
     #[arg(
         long,
         env = "CAIRN_NAMENODE_HTTP_ADDRESS",
@@ -65,6 +68,14 @@ pub struct DatanodeArgs {
     /// Default: the host of --address.
     #[arg(long)]
     pub advertised_host: Option<String>,
+    /// Address of the datanode's page, /metrics and WebHDFS data transfers
+    /// (HDFS's 9864).
+    #[arg(
+        long,
+        env = "CAIRN_DATANODE_HTTP_ADDRESS",
+        default_value = DEFAULT_DATANODE_HTTP
+    )]
+    pub http_address: String,
 }
 
 pub async fn run_namenode(settings: Settings, args: NamenodeArgs) -> anyhow::Result<()> {
@@ -113,9 +124,11 @@ pub async fn run_datanode(settings: Settings, args: DatanodeArgs) -> anyhow::Res
         Some(host) => host,
         None => listener.local_addr()?.ip().to_string(),
     };
-    let datanode = Datanode::start(config, listener).await?;
+    let http = bind(&args.http_address, "datanode's HTTP server").await?;
+    let http_addr = http.local_addr()?;
+    let datanode = Datanode::start_with_http(config, listener, Some(http)).await?;
     println!(
-        "cairn datanode: listening on {} (datanode {})",
+        "cairn datanode: listening on {} (datanode {}), web page http://{http_addr}/",
         datanode.local_addr(),
         datanode.datanode_uuid()
     );

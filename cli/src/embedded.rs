@@ -64,7 +64,8 @@ impl EmbeddedCluster {
             config.namenode = nn_addr.to_string();
             config.host = nn_addr.ip().to_string();
             let listener = bind(&format!("{}:0", nn_addr.ip()), "datanode").await?;
-            let datanode = Datanode::start(config, listener)
+            let http = bind(&format!("{}:0", nn_addr.ip()), "datanode's HTTP server").await?;
+            let datanode = Datanode::start_with_http(config, listener, Some(http))
                 .await
                 .with_context(|| format!("datanode {i} ({}) did not start", dir.display()))?;
             started.push((datanode, dir));

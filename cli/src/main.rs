@@ -45,6 +45,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "LEVEL")]
     log_level: Option<String>,
 
+    /// Write the log to FILE (appending) instead of standard error.
+    #[arg(long, global = true, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -88,9 +92,19 @@ enum Command {
     /// Mount the cluster on an empty directory as an ordinary file system
     /// (FUSE), in the foreground until Ctrl-C or `fusermount3 -u`.
     Mount(mount::MountArgs),
+    /// Check the configuration file, or print every key with its default.
+    Config(ConfigArgs),
     /// Measure throughput against a baseline run on the same machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+#[derive(clap::Args, Debug)]
+struct ConfigArgs {
+    /// Print the default configuration, every key commented (the same as
+    /// cairn.example.toml), instead of checking the file.
+    #[arg(long)]
+    print_default: bool,
 }
 
 fn main() -> ExitCode {
@@ -103,7 +117,10 @@ fn main() -> ExitCode {
             | Command::Mount(_)
             | Command::S3(_)
     );
-    init_logging(cli.log_level.as_deref(), daemon);
+    if let Err(err) = init_logging(cli.log_level.as_deref(), cli.log_file.as_deref(), daemon) {
+        eprintln!("cairn: {err:#}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -124,6 +141,20 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<u8> {
+    if let Command::Config(args) = &cli.command {
+        if args.print_default {
+            print!("{}", config::print_default());
+            return Ok(0);
+        }
+        config::Settings::load(cli.config.as_deref(), cli.user.as_deref())?;
+        match config::config_source(cli.config.as_deref()) {
+            Some(path) => println!("{}: OK", path.display()),
+            None => {
+                println!("no configuration file (--config or $CAIRN_CONFIG): the defaults apply")
+            }
+        }
+        return Ok(0);
+    }
     let settings = config::Settings::load(cli.config.as_deref(), cli.user.as_deref())?;
     let status = match cli.command {
         Command::Server(args) => server::run(settings, args).await.map(|()| 0)?,
@@ -136,6 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Chaos(args) => i32::from(chaos::run(settings, args).await?),
         Command::Mount(args) => mount::run(settings, args).await.map(|()| 0)?,
         Command::Bench(command) => bench::run(settings, command).await.map(|()| 0)?,
+        Command::Config(_) => 0,
     };
     Ok(u8::try_from(status).unwrap_or(1))
 }
@@ -155,20 +187,42 @@ fn hadoop_style_args(args: impl Iterator<Item = String>) -> Vec<String> {
     .collect()
 }
 
-fn init_logging(level: Option<&str>, daemon: bool) {
+/// One line per event: time, level, component (the module's target) and
+/// the message with its fields; to standard error, or appended to
+/// `--log-file`.
+fn init_logging(
+    level: Option<&str>,
+    file: Option<&std::path::Path>,
+    daemon: bool,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
     use tracing_subscriber::EnvFilter;
     let filter = match level {
-        Some(level) => EnvFilter::new(level),
+        Some(level) => EnvFilter::try_new(level)
+            .with_context(|| format!("--log-level `{level}' is not a level or a filter"))?,
         None => EnvFilter::try_from_default_env()
             // s3s logs every refused S3 request (a 404, a bad signature) as
             // an error; the gateway counts them in its metrics instead.
             .unwrap_or_else(|_| EnvFilter::new(if daemon { "info,s3s::ops=off" } else { "warn" })),
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(true)
-        .init();
+        .with_target(true);
+    match file {
+        Some(path) => {
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the log file {}", path.display()))?;
+            builder
+                .with_writer(std::sync::Mutex::new(log))
+                .with_ansi(false)
+                .init();
+        }
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod input_stream;
 mod lease_renewer;
 mod output_stream;
 mod packet;
+mod pool;
 mod retry;
 
 #[cfg(test)]
@@ -39,6 +40,7 @@ pub use dfs_client::DfsClient;
 pub use error::DfsError;
 pub use input_stream::FileReader;
 pub use output_stream::FileWriter;
+pub use pool::ClientPool;
 
 /// The result of every client call.
 pub type Result<T> = std::result::Result<T, DfsError>;

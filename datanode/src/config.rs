@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cairn_proto::config_value::{duration, size};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DatanodeError, Result};
 
@@ -13,7 +13,7 @@ use crate::error::{DatanodeError, Result};
 pub const MAX_INCREMENTAL_REPORT_DELAY: Duration = Duration::from_millis(100);
 
 /// How one datanode runs. Every default works on one machine.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DatanodeConfig {
     /// Directories holding the replicas, one volume each (HDFS's

@@ -8,6 +8,7 @@
 
 pub mod meta;
 pub mod replica;
+pub mod report;
 pub mod volume;
 pub mod writer;
 

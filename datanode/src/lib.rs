@@ -14,6 +14,9 @@
 //!   block reports, with [`ibr`] (incremental reports) and [`commands`]
 //!   (what the namenode orders, including [`transfer`] for re-replication).
 //!
+//! * [`http`] — the HTTP port: a read-only page, `/metrics` ([`metrics`])
+//!   and the data half of WebHDFS.
+//!
 //! [`Datanode::start`] ties them together; tests and `cairn server` run
 //! several in one process.
 
@@ -23,7 +26,9 @@ pub mod config;
 pub mod dataset;
 pub mod downstream;
 pub mod error;
+pub mod http;
 pub mod ibr;
+pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod receiver;
@@ -65,6 +70,7 @@ pub struct Datanode {
     actor: JoinHandle<()>,
     scanner: Arc<BlockScanner>,
     scanner_tasks: Vec<JoinHandle<()>>,
+    http: Option<JoinHandle<()>>,
 }
 
 impl Datanode {
@@ -79,6 +85,16 @@ impl Datanode {
     pub async fn start(
         config: DatanodeConfig,
         listener: tokio::net::TcpListener,
+    ) -> Result<Datanode, DatanodeError> {
+        Self::start_with_http(config, listener, None).await
+    }
+
+    /// [`Datanode::start`], also serving the HTTP port (page, `/metrics`,
+    /// WebHDFS data) on `http` and advertising it to the namenode.
+    pub async fn start_with_http(
+        config: DatanodeConfig,
+        listener: tokio::net::TcpListener,
+        http: Option<tokio::net::TcpListener>,
     ) -> Result<Datanode, DatanodeError> {
         config.validate()?;
         let local_addr = listener
@@ -113,9 +129,17 @@ impl Datanode {
 
         // Serve before registering, so the namenode never sends a client to
         // a datanode that does not answer yet.
+        let http_port = match &http {
+            Some(listener) => listener
+                .local_addr()
+                .map_err(|e| DatanodeError::io("the HTTP listener", e))?
+                .port(),
+            None => 0,
+        };
         let server = tokio::spawn(
             tonic::transport::Server::builder()
                 .tcp_nodelay(true)
+                .layer(ctx.metrics.rpc.layer())
                 .initial_stream_window_size(STREAM_WINDOW)
                 .initial_connection_window_size(CONNECTION_WINDOW)
                 .add_service(DataXceiver::new(Arc::clone(&ctx)).into_server())
@@ -131,7 +155,7 @@ impl Datanode {
             datanode_uuid: datanode_uuid.clone(),
             host: config.host.clone(),
             xfer_port: u32::from(local_addr.port()),
-            http_port: 0,
+            http_port: u32::from(http_port),
             cluster_id: namespace.cluster_id.clone(),
             storage_ids: dataset.storage_ids(),
         };
@@ -150,6 +174,14 @@ impl Datanode {
         }
         let actor = tokio::spawn(actor.run());
         let scanner_tasks = scanner.spawn(&ctx);
+        let http = http.map(|listener| {
+            let http_ctx = http::HttpContext {
+                node: Arc::clone(&ctx),
+                datanode_uuid: datanode_uuid.clone(),
+                clients: cairn_client::ClientPool::default(),
+            };
+            http::spawn_http(http_ctx, listener, shutdown_rx.clone())
+        });
         info!(%local_addr, uuid = %datanode_uuid, "datanode started");
         Ok(Datanode {
             local_addr,
@@ -159,6 +191,7 @@ impl Datanode {
             actor,
             scanner,
             scanner_tasks,
+            http,
         })
     }
 
@@ -184,6 +217,13 @@ impl Datanode {
         self.actor.await?;
         for task in self.scanner_tasks {
             task.await?;
+        }
+        if let Some(http) = self.http {
+            // Bounded like the gRPC server: a download in flight may hold
+            // the graceful stop open.
+            if tokio::time::timeout(SHUTDOWN_TIMEOUT, http).await.is_err() {
+                warn!("the HTTP server did not stop within {SHUTDOWN_TIMEOUT:?}");
+            }
         }
         // Our streams end at the signal; a peer that stops reading could
         // still hold a connection open, so the graceful stop is bounded.

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::dataset::FsDataset;
 use crate::ibr::IncrementalBlockReports;
+use crate::metrics::DatanodeMetrics;
 use crate::scanner::{BadBlockReports, BlockScanner};
 
 /// State shared by the DataTransfer service, the BPServiceActor and the
@@ -21,6 +22,8 @@ pub struct NodeContext {
     pub scanner: Arc<BlockScanner>,
     /// "host:port" others reach our DataTransfer service at.
     pub xfer_addr: String,
+    /// What `/metrics` exports; the data path counts into it.
+    pub metrics: DatanodeMetrics,
     xceivers: AtomicU32,
     shutdown: watch::Receiver<bool>,
 }
@@ -38,6 +41,7 @@ impl NodeContext {
             bad_blocks: BadBlockReports::default(),
             scanner,
             xfer_addr,
+            metrics: DatanodeMetrics::default(),
             xceivers: AtomicU32::new(0),
             shutdown,
         }

@@ -255,6 +255,7 @@ async fn receive_packets(
             verify_chunk_checksums(&packet.data, packet.offset_in_block, &packet.checksums)
         {
             warn!(block_id, seqno, offset = bad, at = %ctx.xfer_addr, "checksum mismatch in a received packet; refusing it");
+            ctx.metrics.checksum_errors.inc();
             let _ = queue
                 .send(fail(
                     pb::AckStatus::ErrorChecksum,
@@ -274,6 +275,7 @@ async fn receive_packets(
             };
             if tx.send(forward).await.is_err() {
                 // The responder reports the downstream failure from its acks.
+                ctx.metrics.pipeline_errors.inc();
                 downstream = None;
             }
         }
@@ -281,6 +283,7 @@ async fn receive_packets(
             return;
         };
         let end = packet.offset_in_block + packet.data.len() as u64;
+        let packet_len = packet.data.len() as u64;
         let last = packet.last_packet_in_block;
         let dataset = Arc::clone(&ctx.dataset);
         let written = tokio::task::spawn_blocking(move || {
@@ -300,12 +303,14 @@ async fn receive_packets(
         match written {
             Ok((w, finalized)) => {
                 writer = w;
+                ctx.metrics.bytes_written.inc_by(packet_len);
                 if let Some((block, storage_id)) = finalized {
                     ctx.reports.received(block, storage_id);
                 }
             }
             Err(e) => {
                 warn!(block_id, seqno, "cannot write packet: {e}");
+                ctx.metrics.pipeline_errors.inc();
                 let _ = queue.send(fail(pb::AckStatus::Error, e.to_string())).await;
                 return;
             }

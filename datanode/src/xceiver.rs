@@ -137,6 +137,7 @@ impl DataTransfer for DataXceiver {
                 sender = s;
                 let item = match packet {
                     Ok(Some(p)) => {
+                        ctx.metrics.bytes_read.inc_by(p.data.len() as u64);
                         // The reader verifies the bytes; a replica it will
                         // find bad is worth the scanner's attention at once.
                         if !suspect

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cairn_proto::config_value::{duration, size};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::NamenodeError;
 
 /// Namenode settings, validated by [`NamenodeConfig::validate`] at start.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NamenodeConfig {
     /// Where the namespace lives: `current/` holds VERSION, the checkpoints

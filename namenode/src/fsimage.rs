@@ -119,8 +119,20 @@ pub async fn checkpoint(fs: &FsNamesystem, storage: &NnStorage) -> Result<(), Na
         .map_err(|_| NamenodeError::Internal("the edit log stopped during a checkpoint".into()))?
         .map_err(|msg| NamenodeError::io("cannot roll the edit log", std::io::Error::other(msg)))?;
     let storage = storage.clone();
+    let started = std::time::Instant::now();
+    let inodes = snapshot.inodes.len();
     tokio::task::spawn_blocking(move || {
         image::save(&storage, &snapshot)?;
+        let path = storage.image_path(txid);
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        info!(
+            txid,
+            inodes,
+            bytes,
+            millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            file = %path.display(),
+            "checkpoint written"
+        );
         image::purge(&storage)
     })
     .await

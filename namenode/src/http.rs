@@ -1,35 +1,78 @@
-//! The namenode's HTTP port (HDFS's 9870): a status page a person can open
-//! in a browser — safe mode, capacity, files and blocks, block health and
-//! every datanode — read from the same namesystem state as `dfsadmin
-//! -report`. It needs no JavaScript and refreshes itself.
+//! The namenode's HTTP port (HDFS's 9870): the web UI a person opens in a
+//! browser, the JSON status API, `/metrics` for Prometheus and the WebHDFS
+//! REST API, all on one axum router.
+//!
+//! * [`snapshot`] gathers the facts; the pages ([`overview`],
+//!   [`datanodes`], [`browser`]), the JSON API ([`api`]) and [`metrics`]
+//!   all render the same snapshot;
+//! * [`webhdfs`] is Hadoop's REST API over the client library (one
+//!   `DfsClient` per user, from a `ClientPool`);
+//! * [`html`] holds the page frame, escaping and sizes.
+//!
+//! Pages are rendered on the server and need no JavaScript; they refresh
+//! themselves with `<meta http-equiv=refresh>`.
 
-use std::fmt::Write;
+pub(crate) mod api;
+pub(crate) mod browser;
+pub(crate) mod datanodes;
+pub(crate) mod html;
+pub(crate) mod overview;
+pub mod snapshot;
+pub(crate) mod webhdfs;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
-use axum::response::Html;
-use axum::routing::get;
-use cairn_proto::pb;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
+use crate::metrics::NamenodeMetrics;
 use crate::namesystem::FsNamesystem;
 
-/// Serves the status page on `listener` until `stop` turns true.
+/// What every handler needs.
+pub(crate) struct HttpContext {
+    pub fs: Arc<FsNamesystem>,
+    pub metrics: Arc<NamenodeMetrics>,
+    pub clients: cairn_client::ClientPool,
+    pub started: Instant,
+    /// The namenode's RPC address as datanodes reach it, for WebHDFS
+    /// redirects (`namenoderpcaddress=`).
+    pub rpc_addr: SocketAddr,
+    /// Where this process reaches its own RPC port.
+    pub self_rpc: SocketAddr,
+}
+
+impl HttpContext {
+    /// A client acting as `user`, over the namenode's own RPC port.
+    pub async fn client(
+        &self,
+        user: &str,
+    ) -> Result<cairn_client::DfsClient, cairn_client::DfsError> {
+        self.clients.get(&self.self_rpc.to_string(), user).await
+    }
+
+    pub fn snapshot(&self) -> snapshot::ClusterSnapshot {
+        snapshot::cluster(&self.fs, self.started)
+    }
+}
+
+pub(crate) type Ctx = State<Arc<HttpContext>>;
+
+/// Serves the UI, the API, `/metrics` and WebHDFS on `listener` until
+/// `stop` turns true.
 pub(crate) fn spawn_http(
-    fs: Arc<FsNamesystem>,
+    ctx: HttpContext,
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let app = Router::new().route(
-        "/",
-        get(move || {
-            let fs = Arc::clone(&fs);
-            async move { Html(overview(&fs)) }
-        }),
-    );
+    let app = router(Arc::new(ctx));
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
@@ -43,142 +86,30 @@ pub(crate) fn spawn_http(
     })
 }
 
-/// The page: taken under the read lock, rendered outside it.
-fn overview(fs: &FsNamesystem) -> String {
-    let (cluster_id, stats, safe_mode, datanodes) = {
-        let ns = fs.state.read();
-        (
-            ns.cluster_id.clone(),
-            ns.fs_stats(),
-            ns.safe_mode_report(),
-            ns.datanode_report(pb::DatanodeReportType::All),
-        )
-    };
-    render(&cluster_id, &stats, &safe_mode, &datanodes)
+fn router(ctx: Arc<HttpContext>) -> Router {
+    Router::new()
+        .route("/", get(overview::page))
+        .route("/datanodes", get(datanodes::page))
+        .route("/explorer", get(browser::page))
+        .route("/api/v1/cluster", get(api::cluster))
+        .route("/api/v1/datanodes", get(api::datanodes))
+        .route("/api/v1/listing", get(api::listing))
+        .route("/api/v1/blocks", get(api::blocks))
+        .route("/metrics", get(metrics))
+        .route("/webhdfs/v1", any(webhdfs::handle))
+        .route("/webhdfs/v1/", any(webhdfs::handle))
+        .route("/webhdfs/v1/{*path}", any(webhdfs::handle))
+        .with_state(ctx)
 }
 
-fn render(
-    cluster_id: &str,
-    stats: &pb::FsStats,
-    safe_mode: &pb::SetSafeModeResponse,
-    datanodes: &[pb::DatanodeInfo],
-) -> String {
-    let live = datanodes.iter().filter(|d| d.alive).count();
-    let mut page = String::new();
-    let _ = write!(
-        page,
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"refresh\" content=\"5\">\
-         <title>Cairn namenode</title></head><body>\n\
-         <h1>Cairn namenode</h1>\n<table>\n"
-    );
-    let mut row = |name: &str, value: String| {
-        let _ = writeln!(
-            page,
-            "<tr><th align=\"left\">{name}</th><td>{}</td></tr>",
-            escape(&value)
-        );
-    };
-    row("Cluster ID", cluster_id.to_string());
-    row("Version", env!("CARGO_PKG_VERSION").to_string());
-    row("Safe mode", safe_mode.status.clone());
-    row("Configured capacity", size(stats.capacity));
-    row("DFS used", size(stats.used));
-    row("DFS remaining", size(stats.remaining));
-    row("Files and directories", stats.total_files.to_string());
-    row("Blocks", stats.total_blocks.to_string());
-    row(
-        "Under-replicated blocks",
-        stats.under_replicated.to_string(),
-    );
-    row("Corrupt blocks", stats.corrupt_blocks.to_string());
-    row("Missing blocks", stats.missing_blocks.to_string());
-    row(
-        "Datanodes",
-        format!("{live} live, {} dead", datanodes.len() - live),
-    );
-    page.push_str("</table>\n<h2>Datanodes</h2>\n<table border=\"1\" cellpadding=\"4\">\n");
-    page.push_str(
-        "<tr><th>Address</th><th>Rack</th><th>State</th><th>Capacity</th>\
-         <th>Used</th><th>Remaining</th><th>Blocks</th></tr>\n",
-    );
-    for d in datanodes {
-        let state = match (d.alive, d.stale) {
-            (false, _) => "dead",
-            (true, true) => "stale",
-            (true, false) => "live",
-        };
-        let _ = writeln!(
-            page,
-            "<tr><td>{}:{}</td><td>{}</td><td>{state}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&d.host),
-            d.xfer_port,
-            escape(&d.rack),
-            size(d.capacity),
-            size(d.dfs_used),
-            size(d.remaining),
-            d.num_blocks
-        );
-    }
-    page.push_str("</table>\n</body></html>\n");
-    page
-}
-
-/// Binary units, as the rest of Cairn prints sizes for people.
-fn size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// Datanode hosts and racks come from the network: never trust them in HTML.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_shows_the_cluster_and_escapes_datanode_fields() {
-        let stats = pb::FsStats {
-            capacity: 3 << 30,
-            used: 1536,
-            total_blocks: 7,
-            ..Default::default()
-        };
-        let safe_mode = pb::SetSafeModeResponse {
-            on: false,
-            status: "Safe mode is OFF.".into(),
-        };
-        let node = pb::DatanodeInfo {
-            host: "<script>".into(),
-            xfer_port: 9866,
-            rack: "/default-rack".into(),
-            alive: true,
-            num_blocks: 7,
-            ..Default::default()
-        };
-        let page = render("CID-1", &stats, &safe_mode, &[node]);
-        assert!(page.contains("CID-1"));
-        assert!(page.contains("Safe mode is OFF."));
-        assert!(page.contains("3.0 GiB"));
-        assert!(page.contains("1.5 KiB"));
-        assert!(page.contains("1 live, 0 dead"));
-        assert!(page.contains("&lt;script&gt;:9866"));
-        assert!(!page.contains("<script>"));
-    }
+/// Prometheus' text exposition format.
+async fn metrics(State(ctx): Ctx) -> impl IntoResponse {
+    let text = ctx.metrics.render(&ctx.snapshot());
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
 }

@@ -13,8 +13,9 @@
 //! * [`namesystem`] — all of the above behind one lock, and the single
 //!   `apply` used both live and on replay;
 //! * [`rpc`] — ClientProtocol and DatanodeProtocol over gRPC;
-//! * `fsimage` (load at start, checkpoint), `monitors` (the loops) and
-//!   `http` (the status page on HDFS's port 9870).
+//! * `fsimage` (load at start, checkpoint), `monitors` (the loops),
+//!   `http` (web UI, JSON API, WebHDFS on HDFS's port 9870) and
+//!   [`metrics`] (what `/metrics` exports).
 //!
 //! [`Namenode::start`] loads the newest checkpoint, replays the edit log,
 //! serves both protocols on one listener and runs the background loops
@@ -28,6 +29,7 @@ pub mod error;
 mod fsimage;
 mod http;
 pub mod lease;
+pub mod metrics;
 mod monitors;
 pub mod namespace;
 pub mod namesystem;
@@ -51,6 +53,7 @@ use tracing::{info, warn};
 
 pub use config::NamenodeConfig;
 pub use error::NamenodeError;
+pub use metrics::NamenodeMetrics;
 
 use crate::editlog::storage::NnStorage;
 use crate::fsimage::{checkpoint, load};
@@ -91,6 +94,8 @@ pub struct Namenode {
     cluster_id: String,
     fs: Arc<FsNamesystem>,
     storage: NnStorage,
+    metrics: Arc<NamenodeMetrics>,
+    started: std::time::Instant,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
     loops: Vec<JoinHandle<()>>,
@@ -107,6 +112,7 @@ impl Namenode {
     ) -> Result<Namenode, NamenodeError> {
         config.validate()?;
         let config = Arc::new(config);
+        let started = std::time::Instant::now();
         let local_addr = listener
             .local_addr()
             .map_err(|e| NamenodeError::io("cannot read the listener's address", e))?;
@@ -126,14 +132,17 @@ impl Namenode {
             block_received: Notify::new(),
         });
 
+        let metrics = Arc::new(NamenodeMetrics::new(&fs.edit_log.metrics));
         let (stop, stop_rx) = watch::channel(false);
-        let server = spawn_server(Arc::clone(&fs), listener, stop_rx.clone());
+        let server = spawn_server(Arc::clone(&fs), listener, stop_rx.clone(), &metrics);
         let loops = spawn_loops(&fs, &storage, &stop_rx);
         info!(addr = %local_addr, cluster_id = %cluster_id, "namenode serving");
         Ok(Namenode {
             local_addr,
             cluster_id,
             fs,
+            metrics,
+            started,
             storage,
             stop,
             server: Some(server),
@@ -150,11 +159,25 @@ impl Namenode {
         &self.cluster_id
     }
 
-    /// Serves the status page (HDFS's port 9870) on `listener` until
-    /// shutdown.
+    /// Serves the web UI, the JSON API, `/metrics` and WebHDFS (HDFS's
+    /// port 9870) on `listener` until shutdown.
     pub fn serve_http(&mut self, listener: tokio::net::TcpListener) {
-        let task = http::spawn_http(Arc::clone(&self.fs), listener, self.stop.subscribe());
+        let rpc_addr = self.local_addr;
+        let ctx = http::HttpContext {
+            fs: Arc::clone(&self.fs),
+            metrics: Arc::clone(&self.metrics),
+            clients: cairn_client::ClientPool::default(),
+            started: self.started,
+            rpc_addr,
+            self_rpc: self_rpc_addr(rpc_addr),
+        };
+        let task = http::spawn_http(ctx, listener, self.stop.subscribe());
         self.loops.push(task);
+    }
+
+    /// The namenode's metrics (RPC counts and latencies, edit log syncs).
+    pub fn metrics(&self) -> &NamenodeMetrics {
+        &self.metrics
     }
 
     /// Stops serving, stops background loops, checkpoints, syncs and closes
@@ -203,10 +226,21 @@ impl Drop for Namenode {
     }
 }
 
+/// Where the namenode reaches its own RPC port: a wildcard listener is
+/// reached on loopback.
+fn self_rpc_addr(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    }
+}
+
 fn spawn_server(
     fs: Arc<FsNamesystem>,
     listener: tokio::net::TcpListener,
     mut stop: watch::Receiver<bool>,
+    metrics: &NamenodeMetrics,
 ) -> JoinHandle<Result<(), tonic::transport::Error>> {
     let client =
         ClientProtocolServer::new(rpc::client::ClientProtocolService::new(Arc::clone(&fs)))
@@ -223,11 +257,13 @@ fn spawn_server(
         }
         conn
     });
+    let rpc_layer = metrics.rpc.layer();
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .initial_stream_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .tcp_nodelay(true)
+            .layer(rpc_layer)
             .add_service(client)
             .add_service(datanode)
             .serve_with_incoming_shutdown(incoming, async move {

@@ -24,6 +24,8 @@ pub struct SafeMode {
     threshold: f64,
     extension: Duration,
     started: Instant,
+    /// (safe, total) blocks at the last check, for the "leaving" log line.
+    last_counts: (u64, u64),
 }
 
 impl SafeMode {
@@ -33,6 +35,7 @@ impl SafeMode {
             threshold,
             extension,
             started: now,
+            last_counts: (0, 0),
         }
     }
 
@@ -49,6 +52,7 @@ impl SafeMode {
 
     /// Moves through start-up → extension → off as reports arrive.
     pub fn check(&mut self, safe: u64, total: u64, now: Instant) {
+        self.last_counts = (safe, total);
         let reached = safe >= self.needed(total);
         match self.state {
             State::Startup if reached => {
@@ -73,7 +77,13 @@ impl SafeMode {
 
     fn leave(&mut self, now: Instant) {
         let secs = now.saturating_duration_since(self.started).as_secs();
-        info!("Leaving safe mode after {secs} secs");
+        let (safe, total) = self.last_counts;
+        info!(
+            safe_blocks = safe,
+            total_blocks = total,
+            threshold = self.threshold,
+            "Leaving safe mode after {secs} secs: {safe} of {total} blocks reported"
+        );
         self.state = State::Off;
     }
 

@@ -12,7 +12,10 @@
 
 pub mod config_value;
 pub mod error;
+pub mod html;
 pub mod identity;
+pub mod rpc_metrics;
+pub mod webhdfs;
 
 pub use error::{ErrorKind, RpcError};
 

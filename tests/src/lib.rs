@@ -17,6 +17,7 @@ use cairn_client::{ClientConfig, DatanodeReportType, DfsClient, SafeModeAction};
 
 pub mod fuse;
 pub use fuse::{Mount, fuse_available, is_mounted};
+pub mod http;
 
 /// How long a daemon may take to come up before the test fails.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -109,6 +110,7 @@ pub struct MiniCluster {
     bin: PathBuf,
     config: PathBuf,
     nn_addr: String,
+    nn_http: String,
     namenode: Option<Daemon>,
     datanodes: Vec<Option<Daemon>>,
     dn_addrs: Vec<String>,
@@ -136,6 +138,7 @@ impl MiniCluster {
             bin: cairn_bin(),
             config,
             nn_addr: String::new(),
+            nn_http: String::new(),
             namenode: None,
             datanodes: Vec::new(),
             dn_addrs: Vec::new(),
@@ -173,6 +176,12 @@ impl MiniCluster {
     /// The namenode's RPC address, `127.0.0.1:PORT`.
     pub fn namenode_addr(&self) -> &str {
         &self.nn_addr
+    }
+
+    /// The namenode's HTTP address (web UI, API, /metrics, WebHDFS),
+    /// `127.0.0.1:PORT`.
+    pub fn namenode_http(&self) -> &str {
+        &self.nn_http
     }
 
     pub fn datanode_addr(&self, i: usize) -> &str {
@@ -273,6 +282,13 @@ impl MiniCluster {
             ],
         )?;
         self.nn_addr = Self::wait_listening(&mut daemon, "the namenode")?;
+        let out = fs::read_to_string(&daemon.stdout).unwrap_or_default();
+        self.nn_http = out
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default()
+            .to_string();
         self.namenode = Some(daemon);
         Ok(())
     }
@@ -326,7 +342,15 @@ impl MiniCluster {
         let dir_arg = dir.display().to_string();
         let mut daemon = self.spawn(
             &format!("datanode{i}"),
-            &["datanode", "--data-dir", &dir_arg, "--address", &addr],
+            &[
+                "datanode",
+                "--data-dir",
+                &dir_arg,
+                "--address",
+                &addr,
+                "--http-address",
+                "127.0.0.1:0",
+            ],
         )?;
         self.dn_addrs[i] = Self::wait_listening(&mut daemon, &format!("datanode {i}"))?;
         self.datanodes[i] = Some(daemon);
@@ -346,6 +370,8 @@ impl MiniCluster {
                 &dir_arg,
                 "--address",
                 "127.0.0.1:0",
+                "--http-address",
+                "127.0.0.1:0",
             ],
         )?;
         let deadline = Instant::now() + START_TIMEOUT;
@@ -357,6 +383,36 @@ impl MiniCluster {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(daemon.logs())
+    }
+
+    /// Sends SIGTERM to the namenode and waits for it to exit; returns its
+    /// exit status and everything it logged.
+    pub fn terminate_namenode(&mut self) -> Result<(std::process::ExitStatus, String)> {
+        let mut daemon = self
+            .namenode
+            .take()
+            .context("the namenode is not running")?;
+        let pid = nix::unistd::Pid::from_raw(daemon.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)?;
+        let status = daemon.child.wait()?;
+        Ok((status, daemon.logs()))
+    }
+
+    /// Sends SIGTERM to datanode `i` and waits for it to exit; returns its
+    /// exit status and everything it logged.
+    pub fn terminate_datanode(&mut self, i: usize) -> Result<(std::process::ExitStatus, String)> {
+        let mut daemon = self.datanodes[i]
+            .take()
+            .with_context(|| format!("datanode {i} is not running"))?;
+        let pid = nix::unistd::Pid::from_raw(daemon.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)?;
+        let status = daemon.child.wait()?;
+        Ok((status, daemon.logs()))
+    }
+
+    /// The configuration file every daemon of this cluster reads.
+    pub fn config_path(&self) -> &Path {
+        &self.config
     }
 
     pub fn kill_datanode(&mut self, i: usize) {

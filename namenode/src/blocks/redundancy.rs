@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use cairn_proto::pb;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::blocks::blocks_map::BlockState;
 use crate::blocks::manager::BlockManager;
@@ -181,6 +181,15 @@ impl BlockManager {
             } else {
                 priority(live.max(1), expected)
             };
+            if urgency == PRIORITY_MISSING && self.needed.priority_of(id) != Some(PRIORITY_MISSING)
+            {
+                warn!(
+                    block = id,
+                    expected_replicas = expected,
+                    bytes = info.num_bytes,
+                    "block lost: no live replica is left (missing until a datanode holding it comes back)"
+                );
+            }
             self.needed.insert(id, urgency);
         } else {
             self.needed.remove(id);

@@ -167,7 +167,8 @@ impl DatanodeManager {
                     uuid = %node.uuid,
                     addr = %node.xfer_addr(),
                     silent_secs = now.saturating_duration_since(node.last_heartbeat).as_secs(),
-                    "datanode is dead: no heartbeat within the dead interval"
+                    blocks = node.blocks.len(),
+                    "datanode is dead: no heartbeat within the dead interval; its replicas no longer count"
                 );
                 node.alive = false;
                 dead.push(node.idx);
