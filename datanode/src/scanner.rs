@@ -324,6 +324,7 @@ impl VolumeScanner {
             match piece {
                 Piece::Verified(bytes) => {
                     self.state.status.lock().bytes_scanned += bytes;
+                    self.ctx.metrics.scanner.bytes_scanned.inc_by(bytes);
                     let pause = self.throttle.record(bytes, Instant::now());
                     if !pause.is_zero() {
                         tokio::time::sleep(pause).await;
@@ -334,13 +335,19 @@ impl VolumeScanner {
                 Piece::Corrupt { offset, reason } => break Verdict::Corrupt { offset, reason },
             }
         };
+        let metrics = &self.ctx.metrics.scanner;
         let mut status = self.state.status.lock();
         match verdict {
-            Verdict::Healthy => status.blocks_scanned += 1,
+            Verdict::Healthy => {
+                status.blocks_scanned += 1;
+                metrics.blocks_scanned.inc();
+            }
             Verdict::Changed => {}
             Verdict::Corrupt { offset, reason } => {
                 status.blocks_scanned += 1;
                 status.corrupt_found += 1;
+                metrics.blocks_scanned.inc();
+                metrics.corrupt_found.inc();
                 warn!(
                     block_id,
                     generation_stamp = block.generation_stamp,

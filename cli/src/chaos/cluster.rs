@@ -234,6 +234,8 @@ impl LocalCluster {
                 &addr,
                 "--namenode",
                 &nn,
+                "--http-address",
+                "127.0.0.1:0",
             ],
         )?;
         self.datanodes[i] = Some(daemon);
