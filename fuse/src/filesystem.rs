@@ -17,7 +17,7 @@ use fuser::{
     AccessFlags, BsdFileFlags, Errno, FileAttr, FileHandle, FopenFlags, Generation, INodeNo,
     InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr,
     ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
-    ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    ReplyWrite, ReplyXattr, Request, SessionUnmounter, TimeOrNow, WriteFlags,
 };
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
@@ -48,6 +48,9 @@ pub struct MountState {
     options: MountOptions,
     pub handles: HandleTable,
     sizes: Arc<WrittenSizes>,
+    /// fuser's own unmount, taken by whichever end comes first: fuser would
+    /// otherwise unmount again when the session ends, after someone else did.
+    unmounter: Mutex<Option<SessionUnmounter>>,
 }
 
 impl MountState {
@@ -60,6 +63,21 @@ impl MountState {
             options,
             handles: HandleTable::default(),
             sizes: Arc::default(),
+            unmounter: Mutex::default(),
+        }
+    }
+
+    pub fn set_unmounter(&self, unmounter: SessionUnmounter) {
+        *self.unmounter.lock() = Some(unmounter);
+    }
+
+    /// Lets fuser forget its mount once the mount point is no longer ours
+    /// (fuser's own unmount then only answers EINVAL).
+    pub fn forget_mount(&self) {
+        if let Some(mut unmounter) = self.unmounter.lock().take()
+            && let Err(err) = unmounter.unmount()
+        {
+            tracing::debug!(error = %err, "fuser's unmount after ours");
         }
     }
 
@@ -248,6 +266,7 @@ impl fuser::Filesystem for CairnFs {
     }
 
     fn destroy(&mut self) {
+        self.state.forget_mount();
         let _ = self.ended.send(true);
     }
 

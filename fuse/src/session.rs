@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_client::DfsClient;
-use fuser::{Config, MountOption, Session, SessionACL, SessionUnmounter};
+use fuser::{Config, MountOption, Session, SessionACL};
 use tokio::sync::{oneshot, watch};
 
 use crate::error::FuseError;
@@ -25,7 +25,6 @@ const SESSION_END_WAIT: Duration = Duration::from_secs(5);
 pub struct Mount {
     mountpoint: PathBuf,
     state: Arc<MountState>,
-    unmounter: SessionUnmounter,
     /// Answered when the session thread ends.
     session_done: oneshot::Receiver<std::io::Result<()>>,
     ended: watch::Receiver<bool>,
@@ -117,7 +116,7 @@ impl Mount {
                 path: mountpoint.to_path_buf(),
                 source,
             })?;
-        let unmounter = session.unmount_callable();
+        state.set_unmounter(session.unmount_callable());
         let (done_tx, session_done) = oneshot::channel();
         // A plain thread, not the runtime's blocking pool: if a process
         // still holds a file of the mount open after the unmount, the
@@ -135,7 +134,6 @@ impl Mount {
         Ok(Mount {
             mountpoint: mountpoint.to_path_buf(),
             state,
-            unmounter,
             session_done,
             ended,
         })
@@ -165,11 +163,7 @@ impl Mount {
                 source,
             })?;
         }
-        // fuser would unmount again when the session ends; the mount point
-        // is no longer ours by then (fuser answers EINVAL, nothing to do).
-        if let Err(err) = self.unmounter.unmount() {
-            tracing::debug!(error = %err, "fuser's own unmount after ours");
-        }
+        self.state.forget_mount();
         match tokio::time::timeout(SESSION_END_WAIT, &mut self.session_done).await {
             Ok(Ok(Err(err))) => {
                 tracing::warn!(error = %err, "the FUSE session ended with an error")

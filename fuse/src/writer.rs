@@ -12,9 +12,17 @@
 //! client at once (close-to-open); a later write on the same handle appends
 //! again. `fsync` is `hsync`. Truncating shrinks through the namenode's
 //! truncate and grows by appending zeros.
+//!
+//! Write-behind: a write at the end of what the handle accepted so far is
+//! acknowledged at once while fewer than [`WRITE_BEHIND`] bytes wait for
+//! the writer, so the kernel copies the next piece while this one streams
+//! to the datanodes. A failure of such a write is reported by the handle's
+//! next write, flush, fsync or close, as a local file system reports a
+//! failed write-back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -24,6 +32,11 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::to_errno;
+
+/// Bytes a handle may have acknowledged but not yet handed to its writer.
+const WRITE_BEHIND: u64 = 8 * 1024 * 1024;
+/// `next` when the task must check the offset of the next write itself.
+const UNKNOWN: u64 = u64::MAX;
 
 /// Zeros written per call when a file grows by truncate or a sparse write.
 const ZEROS: usize = 1024 * 1024;
@@ -47,6 +60,12 @@ impl WrittenSizes {
         self.sizes.lock().insert(ino, size);
     }
 
+    fn raise(&self, ino: u64, size: u64) {
+        let mut sizes = self.sizes.lock();
+        let entry = sizes.entry(ino).or_insert(size);
+        *entry = (*entry).max(size);
+    }
+
     fn clear(&self, ino: u64) {
         self.sizes.lock().remove(&ino);
     }
@@ -55,10 +74,11 @@ impl WrittenSizes {
 type Done = oneshot::Sender<Result<(), Errno>>;
 
 enum WriteOp {
+    /// A write; `reply` is `None` when it was acknowledged already.
     Write {
         offset: u64,
         data: Bytes,
-        reply: ReplyWrite,
+        reply: Option<ReplyWrite>,
     },
     Flush(Done),
     Fsync(Done),
@@ -68,10 +88,23 @@ enum WriteOp {
     Release(Done),
 }
 
+/// What the fuser thread and the task share about one handle's writes.
+struct Shared {
+    ino: u64,
+    sizes: Arc<WrittenSizes>,
+    /// Bytes acknowledged and not yet written.
+    behind: AtomicU64,
+    /// The offset a write must have to be acknowledged at once, or [`UNKNOWN`].
+    next: AtomicU64,
+    /// The failure of a write already acknowledged, for the next call.
+    failed: Mutex<Option<Errno>>,
+}
+
 /// The sending side of a handle's write queue.
 #[derive(Clone)]
 pub struct WriteQueue {
     tx: mpsc::UnboundedSender<WriteOp>,
+    shared: Arc<Shared>,
 }
 
 impl WriteQueue {
@@ -86,28 +119,59 @@ impl WriteQueue {
         sizes: Arc<WrittenSizes>,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let next = writer.as_ref().map_or(UNKNOWN, FileWriter::pos);
+        let shared = Arc::new(Shared {
+            ino,
+            sizes,
+            behind: AtomicU64::new(0),
+            next: AtomicU64::new(next),
+            failed: Mutex::new(None),
+        });
+        if next != UNKNOWN {
+            shared.sizes.set(ino, next);
+        }
         let task = WriteTask {
             client,
             path,
-            ino,
             writer,
             append,
-            sizes,
+            shared: Arc::clone(&shared),
         };
-        if let Some(writer) = &task.writer {
-            task.sizes.set(ino, writer.pos());
-        }
         tokio::spawn(task.run(rx));
-        Self { tx }
+        Self { tx, shared }
     }
 
-    /// Queues a write; the task replies.
+    /// Queues a write: acknowledged now when it continues what was accepted
+    /// and the write-behind budget allows, else by the task once written.
     pub fn write(&self, offset: u64, data: Bytes, reply: ReplyWrite) {
-        if let Err(mpsc::error::SendError(op)) = self.tx.send(WriteOp::Write {
+        let shared = &self.shared;
+        let len = data.len() as u64;
+        let at_once = shared.failed.lock().is_none()
+            && shared.next.load(Ordering::Acquire) == offset
+            && shared.behind.load(Ordering::Acquire) + len <= WRITE_BEHIND;
+        if at_once {
+            shared.behind.fetch_add(len, Ordering::AcqRel);
+            shared.next.store(offset + len, Ordering::Release);
+            shared.sizes.raise(shared.ino, offset + len);
+            let op = WriteOp::Write {
+                offset,
+                data,
+                reply: None,
+            };
+            match self.tx.send(op) {
+                Ok(()) => reply.written(u32::try_from(len).unwrap_or(u32::MAX)),
+                Err(_) => reply.error(Errno::EBADF),
+            }
+            return;
+        }
+        let op = WriteOp::Write {
             offset,
             data,
-            reply,
-        }) && let WriteOp::Write { reply, .. } = op
+            reply: Some(reply),
+        };
+        if let Err(mpsc::error::SendError(WriteOp::Write {
+            reply: Some(reply), ..
+        })) = self.tx.send(op)
         {
             reply.error(Errno::EBADF);
         }
@@ -145,11 +209,10 @@ impl WriteQueue {
 struct WriteTask {
     client: DfsClient,
     path: String,
-    ino: u64,
     writer: Option<FileWriter>,
     /// Opened with O_APPEND: every write goes to the end, whatever its offset.
     append: bool,
-    sizes: Arc<WrittenSizes>,
+    shared: Arc<Shared>,
 }
 
 impl WriteTask {
@@ -160,25 +223,31 @@ impl WriteTask {
                     offset,
                     data,
                     reply,
-                } => {
-                    let len = data.len();
-                    match self.write(offset, data).await {
-                        Ok(()) => reply.written(u32::try_from(len).unwrap_or(u32::MAX)),
-                        Err(errno) => reply.error(errno),
-                    }
-                }
+                } => self.take_write(offset, data, reply).await,
                 WriteOp::Flush(done) => {
-                    let _ = done.send(self.close().await);
+                    let result = self.close().await;
+                    let _ = done.send(result);
                 }
                 WriteOp::Fsync(done) => {
-                    let result = match self.writer.as_mut() {
-                        Some(writer) => writer.hsync().await,
-                        None => Ok(()),
+                    let result = match self.deferred() {
+                        Err(errno) => Err(errno),
+                        Ok(()) => match self.writer.as_mut() {
+                            Some(writer) => {
+                                let result = writer.hsync().await;
+                                self.fail_on(result, "fsync")
+                            }
+                            None => Ok(()),
+                        },
                     };
-                    let _ = done.send(self.fail_on(result, "fsync"));
+                    let _ = done.send(result);
                 }
                 WriteOp::Truncate(size, done) => {
-                    let _ = done.send(self.truncate(size).await);
+                    let result = match self.deferred() {
+                        Ok(()) => self.truncate(size).await,
+                        Err(errno) => Err(errno),
+                    };
+                    self.reset_next();
+                    let _ = done.send(result);
                 }
                 WriteOp::Release(done) => {
                     let _ = done.send(self.close().await);
@@ -192,12 +261,56 @@ impl WriteTask {
         }
     }
 
+    async fn take_write(&mut self, offset: u64, data: Bytes, reply: Option<ReplyWrite>) {
+        let len = data.len() as u64;
+        let shared = Arc::clone(&self.shared);
+        let failed = *shared.failed.lock();
+        let result = match failed {
+            Some(errno) => Err(errno),
+            None => self.write(offset, data).await,
+        };
+        match reply {
+            Some(reply) => match result {
+                Ok(()) => {
+                    self.reset_next();
+                    reply.written(u32::try_from(len).unwrap_or(u32::MAX));
+                }
+                Err(errno) => {
+                    shared.failed.lock().take();
+                    reply.error(errno);
+                }
+            },
+            None => {
+                shared.behind.fetch_sub(len, Ordering::AcqRel);
+                if let Err(errno) = result {
+                    shared.failed.lock().get_or_insert(errno);
+                    shared.next.store(UNKNOWN, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// The failure of an acknowledged write, reported once.
+    fn deferred(&self) -> Result<(), Errno> {
+        match self.shared.failed.lock().take() {
+            Some(errno) => Err(errno),
+            None => Ok(()),
+        }
+    }
+
+    /// After a write this task answered itself, or a truncate: writes at the
+    /// writer's end may be acknowledged at once again.
+    fn reset_next(&self) {
+        let next = self.writer.as_ref().map_or(UNKNOWN, FileWriter::pos);
+        self.shared.next.store(next, Ordering::Release);
+    }
+
     /// Keeps the writer after success; drops it (abandoning the write, as
     /// HDFS does) after a failure, which no later call could get past.
     fn fail_on(&mut self, result: cairn_client::Result<()>, op: &str) -> Result<(), Errno> {
         result.map_err(|err| {
             self.writer = None;
-            self.sizes.clear(self.ino);
+            self.shared.sizes.clear(self.shared.ino);
             to_errno(op, err)
         })
     }
@@ -230,17 +343,20 @@ impl WriteTask {
         .await;
         let pos = writer.pos();
         self.fail_on(result, "write")?;
-        self.sizes.set(self.ino, pos);
+        self.shared.sizes.raise(self.shared.ino, pos);
         Ok(())
     }
 
-    /// Completes the file: every other client now sees all of it.
+    /// Completes the file: every other client now sees all of it. A
+    /// failed acknowledged write is reported here if not before.
     async fn close(&mut self) -> Result<(), Errno> {
+        self.shared.next.store(UNKNOWN, Ordering::Release);
+        self.deferred()?;
         let Some(writer) = self.writer.take() else {
             return Ok(());
         };
         let result = writer.close().await;
-        self.sizes.clear(self.ino);
+        self.shared.sizes.clear(self.shared.ino);
         result.map_err(|e| to_errno("close", e))
     }
 
@@ -253,7 +369,7 @@ impl WriteTask {
         }
         self.writer = truncate(&self.client, &self.path, size).await?;
         if let Some(writer) = &self.writer {
-            self.sizes.set(self.ino, writer.pos());
+            self.shared.sizes.set(self.shared.ino, writer.pos());
         }
         Ok(())
     }
