@@ -77,8 +77,7 @@ enum Command {
         args: Vec<String>,
     },
     /// Measure throughput against a baseline run on the same machine.
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,7 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Dfs { args } => shell::run(settings.client_config(), args).await,
         Command::Fsck { args } => fsck::run(settings.client_config(), args).await,
         Command::Dfsadmin { args } => dfsadmin::run(settings.client_config(), args).await,
-        Command::Bench(command) => bench::run(settings, command).await.map(|()| 0)?,
+        Command::Bench(args) => bench::run(settings, args).await.map(|()| 0)?,
     };
     Ok(u8::try_from(status).unwrap_or(1))
 }
