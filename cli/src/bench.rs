@@ -85,7 +85,7 @@ pub struct SizeArgs {
 
 #[derive(Args, Debug)]
 pub struct NnOpsArgs {
-    /// Operations of each kind. Default: 1,000,000, 5,000 with --quick.
+    /// Operations of each kind. Default: 1,000,000, 2,000 with --quick.
     #[arg(long)]
     pub ops: Option<u64>,
     /// Worker threads, comma-separated: one set of figures per count.
@@ -117,7 +117,7 @@ pub struct EditlogArgs {
 
 #[derive(Args, Debug)]
 pub struct NnMemoryArgs {
-    /// Files of one block each. Default: 1,000,000, 20,000 with --quick.
+    /// Files of one block each. Default: 1,000,000, 10,000 with --quick.
     #[arg(long)]
     pub files: Option<u64>,
     /// (Internal) be the measuring process.
@@ -146,9 +146,9 @@ impl Sizes {
         if quick {
             Sizes {
                 dfsio: 32 << 20,
-                nn_ops: 5_000,
+                nn_ops: 2_000,
                 editlog: 5_000,
-                nn_memory: 20_000,
+                nn_memory: 10_000,
                 small_files: 300,
             }
         } else {
