@@ -1,295 +1,305 @@
-//! `cairn bench`: throughput measured against a baseline run on the same
-//! machine, on the same disk, in the same command — so the figure that
-//! matters is the ratio, which a busy or slow machine changes far less than
-//! the absolute numbers.
+//! `cairn bench`: Cairn measured against the limits of the machine it runs
+//! on. Every benchmark measures its own baseline in the same run (the same
+//! disk, the same loopback, the same cores), so the figure that matters is
+//! the ratio, which a busy or slow machine changes far less than the
+//! absolute numbers. The goals are issue 7's.
+//!
+//! One module per benchmark; [`report`] holds the table and the JSON,
+//! [`cluster`] the scratch directory and the local cluster, [`target`] the
+//! namenode reached in process or over gRPC, [`relay`] the network
+//! baselines.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod cluster;
+mod dfsio;
+mod editlog;
+mod nn_memory;
+mod nn_ops;
+mod relay;
+mod report;
+mod small_files;
+mod target;
 
-use anyhow::{Context, bail};
-use bytes::BytesMut;
-use cairn_client::{CreateOptions, DfsClient};
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Args, Subcommand};
-use tokio::io::AsyncReadExt;
 
 use crate::config::Settings;
-use crate::embedded::EmbeddedCluster;
 use crate::human;
+use cluster::scratch_dir;
+use report::Report;
+
+/// Measure Cairn against the machine's own limits, each benchmark beside a
+/// baseline run in the same command. Without a benchmark, runs them all.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Every benchmark at a small size: proves they work in under a minute.
+    /// Its figures are not the ones to quote.
+    #[arg(long, global = true)]
+    pub quick: bool,
+    /// Print the results as JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Scratch directory on the disk to measure (a new directory is made
+    /// in it and removed afterwards). Default: the current directory.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
+}
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
-    /// Write then read a file (TestDFSIO-style) on a local cluster started
-    /// for the run, next to `cp` and `cat` of the same bytes on the same disk.
-    Dfsio(DfsioArgs),
+    /// Put one file, replication 3, durable, beside 3 × `dd conv=fdatasync`
+    /// (or, with --tmpfs, data on tmpfs beside a plain TCP relay).
+    DfsioWrite(DfsioWriteArgs),
+    /// Get one file from a warm page cache, beside one loopback TCP stream.
+    DfsioRead(SizeArgs),
+    /// Namespace operations per second (NNThroughputBenchmark's create,
+    /// mkdirs, open, fileStatus, rename, delete) in process, beside ext4;
+    /// with --rpc, also from a separate process over gRPC.
+    NnOps(NnOpsArgs),
+    /// Creates per edit-log fsync with many clients (group commit).
+    Editlog(EditlogArgs),
+    /// Namenode memory per file and block.
+    NnMemory(NnMemoryArgs),
+    /// 1 KiB files: 16 writers, then 16 readers.
+    SmallFiles(SmallFilesArgs),
 }
 
 #[derive(Args, Debug)]
-pub struct DfsioArgs {
-    /// Bytes to write and read (e.g. 256m, 1g).
-    #[arg(long, default_value = "1g", value_parser = human::parse_size)]
-    pub size: u64,
-    /// Replication factors to measure, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,3")]
-    pub replication: Vec<u32>,
-    /// Scratch directory on the disk to measure (removed afterwards).
-    /// Default: a new directory under the current one.
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-    /// Print the results as JSON instead of a table.
+pub struct DfsioWriteArgs {
+    #[command(flatten)]
+    pub size: SizeArgs,
+    /// Data directories on tmpfs (/dev/shm): the network and CPU path alone.
     #[arg(long)]
-    pub json: bool,
+    pub tmpfs: bool,
 }
 
-pub async fn run(settings: Settings, command: BenchCommand) -> anyhow::Result<()> {
-    match command {
-        BenchCommand::Dfsio(args) => dfsio(settings, args).await,
-    }
+#[derive(Args, Debug)]
+pub struct SizeArgs {
+    /// Bytes to move (e.g. 256m, 1g). Default: 1g, 32m with --quick.
+    #[arg(long, value_parser = human::parse_size)]
+    pub size: Option<u64>,
 }
 
-/// One measured line: Cairn's rate beside the baseline's.
-struct Measurement {
-    name: String,
-    cairn: Duration,
-    baseline_name: &'static str,
-    baseline: Duration,
-    goal: f64,
+#[derive(Args, Debug)]
+pub struct NnOpsArgs {
+    /// Operations of each kind. Default: 1,000,000, 2,000 with --quick.
+    #[arg(long)]
+    pub ops: Option<u64>,
+    /// Worker threads, comma-separated: one set of figures per count.
+    #[arg(long, value_delimiter = ',', default_value = "2,16")]
+    pub threads: Vec<usize>,
+    /// Operations in flight (HDFS's clients), spread over the threads.
+    #[arg(long, default_value_t = 256)]
+    pub clients: usize,
+    /// Also from a separate client process over gRPC, beside the
+    /// in-process figure.
+    #[arg(long)]
+    pub rpc: bool,
+    /// (Internal) be that client process, against the namenode at ADDR.
+    #[arg(long, value_name = "ADDR", hide = true)]
+    pub rpc_client: Option<String>,
 }
 
-async fn dfsio(settings: Settings, args: DfsioArgs) -> anyhow::Result<()> {
-    let parent = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
-    std::fs::create_dir_all(&parent)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("cairn-bench-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("cannot create a scratch directory in {}", parent.display()))?;
-    let source = scratch.path().join("source.bin");
-    eprintln!(
-        "writing {} of random bytes to {}",
-        mib(args.size),
-        source.display()
-    );
-    write_random_file(&source, args.size)?;
-
-    let max_replication = args.replication.iter().copied().max().unwrap_or(1);
-    let mut nn_config = settings.file.namenode;
-    nn_config.default_replication = max_replication;
-    let cluster = EmbeddedCluster::start(
-        &scratch.path().join("cluster"),
-        max_replication.max(1),
-        "127.0.0.1:0",
-        None,
-        nn_config,
-        &settings.file.datanode,
-    )
-    .await?;
-    let client = DfsClient::connect(cairn_client::ClientConfig::new(
-        cluster.namenode_addr().to_string(),
-        settings.user.clone(),
-    ))
-    .await?;
-    wait_for_datanodes(&client, max_replication as usize).await?;
-
-    let mut results = Vec::new();
-    let copy = scratch.path().join("copy.bin");
-    let cp = time_command(Command::new("cp").arg(&source).arg(&copy))?;
-    let cp_sync = {
-        let start = Instant::now();
-        std::fs::remove_file(&copy)?;
-        time_command(Command::new("cp").arg(&source).arg(&copy))?;
-        std::fs::File::open(&copy)?.sync_all()?;
-        start.elapsed()
-    };
-    // Warm the page cache, as the second read of a Cairn file finds it.
-    time_command(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("cat '{}' > /dev/null", copy.display())),
-    )?;
-    let cat = time_command(
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("cat '{}' > /dev/null", copy.display())),
-    )?;
-
-    for &replication in &args.replication {
-        let path = format!("/bench/dfsio-r{replication}");
-        let write = write_file(&client, &source, &path, replication).await?;
-        results.push(Measurement {
-            name: format!("write r={replication}"),
-            cairn: write,
-            baseline_name: "cp",
-            baseline: cp,
-            goal: if replication == 1 { 0.7 } else { 0.0 },
-        });
-        results.push(Measurement {
-            name: format!("write r={replication}"),
-            cairn: write,
-            baseline_name: "cp+fsync",
-            baseline: cp_sync,
-            goal: 0.0,
-        });
-        let read = read_file(&client, &path, args.size).await?;
-        results.push(Measurement {
-            name: format!("read  r={replication}"),
-            cairn: read,
-            baseline_name: "cat",
-            baseline: cat,
-            goal: 0.8,
-        });
-    }
-    cluster.shutdown().await?;
-    print_results(&results, args.size, args.json);
-    Ok(())
+#[derive(Args, Debug)]
+pub struct EditlogArgs {
+    /// Creates to run. Default: 100,000, 5,000 with --quick.
+    #[arg(long)]
+    pub ops: Option<u64>,
+    #[arg(long, default_value_t = 16)]
+    pub threads: usize,
+    /// Creates in flight.
+    #[arg(long, default_value_t = 256)]
+    pub clients: usize,
 }
 
-fn write_random_file(path: &Path, size: u64) -> anyhow::Result<()> {
-    use rand::{RngCore, SeedableRng};
-    use std::io::Write;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x00ca_112b);
-    let mut file = std::io::BufWriter::with_capacity(8 << 20, std::fs::File::create(path)?);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(buf.len() as u64) as usize;
-        rng.fill_bytes(&mut buf[..n]);
-        file.write_all(&buf[..n])?;
-        left -= n as u64;
-    }
-    file.flush()?;
-    file.get_ref().sync_all()?;
-    Ok(())
+#[derive(Args, Debug)]
+pub struct NnMemoryArgs {
+    /// Files of one block each. Default: 1,000,000, 10,000 with --quick.
+    #[arg(long)]
+    pub files: Option<u64>,
+    /// (Internal) be the measuring process.
+    #[arg(long, hide = true)]
+    pub in_child: bool,
 }
 
-fn time_command(command: &mut Command) -> anyhow::Result<Duration> {
-    let start = Instant::now();
-    let status = command
-        .status()
-        .context("cannot run the baseline command")?;
-    if !status.success() {
-        bail!("the baseline command {command:?} failed: {status}");
-    }
-    Ok(start.elapsed())
+#[derive(Args, Debug)]
+pub struct SmallFilesArgs {
+    /// Files of 1 KiB. Default: 100,000, 300 with --quick.
+    #[arg(long)]
+    pub files: Option<u64>,
 }
 
-async fn wait_for_datanodes(client: &DfsClient, count: usize) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let live = client
-            .datanode_report(cairn_client::DatanodeReportType::Live)
-            .await?;
-        let (safe_mode, _) = client
-            .set_safe_mode(cairn_client::SafeModeAction::SafemodeGet)
-            .await?;
-        if live.len() >= count && !safe_mode {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("only {} of {count} datanodes came up", live.len());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Default sizes: the issue's, or small ones for --quick.
+struct Sizes {
+    dfsio: u64,
+    nn_ops: u64,
+    editlog: u64,
+    nn_memory: u64,
+    small_files: u64,
 }
 
-/// Streams a local file into Cairn in 8 MiB pieces, timing create to close.
-async fn write_file(
-    client: &DfsClient,
-    source: &Path,
-    path: &str,
-    replication: u32,
-) -> anyhow::Result<Duration> {
-    let mut file = tokio::fs::File::open(source).await?;
-    let start = Instant::now();
-    let mut writer = client
-        .create(
-            path,
-            CreateOptions {
-                overwrite: true,
-                create_parent: true,
-                replication: Some(replication),
-                ..Default::default()
-            },
-        )
-        .await?;
-    loop {
-        let mut buf = BytesMut::with_capacity(8 << 20);
-        while buf.len() < buf.capacity() {
-            if file.read_buf(&mut buf).await? == 0 {
-                break;
+impl Sizes {
+    fn new(quick: bool) -> Sizes {
+        if quick {
+            Sizes {
+                dfsio: 32 << 20,
+                nn_ops: 2_000,
+                editlog: 5_000,
+                nn_memory: 10_000,
+                small_files: 300,
+            }
+        } else {
+            Sizes {
+                dfsio: 1 << 30,
+                nn_ops: 1_000_000,
+                editlog: 100_000,
+                nn_memory: 1_000_000,
+                small_files: 100_000,
             }
         }
-        if buf.is_empty() {
-            break;
-        }
-        writer.write_bytes(buf.freeze()).await?;
     }
-    writer.close().await?;
-    Ok(start.elapsed())
 }
 
-async fn read_file(client: &DfsClient, path: &str, size: u64) -> anyhow::Result<Duration> {
-    let start = Instant::now();
-    let mut reader = client.open(path).await?;
-    let mut total = 0u64;
-    while let Some(chunk) = reader.read_chunk().await? {
-        total += chunk.len() as u64;
-    }
-    if total != size {
-        bail!("read {total} bytes of {path}, expected {size}");
-    }
-    Ok(start.elapsed())
-}
-
-/// Sizes in the binary unit the figures are measured in.
-fn mib(bytes: u64) -> String {
-    format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64)
-}
-
-fn rate(bytes: u64, time: Duration) -> f64 {
-    bytes as f64 / 1e6 / time.as_secs_f64().max(1e-9)
-}
-
-fn print_results(results: &[Measurement], size: u64, json: bool) {
-    if json {
-        let lines: Vec<String> = results
-            .iter()
-            .map(|m| {
-                format!(
-                    "{{\"name\":\"{}\",\"cairn_mb_s\":{:.1},\"baseline\":\"{}\",\"baseline_mb_s\":{:.1},\"ratio\":{:.3}}}",
-                    m.name.replace("  ", " "),
-                    rate(size, m.cairn),
-                    m.baseline_name,
-                    rate(size, m.baseline),
-                    m.baseline.as_secs_f64() / m.cairn.as_secs_f64().max(1e-9)
-                )
-            })
-            .collect();
-        println!("[{}]", lines.join(",\n "));
-        return;
-    }
-    println!("dfsio: {} per run", mib(size));
-    println!(
-        "{:<12} {:>10}  {:<9} {:>10}  {:>6}  goal",
-        "", "Cairn MB/s", "baseline", "MB/s", "ratio"
-    );
-    for m in results {
-        let ratio = m.baseline.as_secs_f64() / m.cairn.as_secs_f64().max(1e-9);
-        let goal = if m.goal > 0.0 {
-            format!(
-                "≥ {:.1}{}",
-                m.goal,
-                if ratio >= m.goal { "" } else { "  (short)" }
+pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
+    let sizes = Sizes::new(args.quick);
+    // The re-run processes some benchmarks start.
+    match &args.command {
+        Some(BenchCommand::NnOps(a)) if a.rpc_client.is_some() => {
+            let addr = a.rpc_client.as_deref().unwrap_or_default();
+            let threads = a.threads.iter().copied().max().unwrap_or(1);
+            return nn_ops::rpc_client(
+                addr,
+                &settings.user,
+                a.ops.unwrap_or(sizes.nn_ops),
+                threads,
+                a.clients,
             )
-        } else {
-            String::new()
-        };
-        println!(
-            "{:<12} {:>10.1}  {:<9} {:>10.1}  {:>6.2}  {goal}",
-            m.name,
-            rate(size, m.cairn),
-            m.baseline_name,
-            rate(size, m.baseline),
-            ratio
-        );
+            .await;
+        }
+        Some(BenchCommand::NnMemory(a)) if a.in_child => {
+            let scratch = scratch_dir(args.dir.as_deref(), "nn-memory-")?;
+            return nn_memory::in_child(
+                &settings,
+                scratch.path(),
+                a.files.unwrap_or(sizes.nn_memory),
+            )
+            .await;
+        }
+        _ => {}
     }
+
+    let scratch = scratch_dir(args.dir.as_deref(), "cairn-bench-")?;
+    let mut report = Report::new();
+    match args.command {
+        None => run_all(&settings, scratch.path(), &sizes, &mut report).await?,
+        Some(command) => run_one(&settings, scratch.path(), &sizes, command, &mut report).await?,
+    }
+    report.finish();
+    if args.json {
+        println!("{}", report.to_json()?);
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(())
+}
+
+/// Every benchmark, in the issue's order.
+async fn run_all(
+    settings: &Settings,
+    scratch: &std::path::Path,
+    sizes: &Sizes,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let nn_ops = NnOpsArgs {
+        ops: None,
+        threads: vec![2, 16],
+        clients: 256,
+        rpc: true,
+        rpc_client: None,
+    };
+    let commands = vec![
+        BenchCommand::DfsioWrite(DfsioWriteArgs {
+            size: SizeArgs { size: None },
+            tmpfs: false,
+        }),
+        BenchCommand::DfsioWrite(DfsioWriteArgs {
+            size: SizeArgs { size: None },
+            tmpfs: true,
+        }),
+        BenchCommand::DfsioRead(SizeArgs { size: None }),
+        BenchCommand::NnOps(nn_ops),
+        BenchCommand::Editlog(EditlogArgs {
+            ops: None,
+            threads: 16,
+            clients: 256,
+        }),
+        BenchCommand::NnMemory(NnMemoryArgs {
+            files: None,
+            in_child: false,
+        }),
+        BenchCommand::SmallFiles(SmallFilesArgs { files: None }),
+    ];
+    for command in commands {
+        run_one(settings, scratch, sizes, command, report).await?;
+    }
+    Ok(())
+}
+
+async fn run_one(
+    settings: &Settings,
+    scratch: &std::path::Path,
+    sizes: &Sizes,
+    command: BenchCommand,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    // Each benchmark in a directory of its own, removed after it.
+    let dir = scratch_dir(Some(scratch), "run-")?;
+    let dir = dir.path();
+    let result = match command {
+        BenchCommand::DfsioWrite(a) => {
+            dfsio::write(
+                settings,
+                dir,
+                a.size.size.unwrap_or(sizes.dfsio),
+                a.tmpfs,
+                report,
+            )
+            .await
+        }
+        BenchCommand::DfsioRead(a) => {
+            dfsio::read(settings, dir, a.size.unwrap_or(sizes.dfsio), report).await
+        }
+        BenchCommand::NnOps(a) => {
+            let plan = nn_ops::NnOpsPlan {
+                ops: a.ops.unwrap_or(sizes.nn_ops),
+                threads: a.threads,
+                clients: a.clients,
+                ext4: true,
+                rpc: a.rpc,
+            };
+            nn_ops::run(settings, dir, &plan, report).await
+        }
+        BenchCommand::Editlog(a) => {
+            editlog::run(
+                settings,
+                dir,
+                a.ops.unwrap_or(sizes.editlog),
+                a.threads,
+                a.clients,
+                report,
+            )
+            .await
+        }
+        BenchCommand::NnMemory(a) => {
+            let user = &settings.file.namenode.superuser;
+            nn_memory::run(dir, user, a.files.unwrap_or(sizes.nn_memory), report).await
+        }
+        BenchCommand::SmallFiles(a) => {
+            small_files::run(settings, dir, a.files.unwrap_or(sizes.small_files), report).await
+        }
+    };
+    result.context("benchmark failed")
 }

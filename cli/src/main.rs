@@ -95,8 +95,7 @@ enum Command {
     /// Check the configuration file, or print every key with its default.
     Config(ConfigArgs),
     /// Measure throughput against a baseline run on the same machine.
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -166,7 +165,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::S3(args) => s3::run(settings, args).await.map(|()| 0)?,
         Command::Chaos(args) => i32::from(chaos::run(settings, args).await?),
         Command::Mount(args) => mount::run(settings, args).await.map(|()| 0)?,
-        Command::Bench(command) => bench::run(settings, command).await.map(|()| 0)?,
+        Command::Bench(args) => bench::run(settings, args).await.map(|()| 0)?,
         Command::Config(_) => 0,
     };
     Ok(u8::try_from(status).unwrap_or(1))

@@ -159,6 +159,13 @@ impl Namenode {
         &self.cluster_id
     }
 
+    /// The namesystem itself, for callers in the same process that drive
+    /// the RPC handlers directly (`cairn bench nn-ops`, as HDFS's
+    /// NNThroughputBenchmark calls the NameNode's RPC server).
+    pub fn namesystem(&self) -> Arc<FsNamesystem> {
+        Arc::clone(&self.fs)
+    }
+
     /// Serves the web UI, the JSON API, `/metrics` and WebHDFS (HDFS's
     /// port 9870) on `listener` until shutdown.
     pub fn serve_http(&mut self, listener: tokio::net::TcpListener) {

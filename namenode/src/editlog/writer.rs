@@ -30,6 +30,8 @@ use crate::error::{NamenodeError, Result};
 #[derive(Debug, Clone, Default)]
 pub struct SyncStatus {
     pub synced_txid: u64,
+    /// fsyncs done so far: the group-commit batch size is txids per fsync.
+    pub syncs: u64,
     /// Set once a write or fsync failed: nothing is durable any more.
     pub failed: Option<String>,
 }
@@ -156,6 +158,7 @@ impl EditLog {
         });
         let (tx, rx) = watch::channel(SyncStatus {
             synced_txid: last,
+            syncs: 0,
             failed: None,
         });
         let thread_shared = Arc::clone(&shared);
@@ -205,6 +208,11 @@ impl EditLog {
 
     pub fn synced_txid(&self) -> u64 {
         self.synced.borrow().synced_txid
+    }
+
+    /// What is durable and how many fsyncs it took (group-commit counters).
+    pub fn sync_status(&self) -> SyncStatus {
+        self.synced.borrow().clone()
     }
 
     /// Ends the current segment after everything logged so far; the reply
@@ -406,7 +414,10 @@ impl Syncer {
         self.metrics
             .batch_txns
             .observe(synced.saturating_sub(before) as f64);
-        self.status.send_modify(|s| s.synced_txid = synced);
+        self.status.send_modify(|s| {
+            s.synced_txid = synced;
+            s.syncs += 1;
+        });
     }
 
     fn roll(&mut self) -> Result<u64> {
@@ -460,6 +471,8 @@ mod tests {
         assert_eq!(last, 50);
         log.sync(last).await.unwrap();
         assert!(log.synced_txid() >= 50);
+        let status = log.sync_status();
+        assert!(status.syncs >= 1 && status.syncs <= 50, "{status:?}");
         let rolled = log.roll().await.unwrap().unwrap();
         assert_eq!(rolled, 50);
         for id in 50..60 {

@@ -1,0 +1,150 @@
+//! TestDFSIO-style throughput: put and get one large file on a local
+//! three-datanode cluster, each beside the machine's own limit measured in
+//! the same run.
+//!
+//! * `dfsio-write`: replication 3, durable (every replica fsynced when its
+//!   block is finalized) on the scratch directory's disk, against three
+//!   `dd conv=fdatasync` of the same bytes on the same disk — the disk
+//!   writes every replica, so three copies is its honest limit.
+//! * `dfsio-write --tmpfs`: the same with the data directories on tmpfs,
+//!   against the benchmark's own TCP relay (client → dn1 → dn2 → sink with
+//!   checksums at each hop): what remains is the network path and CPU.
+//! * `dfsio-read`: a warm-cache read against one loopback TCP stream.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::cluster::{
+    BenchCluster, get_file, mb_per_s, put_file, scratch_dir, time_command, write_random_file,
+};
+use super::relay;
+use super::report::{Goal, Report, Row};
+use crate::config::Settings;
+
+const REPLICATION: u32 = 3;
+
+/// Where tmpfs is on Linux.
+const TMPFS: &str = "/dev/shm";
+
+/// Writes the source file of `size` random bytes in `dir`.
+fn source_file(dir: &Path, size: u64) -> anyhow::Result<std::path::PathBuf> {
+    let source = dir.join("source.bin");
+    eprintln!(
+        "dfsio: writing {} of random bytes to {}",
+        mib(size),
+        source.display()
+    );
+    write_random_file(&source, size)?;
+    Ok(source)
+}
+
+pub async fn write(
+    settings: &Settings,
+    scratch: &Path,
+    size: u64,
+    tmpfs: bool,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let source = source_file(scratch, size)?;
+    if tmpfs {
+        let shm = scratch_dir(Some(Path::new(TMPFS)), "cairn-bench-")
+            .with_context(|| format!("dfsio-write --tmpfs needs tmpfs at {TMPFS}"))?;
+        let cairn = put_on_cluster(settings, shm.path(), &source).await?;
+        let baseline = relay::relay(&source)?;
+        report.push(throughput_row(
+            ("dfsio-write --tmpfs", "put r=3, tmpfs"),
+            size,
+            cairn,
+            ("TCP relay 3 hops", baseline),
+            0.6,
+        ));
+    } else {
+        let cairn = put_on_cluster(settings, &scratch.join("cluster"), &source).await?;
+        let baseline = dd_copies(&source, scratch, REPLICATION)?;
+        report.push(throughput_row(
+            ("dfsio-write", "put r=3, durable"),
+            size,
+            cairn,
+            ("3 × dd fdatasync", baseline),
+            0.8,
+        ));
+    }
+    Ok(())
+}
+
+/// Starts a cluster in `dir`, times one put of `source`, stops the cluster.
+async fn put_on_cluster(
+    settings: &Settings,
+    dir: &Path,
+    source: &Path,
+) -> anyhow::Result<Duration> {
+    let bench = BenchCluster::start(settings, dir, REPLICATION).await?;
+    let time = put_file(&bench.client, source, "/bench/dfsio", REPLICATION).await?;
+    bench.shutdown().await?;
+    Ok(time)
+}
+
+/// `copies` runs of `dd conv=fdatasync` of `source` into `dir`, one after
+/// the other (as one disk writes them), timed together.
+fn dd_copies(source: &Path, dir: &Path, copies: u32) -> anyhow::Result<Duration> {
+    let mut total = Duration::ZERO;
+    for i in 0..copies {
+        let target = dir.join(format!("dd-{i}.bin"));
+        total += time_command(
+            Command::new("dd")
+                .arg(format!("if={}", source.display()))
+                .arg(format!("of={}", target.display()))
+                .args(["bs=1M", "conv=fdatasync", "status=none"]),
+        )?;
+        std::fs::remove_file(&target)?;
+    }
+    Ok(total)
+}
+
+pub async fn read(
+    settings: &Settings,
+    scratch: &Path,
+    size: u64,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let source = source_file(scratch, size)?;
+    let bench = BenchCluster::start(settings, &scratch.join("cluster"), REPLICATION).await?;
+    put_file(&bench.client, &source, "/bench/dfsio", REPLICATION).await?;
+    // The first read warms the page cache, as a re-read finds it.
+    get_file(&bench.client, "/bench/dfsio", size).await?;
+    let cairn = get_file(&bench.client, "/bench/dfsio", size).await?;
+    bench.shutdown().await?;
+    // Warm the source the same way.
+    relay::stream(&source)?;
+    let baseline = relay::stream(&source)?;
+    report.push(throughput_row(
+        ("dfsio-read", "get, warm cache"),
+        size,
+        cairn,
+        ("loopback TCP", baseline),
+        0.6,
+    ));
+    Ok(())
+}
+
+/// `size` bytes moved by Cairn in `cairn` and by the baseline in its
+/// time, as MB/s, with the goal for their ratio.
+fn throughput_row(
+    (bench, measure): (&str, &str),
+    size: u64,
+    cairn: Duration,
+    (baseline_name, baseline): (&str, Duration),
+    goal: f64,
+) -> Row {
+    Row::new(bench, measure, mb_per_s(size, cairn), "MB/s")
+        .baseline(baseline_name, mb_per_s(size, baseline))
+        .goal(Goal::RatioAtLeast(goal))
+}
+
+/// Sizes in the binary unit they are given in.
+pub fn mib(bytes: u64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
