@@ -16,9 +16,15 @@ use crate::chaos::workload::AckedFile;
 /// How often the cluster's state is sampled.
 const POLL: Duration = Duration::from_millis(500);
 
-/// Blocks below target replication, missing, or with a corrupt replica.
+/// Blocks below target replication or missing. A corrupt replica of a
+/// complete block makes it under-replicated until it is replaced, so it
+/// counts here; the namenode's corrupt-block count is left out because it
+/// also holds replicas of blocks still under construction — the last blocks
+/// of writes that failed and were never acknowledged, which stay open until
+/// their lease expires (HDFS's fsck does not validate open files either).
+/// Acknowledged files are checked block by block in [`unhealed`].
 fn degraded(stats: &FsStats) -> bool {
-    stats.under_replicated + stats.missing_blocks + stats.corrupt_blocks > 0
+    stats.under_replicated + stats.missing_blocks > 0
 }
 
 /// The longest spell of degraded replication seen.
