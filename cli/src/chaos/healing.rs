@@ -16,13 +16,11 @@ use crate::chaos::workload::AckedFile;
 /// How often the cluster's state is sampled.
 const POLL: Duration = Duration::from_millis(500);
 
-/// Blocks below target replication or missing. A corrupt replica of a
-/// complete block makes it under-replicated until it is replaced, so it
-/// counts here; the namenode's corrupt-block count is left out because it
-/// also holds replicas of blocks still under construction — the last blocks
-/// of writes that failed and were never acknowledged, which stay open until
-/// their lease expires (HDFS's fsck does not validate open files either).
-/// Acknowledged files are checked block by block in [`unhealed`].
+/// Blocks below target replication or missing, for the report's longest
+/// spell of degraded replication. A corrupt replica of a complete block
+/// makes it under-replicated until it is replaced, so it counts here; the
+/// corrupt-block count is left out because it also holds blocks of failed,
+/// still-open writes (HDFS's fsck does not validate open files either).
 fn degraded(stats: &FsStats) -> bool {
     stats.under_replicated + stats.missing_blocks > 0
 }
@@ -71,7 +69,12 @@ impl ReplicationWatch {
     }
 }
 
-/// Why the cluster is not healed yet, or `None` when it is.
+/// Why the cluster is not healed yet, or `None` when it is: every datanode
+/// live, every injected corruption replaced, and every block of every
+/// acknowledged file at exactly its target replication with no corrupt
+/// replica. The namenode's cluster-wide counts are not used: they also hold
+/// the blocks of writes that failed and were never acknowledged, whose files
+/// stay open until their lease expires.
 pub async fn unhealed(
     client: &DfsClient,
     datanodes: usize,
@@ -85,16 +88,6 @@ pub async fn unhealed(
     };
     if live < datanodes {
         return Some(format!("{live} of {datanodes} datanodes live"));
-    }
-    match client.fs_stats().await {
-        Ok(stats) if degraded(&stats) => {
-            return Some(format!(
-                "{} under-replicated, {} missing, {} corrupt blocks",
-                stats.under_replicated, stats.missing_blocks, stats.corrupt_blocks
-            ));
-        }
-        Ok(_) => {}
-        Err(e) => return Some(format!("namenode not answering: {e}")),
     }
     if let Some(c) = corruptions.iter().find(|c| !c.repaired()) {
         return Some(format!(
