@@ -2,6 +2,7 @@
 //! checks, and one file per namespace operation under `ops/`.
 
 pub mod directory;
+pub mod id_map;
 pub mod inode;
 pub mod ops;
 pub mod path;

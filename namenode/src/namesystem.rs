@@ -87,14 +87,17 @@ impl Namesystem {
         }
     }
 
-    /// Refuses a mutation in safe mode with HDFS's message and tip.
-    pub fn check_safe_mode(&self, what: &str) -> Result<()> {
+    /// Refuses a mutation in safe mode with HDFS's message and tip. `what`
+    /// is only formatted when refusing: this runs under the write lock on
+    /// every mutation.
+    pub fn check_safe_mode(&self, what: impl FnOnce() -> String) -> Result<()> {
         if !self.safemode.is_on() {
             return Ok(());
         }
         let (safe, total) = self.blocks.map.safe_counts();
         Err(NamenodeError::SafeMode(format!(
-            "Cannot {what}. Name node is in safe mode.\n{}",
+            "Cannot {}. Name node is in safe mode.\n{}",
+            what(),
             self.safemode.status(safe, total, Instant::now())
         )))
     }

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use cairn_namenode::rpc::datanode::DatanodeProtocolService;
 use cairn_proto::pb;
 use cairn_proto::pb::datanode_protocol_server::DatanodeProtocol;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::cluster::rerun;
@@ -94,17 +94,16 @@ pub async fn in_child(settings: &Settings, scratch: &Path, files: u64) -> anyhow
     }
 
     let rss_before = rss_bytes()?;
-    let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..files)
+    // Results are not collected: a Vec of a million of them would sit in
+    // the figure.
+    futures::stream::iter(0..files)
         .map(|i| {
             let (target, datanodes, user) = (target.clone(), Arc::clone(&datanodes), user.clone());
             async move { file_of_one_block(&target, &datanodes, &user, i).await }
         })
         .buffer_unordered(CLIENTS)
-        .collect()
-        .await;
-    for result in results {
-        result?;
-    }
+        .try_for_each(|()| futures::future::ready(Ok(())))
+        .await?;
     let rss_after = rss_bytes()?;
     heartbeats.abort();
     println!(

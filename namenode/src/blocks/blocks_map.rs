@@ -8,7 +8,141 @@ use std::collections::HashMap;
 use cairn_proto::pb;
 
 use crate::datanodes::descriptor::DnIdx;
+use crate::namespace::id_map::IdMap;
 use crate::namespace::inode::{BlockId, InodeId};
+
+/// Replica locations held inline: a block usually has three.
+const INLINE_REPLICAS: usize = 3;
+
+/// Where a block's good replicas are: datanode indices held in the block
+/// record itself up to three (HDFS's triplets), 16 bytes, so a block costs
+/// no allocation for its locations. Reads as a slice; changes as a Vec does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replicas {
+    Inline {
+        len: u8,
+        nodes: [DnIdx; INLINE_REPLICAS],
+    },
+    Heap(Box<Vec<DnIdx>>),
+}
+
+impl Default for Replicas {
+    fn default() -> Self {
+        Self::Inline {
+            len: 0,
+            nodes: [0; INLINE_REPLICAS],
+        }
+    }
+}
+
+impl Replicas {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, node: DnIdx) {
+        match self {
+            Self::Inline { len, nodes } if usize::from(*len) < INLINE_REPLICAS => {
+                if let Some(slot) = nodes.get_mut(usize::from(*len)) {
+                    *slot = node;
+                    *len += 1;
+                }
+            }
+            Self::Inline { .. } => {
+                let mut all = self.to_vec();
+                all.push(node);
+                *self = Self::Heap(Box::new(all));
+            }
+            Self::Heap(all) => all.push(node),
+        }
+    }
+
+    /// Keeps the nodes `keep` says yes to (Vec::retain's signature).
+    pub fn retain(&mut self, keep: impl FnMut(&DnIdx) -> bool) {
+        let mut all = self.to_vec();
+        all.retain(keep);
+        *self = all.into_iter().collect();
+    }
+
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
+impl std::ops::Deref for Replicas {
+    type Target = [DnIdx];
+
+    fn deref(&self) -> &[DnIdx] {
+        match self {
+            Self::Inline { len, nodes } => nodes.get(..usize::from(*len)).unwrap_or(&[]),
+            Self::Heap(all) => all,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Replicas {
+    fn deref_mut(&mut self) -> &mut [DnIdx] {
+        match self {
+            Self::Inline { len, nodes } => nodes.get_mut(..usize::from(*len)).unwrap_or(&mut []),
+            Self::Heap(all) => all,
+        }
+    }
+}
+
+impl PartialEq<Vec<DnIdx>> for Replicas {
+    fn eq(&self, other: &Vec<DnIdx>) -> bool {
+        **self == **other
+    }
+}
+
+impl FromIterator<DnIdx> for Replicas {
+    fn from_iter<I: IntoIterator<Item = DnIdx>>(iter: I) -> Self {
+        let mut out = Self::default();
+        for node in iter {
+            out.push(node);
+        }
+        out
+    }
+}
+
+impl Extend<DnIdx> for Replicas {
+    fn extend<I: IntoIterator<Item = DnIdx>>(&mut self, iter: I) {
+        for node in iter {
+            self.push(node);
+        }
+    }
+}
+
+impl IntoIterator for Replicas {
+    type Item = DnIdx;
+    type IntoIter = std::vec::IntoIter<DnIdx>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        match self {
+            Self::Inline { len, nodes } => {
+                let mut all = nodes.to_vec();
+                all.truncate(usize::from(len));
+                all.into_iter()
+            }
+            Self::Heap(all) => all.into_iter(),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Replicas {
+    type Item = &'a DnIdx;
+    type IntoIter = std::slice::Iter<'a, DnIdx>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl From<Replicas> for Vec<DnIdx> {
+    fn from(r: Replicas) -> Self {
+        r.to_vec()
+    }
+}
 
 /// HDFS's BlockUCState.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +166,7 @@ pub struct BlockInfo {
     pub replication: u16,
     pub state: BlockState,
     /// Nodes holding a good replica (finalized, right stamp and length).
-    pub replicas: Vec<DnIdx>,
+    pub replicas: Replicas,
     /// For a block being written: the pipeline, where readers find it.
     pub expected: Option<Box<Vec<DnIdx>>>,
 }
@@ -53,7 +187,8 @@ impl BlockInfo {
 
 #[derive(Debug, Default)]
 pub struct BlocksMap {
-    blocks: HashMap<BlockId, BlockInfo>,
+    /// Block ids are handed out in sequence: stored densely, by id.
+    blocks: IdMap<BlockInfo>,
     corrupt: HashMap<BlockId, Vec<DnIdx>>,
     min_replication: usize,
     complete_blocks: u64,
@@ -69,11 +204,11 @@ impl BlocksMap {
     }
 
     pub fn get(&self, id: BlockId) -> Option<&BlockInfo> {
-        self.blocks.get(&id)
+        self.blocks.get(id)
     }
 
     pub fn contains(&self, id: BlockId) -> bool {
-        self.blocks.contains_key(&id)
+        self.blocks.contains_key(id)
     }
 
     pub fn len(&self) -> usize {
@@ -85,7 +220,7 @@ impl BlocksMap {
     }
 
     pub fn ids(&self) -> impl Iterator<Item = BlockId> + '_ {
-        self.blocks.keys().copied()
+        self.blocks.keys()
     }
 
     pub fn min_replication(&self) -> usize {
@@ -126,7 +261,7 @@ impl BlocksMap {
     }
 
     pub fn remove(&mut self, id: BlockId) -> Option<(BlockInfo, Vec<DnIdx>)> {
-        let info = self.blocks.remove(&id)?;
+        let info = self.blocks.remove(id)?;
         let before = self.counted(&info);
         self.account(before, (false, false));
         let corrupt = self.corrupt.remove(&id).unwrap_or_default();
@@ -136,7 +271,7 @@ impl BlocksMap {
     /// Changes a block through `f`, keeping the safe-mode counts right.
     pub fn update<R>(&mut self, id: BlockId, f: impl FnOnce(&mut BlockInfo) -> R) -> Option<R> {
         let min = self.min_replication;
-        let info = self.blocks.get_mut(&id)?;
+        let info = self.blocks.get_mut(id)?;
         let count = |i: &BlockInfo| {
             let complete = i.state == BlockState::Complete;
             (complete, complete && i.replicas.len() >= min)
@@ -188,9 +323,25 @@ mod tests {
             inode: 16386,
             replication: 3,
             state,
-            replicas: Vec::new(),
+            replicas: Replicas::new(),
             expected: None,
         }
+    }
+
+    #[test]
+    fn replicas_inline_then_on_the_heap() {
+        let mut r = Replicas::new();
+        r.extend([4, 5, 6]);
+        assert!(matches!(r, Replicas::Inline { len: 3, .. }));
+        r.push(7);
+        assert_eq!(r, vec![4, 5, 6, 7]);
+        r.retain(|&n| n != 5);
+        assert_eq!(r, vec![4, 6, 7]);
+        assert!(matches!(r, Replicas::Inline { len: 3, .. }));
+        assert!(r.contains(&6));
+        r.clear();
+        assert!(r.is_empty());
+        assert_eq!(std::mem::size_of::<Replicas>(), 16);
     }
 
     #[test]

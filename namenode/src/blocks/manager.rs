@@ -312,7 +312,7 @@ impl BlockManager {
                             block: Some(reported.into()),
                             new_generation_stamp: gs,
                             new_length: len,
-                            replicas: Vec::new(),
+                            replicas: Default::default(),
                         },
                     );
                 }
@@ -559,7 +559,7 @@ pub(crate) mod tests {
                 inode: 16386,
                 replication: 2,
                 state: BlockState::Complete,
-                replicas: Vec::new(),
+                replicas: Default::default(),
                 expected: None,
             },
         );

@@ -297,7 +297,7 @@ impl BlockManager {
                 .map(|p| p.targets.clone())
                 .unwrap_or_default();
             let expected = usize::from(info.replication);
-            let live: Vec<DnIdx> = info.replicas.clone();
+            let live: Vec<DnIdx> = info.replicas.to_vec();
             let Some(need) = expected
                 .checked_sub(dm.count_in_service(&live) + pending_targets.len())
                 .filter(|&n| n > 0)

@@ -279,7 +279,7 @@ mod tests {
                 inode: 16386,
                 replication: 2,
                 state: BlockState::Complete,
-                replicas: Vec::new(),
+                replicas: Default::default(),
                 expected: None,
             },
         );

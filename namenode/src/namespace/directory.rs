@@ -2,11 +2,11 @@
 //! [`InodesInPath`]. Pure data structure: no locking, no logging, no
 //! permission checks (those are the namesystem's and the checker's).
 
-use std::collections::HashMap;
-
 use crate::error::{NamenodeError, Result};
+use crate::namespace::id_map::IdMap;
 use crate::namespace::inode::{
-    BlockId, DirectoryInode, FIRST_INODE_ID, Inode, InodeId, InodeKind, ROOT_INODE_ID, StringTable,
+    BlockId, DirectoryInode, FIRST_INODE_ID, Inode, InodeId, InodeKind, Name, ROOT_INODE_ID,
+    StringTable,
 };
 use crate::namespace::path::{self, ParsedPath};
 
@@ -61,7 +61,7 @@ impl InodesInPath {
 
 #[derive(Debug, Clone)]
 pub struct FsDirectory {
-    inodes: HashMap<InodeId, Inode>,
+    inodes: IdMap<Inode>,
     pub names: StringTable,
     last_inode_id: InodeId,
 }
@@ -83,7 +83,7 @@ impl FsDirectory {
             xattrs: None,
             kind: InodeKind::Directory(DirectoryInode::default()),
         };
-        let mut inodes = HashMap::new();
+        let mut inodes = IdMap::default();
         inodes.insert(ROOT_INODE_ID, root);
         Self {
             inodes,
@@ -93,23 +93,23 @@ impl FsDirectory {
     }
 
     pub fn get(&self, id: InodeId) -> Option<&Inode> {
-        self.inodes.get(&id)
+        self.inodes.get(id)
     }
 
     pub fn get_mut(&mut self, id: InodeId) -> Option<&mut Inode> {
-        self.inodes.get_mut(&id)
+        self.inodes.get_mut(id)
     }
 
     /// The inode, or an INTERNAL error: for ids the caller just resolved.
     pub fn inode(&self, id: InodeId) -> Result<&Inode> {
         self.inodes
-            .get(&id)
+            .get(id)
             .ok_or_else(|| NamenodeError::Internal(format!("inode {id} vanished")))
     }
 
     pub fn inode_mut(&mut self, id: InodeId) -> Result<&mut Inode> {
         self.inodes
-            .get_mut(&id)
+            .get_mut(id)
             .ok_or_else(|| NamenodeError::Internal(format!("inode {id} vanished")))
     }
 
@@ -141,7 +141,7 @@ impl FsDirectory {
         let components = match path::parse(raw)? {
             ParsedPath::Plain(c) => c,
             ParsedPath::ById { id, rest } => {
-                if !self.inodes.contains_key(&id) {
+                if !self.inodes.contains_key(id) {
                     return Err(NamenodeError::NotFound(format!(
                         "File does not exist: {raw} (no inode with id {id})"
                     )));
@@ -155,10 +155,7 @@ impl FsDirectory {
         inodes.push(Some(ROOT_INODE_ID));
         let mut current = Some(ROOT_INODE_ID);
         for name in &components {
-            current = current
-                .and_then(|id| self.inodes.get(&id))
-                .and_then(Inode::as_dir)
-                .and_then(|d| d.children.get(name.as_str()).copied());
+            current = current.and_then(|id| self.child(id, name));
             inodes.push(current);
         }
         Ok(InodesInPath {
@@ -168,11 +165,87 @@ impl FsDirectory {
         })
     }
 
+    /// Where `name` is, or would be inserted, among the children of `dir`
+    /// (binary search by name through the inode map).
+    fn child_position(
+        &self,
+        dir: &DirectoryInode,
+        name: &str,
+    ) -> std::result::Result<usize, usize> {
+        dir.children.binary_search_by(|&c| {
+            self.inodes
+                .get(c)
+                .map(|i| i.name.as_bytes())
+                .unwrap_or(&[])
+                .cmp(name.as_bytes())
+        })
+    }
+
+    /// The child of directory `parent` named `name`, if both exist.
+    pub fn child(&self, parent: InodeId, name: &str) -> Option<InodeId> {
+        let dir = self.inodes.get(parent)?.as_dir()?;
+        let at = self.child_position(dir, name).ok()?;
+        dir.children.get(at).copied()
+    }
+
+    /// The children of `dir` after `start_after` (all for ""), in order.
+    pub fn children_after<'a>(&self, dir: &'a DirectoryInode, start_after: &str) -> &'a [InodeId] {
+        if start_after.is_empty() {
+            return &dir.children;
+        }
+        let from = match self.child_position(dir, start_after) {
+            Ok(at) => at + 1,
+            Err(at) => at,
+        };
+        dir.children.get(from..).unwrap_or(&[])
+    }
+
+    /// Links `id` (named `name`) into the children of `parent`.
+    fn link(&mut self, parent: InodeId, name: &str, id: InodeId) -> Result<()> {
+        let not_dir = || NamenodeError::Internal(format!("inode {parent} is not a directory"));
+        let dir = self
+            .inodes
+            .get(parent)
+            .and_then(Inode::as_dir)
+            .ok_or_else(not_dir)?;
+        let at = match self.child_position(dir, name) {
+            Ok(_) => {
+                return Err(NamenodeError::Internal(format!(
+                    "inode {parent} already has a child named {name:?}"
+                )));
+            }
+            Err(at) => at,
+        };
+        let dir = self
+            .inodes
+            .get_mut(parent)
+            .and_then(Inode::as_dir_mut)
+            .ok_or_else(not_dir)?;
+        dir.children.insert(at, id);
+        Ok(())
+    }
+
+    /// Removes `id` (named `name`) from the children of `parent`.
+    fn unlink(&mut self, parent: InodeId, name: &str, id: InodeId) {
+        let Some(dir) = self.inodes.get(parent).and_then(Inode::as_dir) else {
+            return;
+        };
+        let at = match self.child_position(dir, name) {
+            Ok(at) if dir.children.get(at) == Some(&id) => Some(at),
+            // Not where its name says: look for it (never expected).
+            _ => dir.children.iter().position(|&c| c == id),
+        };
+        if let (Some(at), Some(dir)) = (at, self.inodes.get_mut(parent).and_then(Inode::as_dir_mut))
+        {
+            dir.children.remove(at);
+        }
+    }
+
     /// The components of an inode's path, root first.
     pub fn components_of(&self, mut id: InodeId) -> Vec<String> {
         let mut out = Vec::new();
         while id != ROOT_INODE_ID {
-            let Some(inode) = self.inodes.get(&id) else {
+            let Some(inode) = self.inodes.get(id) else {
                 break;
             };
             out.push(inode.name.to_string());
@@ -195,7 +268,7 @@ impl FsDirectory {
             if id == ROOT_INODE_ID {
                 return false;
             }
-            match self.inodes.get(&id) {
+            match self.inodes.get(id) {
                 Some(inode) => id = inode.parent,
                 None => return false,
             }
@@ -205,24 +278,18 @@ impl FsDirectory {
     /// Inserts a new inode under `parent` (whose children get its name).
     pub fn add_inode(&mut self, id: InodeId, inode: Inode) -> Result<()> {
         let parent = inode.parent;
-        let name = inode.name.clone();
-        let dir = self
-            .inodes
-            .get_mut(&parent)
-            .and_then(Inode::as_dir_mut)
-            .ok_or_else(|| {
-                NamenodeError::Internal(format!(
-                    "parent {parent} of new inode {id} is not a directory"
-                ))
-            })?;
-        if dir.children.contains_key(&name) {
+        if self.inodes.get(parent).and_then(Inode::as_dir).is_none() {
             return Err(NamenodeError::Internal(format!(
-                "inode {parent} already has a child named {name:?}"
+                "parent {parent} of new inode {id} is not a directory"
             )));
         }
-        dir.children.insert(name, id);
-        self.observe_inode_id(id);
+        let name = inode.name.clone();
         self.inodes.insert(id, inode);
+        if let Err(e) = self.link(parent, &name, id) {
+            self.inodes.remove(id);
+            return Err(e);
+        }
+        self.observe_inode_id(id);
         Ok(())
     }
 
@@ -230,25 +297,21 @@ impl FsDirectory {
     pub fn detach(&mut self, id: InodeId) -> Result<()> {
         let inode = self.inode(id)?;
         let (parent, name) = (inode.parent, inode.name.clone());
-        if let Some(dir) = self.inodes.get_mut(&parent).and_then(Inode::as_dir_mut) {
-            dir.children.remove(&name);
-        }
+        self.unlink(parent, &name, id);
         Ok(())
     }
 
     /// Links a detached inode under `parent` as `name`.
     pub fn attach(&mut self, id: InodeId, parent: InodeId, name: &str) -> Result<()> {
-        let dir = self
-            .inodes
-            .get_mut(&parent)
-            .and_then(Inode::as_dir_mut)
-            .ok_or_else(|| NamenodeError::Internal(format!("inode {parent} is not a directory")))?;
-        let name: std::sync::Arc<str> = name.into();
-        dir.children.insert(name.clone(), id);
+        if self.inodes.get(parent).and_then(Inode::as_dir).is_none() {
+            return Err(NamenodeError::Internal(format!(
+                "inode {parent} is not a directory"
+            )));
+        }
         let inode = self.inode_mut(id)?;
         inode.parent = parent;
-        inode.name = name;
-        Ok(())
+        inode.name = Name::new(name);
+        self.link(parent, name, id)
     }
 
     /// Removes `id` and everything below it; returns the blocks they held
@@ -259,12 +322,12 @@ impl FsDirectory {
         let mut stack = vec![id];
         let mut removed = 0;
         while let Some(next) = stack.pop() {
-            let Some(inode) = self.inodes.remove(&next) else {
+            let Some(inode) = self.inodes.remove(next) else {
                 continue;
             };
             removed += 1;
             match inode.kind {
-                InodeKind::Directory(d) => stack.extend(d.children.values().copied()),
+                InodeKind::Directory(d) => stack.extend(d.children),
                 InodeKind::File(f) => blocks.extend(f.blocks),
                 InodeKind::Symlink(_) => {}
             }
@@ -278,8 +341,8 @@ impl FsDirectory {
         let mut stack = vec![ROOT_INODE_ID];
         while let Some(id) = stack.pop() {
             out.push(id);
-            if let Some(d) = self.inodes.get(&id).and_then(Inode::as_dir) {
-                stack.extend(d.children.values().rev().copied());
+            if let Some(d) = self.inodes.get(id).and_then(Inode::as_dir) {
+                stack.extend(d.children.iter().rev().copied());
             }
         }
         out
@@ -289,7 +352,7 @@ impl FsDirectory {
     pub fn set_root(&mut self, root: Inode) {
         let children = self
             .inodes
-            .get(&ROOT_INODE_ID)
+            .get(ROOT_INODE_ID)
             .and_then(Inode::as_dir)
             .map(|d| d.children.clone())
             .unwrap_or_default();

@@ -162,7 +162,7 @@ impl PermissionChecker {
                 if !d.children.is_empty() {
                     self.check_inode(dir, next, access)?;
                 }
-                stack.extend(d.children.values().copied());
+                stack.extend(d.children.iter().copied());
             }
         }
         Ok(())

@@ -43,7 +43,7 @@ impl Namesystem {
                 let file = FileInode {
                     replication: u16::try_from(a.replication).unwrap_or(u16::MAX),
                     preferred_block_size: a.preferred_block_size,
-                    blocks: Vec::new(),
+                    blocks: Default::default(),
                     under_construction: Some(Box::new(UnderConstruction {
                         client_name: a.client_name.clone(),
                         client_machine: a.client_machine.clone(),
@@ -86,7 +86,7 @@ impl Namesystem {
                         inode: a.inode_id,
                         replication,
                         state: BlockState::UnderConstruction,
-                        replicas: Vec::new(),
+                        replicas: Default::default(),
                         expected: None,
                     },
                 );
@@ -380,7 +380,7 @@ impl Namesystem {
                         } else {
                             BlockState::Complete
                         },
-                        replicas: Vec::new(),
+                        replicas: Default::default(),
                         expected: None,
                     },
                 );
@@ -397,7 +397,7 @@ impl Namesystem {
         let mut stack = vec![id];
         while let Some(next) = stack.pop() {
             match self.dir.get(next).map(|i| &i.kind) {
-                Some(InodeKind::Directory(d)) => stack.extend(d.children.values().copied()),
+                Some(InodeKind::Directory(d)) => stack.extend(d.children.iter().copied()),
                 Some(InodeKind::File(f)) if f.under_construction.is_some() => {
                     self.leases.remove_file(next)
                 }

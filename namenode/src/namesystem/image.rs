@@ -125,7 +125,7 @@ impl Namesystem {
                                 } else {
                                     BlockState::Complete
                                 },
-                                replicas: Vec::new(),
+                                replicas: Default::default(),
                                 expected: None,
                             },
                         );

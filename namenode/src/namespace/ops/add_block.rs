@@ -60,7 +60,7 @@ impl Namesystem {
 
     /// HDFS's getAdditionalBlock.
     pub fn add_block(&mut self, req: &pb::AddBlockRequest) -> Result<(pb::LocatedBlock, u64)> {
-        self.check_safe_mode(&format!("add block to {}", req.path))?;
+        self.check_safe_mode(|| format!("add block to {}", req.path))?;
         let (id, path) = self.check_lease(&req.path, req.file_id, &req.client_name)?;
         self.leases.renew(&req.client_name, Instant::now());
         let file = self.file(id)?;
@@ -184,7 +184,7 @@ impl Namesystem {
 
     /// HDFS's abandonBlock: the writer gives up the block it was just given.
     pub fn abandon_block(&mut self, req: &pb::AbandonBlockRequest) -> Result<u64> {
-        self.check_safe_mode(&format!("abandon block in {}", req.path))?;
+        self.check_safe_mode(|| format!("abandon block in {}", req.path))?;
         let block = req
             .block
             .as_ref()
@@ -276,10 +276,7 @@ impl Namesystem {
         let block = req.block.as_ref().ok_or_else(|| {
             NamenodeError::InvalidArgument("updateBlockForPipeline without a block".into())
         })?;
-        self.check_safe_mode(&format!(
-            "get a new generation stamp for block {}",
-            block.id
-        ))?;
+        self.check_safe_mode(|| format!("get a new generation stamp for block {}", block.id))?;
         self.block_under_construction(block, &req.client_name)?;
         let gs = self.blocks.next_generation_stamp();
         let txid = self.log_edit(Op::SetGenerationStamp(pb::SetGenerationStampOp {
@@ -305,7 +302,7 @@ impl Namesystem {
                 "updatePipeline needs the old and the new block".into(),
             ));
         };
-        self.check_safe_mode(&format!("update the pipeline of block {}", old.id))?;
+        self.check_safe_mode(|| format!("update the pipeline of block {}", old.id))?;
         if old.id != new.id {
             return Err(NamenodeError::InvalidArgument(format!(
                 "updatePipeline: the new block {} is not the old block {}",

@@ -28,7 +28,7 @@ impl Namesystem {
     /// HDFS's completeFile: commits the last block and closes the file once
     /// every block is complete.
     pub fn complete(&mut self, req: &pb::CompleteRequest) -> Result<CompleteOutcome> {
-        self.check_safe_mode(&format!("complete file {}", req.path))?;
+        self.check_safe_mode(|| format!("complete file {}", req.path))?;
         let id = if req.file_id != 0 {
             Some(req.file_id).filter(|id| self.dir.get(*id).is_some())
         } else {

@@ -15,7 +15,7 @@ use crate::namesystem::Namesystem;
 impl Namesystem {
     pub fn concat(&mut self, pc: &PermissionChecker, req: &pb::ConcatRequest) -> Result<u64> {
         let target_iip = self.dir.resolve(&req.target)?;
-        self.check_safe_mode(&format!("concat {}", target_iip.path))?;
+        self.check_safe_mode(|| format!("concat {}", target_iip.path))?;
         if req.sources.is_empty() {
             return Err(NamenodeError::InvalidArgument(format!(
                 "concat {}: no source files given",

@@ -21,7 +21,7 @@ impl Namesystem {
         client_machine: &str,
     ) -> Result<(pb::FileStatus, u64)> {
         let mut iip = self.dir.resolve(&req.path)?;
-        self.check_safe_mode(&format!("create file {}", iip.path))?;
+        self.check_safe_mode(|| format!("create file {}", iip.path))?;
         if req.client_name.is_empty() {
             return Err(NamenodeError::InvalidArgument(format!(
                 "create {}: a client name is required",
@@ -167,7 +167,7 @@ impl Namesystem {
         client_machine: &str,
     ) -> Result<(pb::AppendResponse, u64)> {
         let iip = self.dir.resolve(&req.path)?;
-        self.check_safe_mode(&format!("append to file {}", iip.path))?;
+        self.check_safe_mode(|| format!("append to file {}", iip.path))?;
         if req.client_name.is_empty() {
             return Err(NamenodeError::InvalidArgument(format!(
                 "append {}: a client name is required",

@@ -16,7 +16,7 @@ impl Namesystem {
         req: &pb::DeleteRequest,
     ) -> Result<(bool, u64)> {
         let iip = self.dir.resolve(&req.path)?;
-        self.check_safe_mode(&format!("delete {}", iip.path))?;
+        self.check_safe_mode(|| format!("delete {}", iip.path))?;
         let Some(id) = iip.last() else {
             pc.check(&self.dir, &iip, Access::traverse())?;
             return Ok((false, 0));

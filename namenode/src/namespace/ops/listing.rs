@@ -84,17 +84,11 @@ impl Namesystem {
         };
         pc.check(&self.dir, &iip, Access::on_inode(FsAction::READ_EXECUTE))?;
         let limit = self.config.listing_limit as usize;
-        let start = std::ops::Bound::Excluded(req.start_after.as_str());
-        let range = if req.start_after.is_empty() {
-            dir.children.range::<str, _>(..)
-        } else {
-            dir.children
-                .range::<str, _>((start, std::ops::Bound::Unbounded))
-        };
         let mut entries = Vec::new();
         let mut remaining = 0u32;
-        for (name, &child) in range {
+        for &child in self.dir.children_after(dir, &req.start_after) {
             if entries.len() < limit {
+                let name = &self.dir.inode(child)?.name;
                 entries.push(self.file_status(child, name, req.need_location)?);
             } else {
                 remaining += 1;
@@ -131,7 +125,7 @@ impl Namesystem {
             match &self.dir.inode(next)?.kind {
                 InodeKind::Directory(d) => {
                     summary.directory_count += 1;
-                    stack.extend(d.children.values().copied());
+                    stack.extend(d.children.iter().copied());
                 }
                 InodeKind::File(f) => {
                     let len = self.file_length(f);

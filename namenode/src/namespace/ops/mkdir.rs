@@ -29,7 +29,7 @@ impl Namesystem {
                 iip.path
             )));
         }
-        self.check_safe_mode(&format!("create directory {}", iip.path))?;
+        self.check_safe_mode(|| format!("create directory {}", iip.path))?;
         self.check_parents(&iip, req.create_parent)?;
         pc.check(&self.dir, &iip, Access::ancestor(FsAction::WRITE))?;
         let n = iip.inodes.len();

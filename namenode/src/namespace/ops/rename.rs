@@ -13,7 +13,7 @@ impl Namesystem {
         let src_iip = self.dir.resolve(&req.src)?;
         let dst_iip = self.dir.resolve(&req.dst)?;
         let (src, dst) = (src_iip.path.clone(), dst_iip.path.clone());
-        self.check_safe_mode(&format!("rename {src} to {dst}"))?;
+        self.check_safe_mode(|| format!("rename {src} to {dst}"))?;
         if src_iip.is_root() {
             return Err(NamenodeError::InvalidPath(format!(
                 "rename source {src} is the root"

@@ -22,7 +22,7 @@ impl Namesystem {
         req: &pb::SetPermissionRequest,
     ) -> Result<u64> {
         let iip = self.dir.resolve(&req.path)?;
-        self.check_safe_mode(&format!("set permission for {}", iip.path))?;
+        self.check_safe_mode(|| format!("set permission for {}", iip.path))?;
         let id = self.existing(&iip)?;
         pc.check(&self.dir, &iip, Access::owner())?;
         self.log_edit(Op::SetPermission(pb::SetPermissionOp {
@@ -35,7 +35,7 @@ impl Namesystem {
     /// the group to one of its own groups.
     pub fn set_owner(&mut self, pc: &PermissionChecker, req: &pb::SetOwnerRequest) -> Result<u64> {
         let iip = self.dir.resolve(&req.path)?;
-        self.check_safe_mode(&format!("set owner for {}", iip.path))?;
+        self.check_safe_mode(|| format!("set owner for {}", iip.path))?;
         let id = self.existing(&iip)?;
         if req.owner.is_empty() && req.group.is_empty() {
             return Err(NamenodeError::InvalidArgument(format!(
@@ -69,7 +69,7 @@ impl Namesystem {
     /// touch -m/-a: the owner or a superuser.
     pub fn set_times(&mut self, pc: &PermissionChecker, req: &pb::SetTimesRequest) -> Result<u64> {
         let iip = self.dir.resolve(&req.path)?;
-        self.check_safe_mode(&format!("set times {}", iip.path))?;
+        self.check_safe_mode(|| format!("set times {}", iip.path))?;
         let id = self.existing(&iip)?;
         pc.check(&self.dir, &iip, Access::owner())?;
         if req.modification_time_ms < -1 || req.access_time_ms < -1 {
@@ -96,7 +96,7 @@ impl Namesystem {
         req: &pb::SetReplicationRequest,
     ) -> Result<(bool, u64)> {
         let iip = self.dir.resolve(&req.path)?;
-        self.check_safe_mode(&format!("set replication for {}", iip.path))?;
+        self.check_safe_mode(|| format!("set replication for {}", iip.path))?;
         let id = self.existing(&iip)?;
         let (min, max) = (self.config.min_replication, self.config.max_replication);
         if req.replication < min || req.replication > max {

@@ -14,7 +14,7 @@ impl Namesystem {
         req: &pb::CreateSymlinkRequest,
     ) -> Result<u64> {
         let mut iip = self.dir.resolve(&req.link)?;
-        self.check_safe_mode(&format!("create symlink {}", iip.path))?;
+        self.check_safe_mode(|| format!("create symlink {}", iip.path))?;
         if req.target.is_empty() {
             return Err(NamenodeError::InvalidArgument(format!(
                 "createSymlink {}: the target must not be empty",

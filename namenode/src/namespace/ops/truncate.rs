@@ -22,7 +22,7 @@ impl Namesystem {
         client_machine: &str,
     ) -> Result<(bool, u64)> {
         let iip = self.dir.resolve(&req.path)?;
-        self.check_safe_mode(&format!("truncate {}", iip.path))?;
+        self.check_safe_mode(|| format!("truncate {}", iip.path))?;
         if req.client_name.is_empty() {
             return Err(NamenodeError::InvalidArgument(format!(
                 "truncate {}: a client name is required",
@@ -109,7 +109,7 @@ impl Namesystem {
                         block: Some(old),
                         new_generation_stamp: gs,
                         new_length: new_len,
-                        replicas: Vec::new(),
+                        replicas: Default::default(),
                     },
                 );
             }

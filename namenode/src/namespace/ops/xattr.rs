@@ -58,7 +58,7 @@ impl Namesystem {
 
     pub fn set_xattr(&mut self, pc: &PermissionChecker, req: &pb::SetXAttrRequest) -> Result<u64> {
         let iip = self.dir.resolve(&req.path)?;
-        self.check_safe_mode(&format!("set XAttr on {}", iip.path))?;
+        self.check_safe_mode(|| format!("set XAttr on {}", iip.path))?;
         let xattr = req
             .xattr
             .as_ref()
@@ -170,7 +170,7 @@ impl Namesystem {
         req: &pb::RemoveXAttrRequest,
     ) -> Result<u64> {
         let iip = self.dir.resolve(&req.path)?;
-        self.check_safe_mode(&format!("remove XAttr from {}", iip.path))?;
+        self.check_safe_mode(|| format!("remove XAttr from {}", iip.path))?;
         check_name(&req.name)?;
         let id = self.xattr_target(&iip)?;
         self.check_xattr_access(pc, &iip, &req.name, FsAction::WRITE)?;
