@@ -19,13 +19,22 @@ use cairn_tests::{
 
 const PATH: &str = "/kept-corrupt.bin";
 
+/// How often the datanode's scanner has found the corrupt replica (its log
+/// is appended to across restarts).
+fn findings(cluster: &MiniCluster, node: usize) -> usize {
+    cluster
+        .datanode_log(node)
+        .matches("block scanner found a corrupt replica")
+        .count()
+}
+
 /// Polls until `done` says yes about the nodes offered for the file's
-/// block, failing with the cluster's logs after a minute.
+/// block (and the cluster), failing with the cluster's logs after a minute.
 async fn until_locations(
     cluster: &MiniCluster,
     client: &DfsClient,
     what: &str,
-    done: impl Fn(&[usize]) -> bool,
+    done: impl Fn(&[usize], &MiniCluster) -> bool,
 ) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -33,7 +42,7 @@ async fn until_locations(
             .replica_nodes(client, PATH)
             .await
             .unwrap_or_default();
-        if done(&nodes) {
+        if done(&nodes, cluster) {
             return;
         }
         assert!(
@@ -68,7 +77,7 @@ async fn corrupt_replica_is_replaced_after_namenode_and_datanode_restarts() {
         .unwrap();
     writer.write(&data).await.unwrap();
     writer.close().await.unwrap();
-    until_locations(&cluster, &client, "written", |n| n.len() == 3).await;
+    until_locations(&cluster, &client, "written", |n, _| n.len() == 3).await;
     let block = client
         .get_block_locations(PATH, 0, u64::MAX)
         .await
@@ -90,36 +99,34 @@ async fn corrupt_replica_is_replaced_after_namenode_and_datanode_restarts() {
     loop {
         assert_eq!(sha256(&read_all(&client, PATH).await), sha256(&data));
         let nodes = cluster.replica_nodes(&client, PATH).await.unwrap();
-        let scanned = cluster
-            .datanode_log(victim)
-            .contains("block scanner found a corrupt replica");
-        if scanned && nodes.len() == 2 && !nodes.contains(&victim) {
+        if findings(&cluster, victim) == 1 && nodes.len() == 2 && !nodes.contains(&victim) {
             break;
         }
         assert!(Instant::now() < deadline, "{nodes:?}\n{}", cluster.logs());
     }
 
-    // The namenode restarts and forgets; the victim reports it again.
+    // The namenode restarts and forgets; the victim verifies the replica
+    // again when it registers (no pass is due for an hour) and reports it.
     cluster.restart_namenode().unwrap();
     cluster.wait_active().await.unwrap();
     let client = cluster.client(&superuser()).await.unwrap();
-    until_locations(&cluster, &client, "after the namenode restart", |n| {
-        n.len() == 2 && !n.contains(&victim)
+    until_locations(&cluster, &client, "after the namenode restart", |n, c| {
+        findings(c, victim) == 2 && n.len() == 2 && !n.contains(&victim)
     })
     .await;
 
     // The victim restarts: its first pass finds the replica again.
     cluster.kill_datanode(victim);
     cluster.start_datanode(victim).unwrap();
-    until_locations(&cluster, &client, "after the datanode restart", |n| {
-        n.len() == 2 && !n.contains(&victim)
+    until_locations(&cluster, &client, "after the datanode restart", |n, c| {
+        findings(c, victim) == 3 && n.len() == 2 && !n.contains(&victim)
     })
     .await;
 
     // Room for a third good replica: the corrupt one is replaced, then
     // deleted.
     let spare = cluster.add_datanode().unwrap();
-    until_locations(&cluster, &client, "after a datanode joined", |n| {
+    until_locations(&cluster, &client, "after a datanode joined", |n, _| {
         n.len() == 3 && n.contains(&spare) && !n.contains(&victim)
     })
     .await;
