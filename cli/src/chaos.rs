@@ -276,6 +276,8 @@ async fn drive(
         started.elapsed().as_secs_f64()
     );
 
+    report.writes_left_open =
+        workload::release_failed_writes(&client, &ledger, args.heal_timeout).await;
     let acked = ledger.acked.lock().clone();
     report.heal = match healing::wait_healed(
         &client,

@@ -118,7 +118,11 @@ impl BpServiceActor {
             warn!(ours = %self.registration.datanode_uuid, theirs = %kept.datanode_uuid, "namenode registered us under another uuid");
         }
         info!(uuid = %self.registration.datanode_uuid, host = %self.registration.host, port = self.registration.xfer_port, "registered with the namenode");
-        self.block_report().await
+        self.block_report().await?;
+        // The report cannot say which replicas are corrupt: the scanner
+        // checks those it found so again and reports them.
+        self.ctx.scanner.recheck_found_corrupt(&self.ctx.dataset);
+        Ok(())
     }
 
     async fn block_report(&mut self) -> Result<()> {

@@ -93,6 +93,10 @@ struct VolumeState {
     index: usize,
     status: Mutex<VolumeScanStatus>,
     suspects: Mutex<(VecDeque<u64>, HashSet<u64>)>,
+    /// Replicas found corrupt and still here: a namenode that restarted
+    /// has forgotten them, so they are verified (and reported) again when
+    /// we register.
+    found_corrupt: Mutex<HashSet<u64>>,
     wake: Notify,
 }
 
@@ -130,6 +134,7 @@ impl BlockScanner {
                         last_full_scan: None,
                     }),
                     suspects: Mutex::new((VecDeque::new(), HashSet::new())),
+                    found_corrupt: Mutex::new(HashSet::new()),
                     wake: Notify::new(),
                 })
             })
@@ -167,6 +172,21 @@ impl BlockScanner {
             debug!(block_id, "replica marked suspect: it is scanned next");
             queue.push_back(block_id);
             volume.wake.notify_one();
+        }
+    }
+
+    /// Has every replica found corrupt before verified again at once, so
+    /// that a corrupt one is reported to a namenode that has forgotten it
+    /// (it restarted, or declared us dead) rather than at the next pass,
+    /// weeks away with the default period.
+    pub fn recheck_found_corrupt(&self, dataset: &FsDataset) {
+        let ids: Vec<u64> = self
+            .volumes
+            .iter()
+            .flat_map(|v| v.found_corrupt.lock().iter().copied().collect::<Vec<_>>())
+            .collect();
+        for id in ids {
+            self.mark_suspect(dataset, id);
         }
     }
 
@@ -300,7 +320,13 @@ impl VolumeScanner {
             tokio::task::spawn_blocking(move || ReplicaVerifier::open(dataset, block_id, gs)).await;
         let mut verifier = match opened {
             Ok(Some(v)) => v,
-            Ok(None) => return,
+            Ok(None) => {
+                if gs.is_none() {
+                    // Gone (deleted or replaced): nothing left to report.
+                    self.state.found_corrupt.lock().remove(&block_id);
+                }
+                return;
+            }
             Err(e) => {
                 warn!(block_id, "block scanner task failed: {e}");
                 return;
@@ -341,6 +367,7 @@ impl VolumeScanner {
             Verdict::Healthy => {
                 status.blocks_scanned += 1;
                 metrics.blocks_scanned.inc();
+                self.state.found_corrupt.lock().remove(&block_id);
             }
             Verdict::Changed => {}
             Verdict::Corrupt { offset, reason } => {
@@ -355,6 +382,7 @@ impl VolumeScanner {
                     volume = %status.volume.display(),
                     "block scanner found a corrupt replica ({reason}); reporting it to the namenode"
                 );
+                self.state.found_corrupt.lock().insert(block_id);
                 self.ctx.bad_blocks.push(block);
             }
         }

@@ -975,6 +975,84 @@ async fn close_recovery_of_the_previous_block_and_its_stale_replica() {
     nn.shutdown().await.unwrap();
 }
 
+/// The pipeline of the previous block breaks before any of its packets
+/// was acknowledged (its length was committed by addBlock meanwhile): the
+/// writer reports the acknowledged length, 0, and resends every packet;
+/// the block keeps its committed length, or the file would lose it.
+#[tokio::test]
+async fn close_recovery_keeps_the_committed_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let nn = start(config(dir.path())).await;
+    let mut c = client(nn.local_addr(), SUPERUSER).await;
+    let mut dns = Vec::new();
+    for port in 1..=3 {
+        let mut dn = FakeDatanode::register(nn.local_addr(), &format!("dn-{port}"), port).await;
+        dn.heartbeat().await.unwrap();
+        dns.push(dn);
+    }
+    let st = c
+        .create(create_req("/c", "DFSClient_c"))
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+        .unwrap();
+    let add =
+        |previous: Option<pb::Block>| add_block_req("/c", "DFSClient_c", previous, st.inode_id);
+    let lb = c.add_block(add(None)).await.unwrap().into_inner();
+    let first = pb::Block {
+        num_bytes: 1000,
+        ..lb.block.unwrap()
+    };
+    c.add_block(add(Some(first))).await.unwrap();
+    let new_gs = c
+        .update_block_for_pipeline(pb::UpdateBlockForPipelineRequest {
+            block: Some(pb::Block {
+                num_bytes: 0,
+                ..first
+            }),
+            client_name: "DFSClient_c".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .block
+        .unwrap()
+        .generation_stamp;
+    let acked = pb::Block {
+        num_bytes: 0,
+        ..first
+    };
+    let uuids: Vec<String> = dns.iter().take(2).map(|d| d.uuid.clone()).collect();
+    c.update_pipeline(pb::UpdatePipelineRequest {
+        client_name: "DFSClient_c".into(),
+        old_block: Some(acked),
+        new_block: Some(pb::Block {
+            generation_stamp: new_gs,
+            ..acked
+        }),
+        new_datanode_uuids: uuids,
+    })
+    .await
+    .unwrap();
+    let located = c
+        .get_block_locations(pb::GetBlockLocationsRequest {
+            path: "/c".into(),
+            offset: 0,
+            length: u64::MAX,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let recovered = pb::Block {
+        generation_stamp: new_gs,
+        ..first
+    };
+    assert_eq!(located.blocks[0].block, Some(recovered));
+    assert_eq!(located.blocks[1].offset, 1000);
+    nn.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn an_expired_lease_recovers_the_last_block_through_a_primary() {
     let dir = tempfile::tempdir().unwrap();

@@ -357,6 +357,15 @@ impl MiniCluster {
         Ok(())
     }
 
+    /// Starts one more datanode (with a new directory); returns its index.
+    pub fn add_datanode(&mut self) -> Result<usize> {
+        let i = self.datanodes.len();
+        self.datanodes.push(None);
+        self.dn_addrs.push("127.0.0.1:0".to_string());
+        self.start_datanode(i)?;
+        Ok(i)
+    }
+
     /// Starts a datanode on `data_dir` that is expected to refuse to start;
     /// returns everything it printed. Fails if it is still running after
     /// the start timeout.

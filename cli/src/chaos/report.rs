@@ -33,6 +33,9 @@ pub struct ChaosReport {
     pub bytes_verified: u64,
     pub files_lost: Vec<String>,
     pub files_mismatched: Vec<String>,
+    /// Files of failed writes the run could not delete: their leases stay
+    /// held, which a run must not leave behind.
+    pub writes_left_open: Vec<String>,
     /// When the faults began, for progress lines.
     pub started: Option<std::time::Instant>,
 }
@@ -59,6 +62,7 @@ impl ChaosReport {
         self.files_lost.is_empty()
             && self.files_mismatched.is_empty()
             && self.reads_mismatched == 0
+            && self.writes_left_open.is_empty()
             && matches!(self.heal, Healing::Healed(_))
     }
 }
@@ -93,6 +97,10 @@ impl fmt::Display for ChaosReport {
             (
                 "Writes failed (not acknowledged)",
                 self.writes_failed.to_string(),
+            ),
+            (
+                "Failed writes left open",
+                self.writes_left_open.len().to_string(),
             ),
             ("Reads during the run", self.reads.to_string()),
             (
@@ -132,6 +140,9 @@ impl fmt::Display for ChaosReport {
         for path in &self.files_mismatched {
             writeln!(f, "MISMATCHED: {path}")?;
         }
+        for path in &self.writes_left_open {
+            writeln!(f, "LEFT OPEN: {path}")?;
+        }
         if self.passed() {
             writeln!(
                 f,
@@ -169,6 +180,12 @@ mod tests {
         assert!(text.contains("\nTime to heal after the run:       8.1 s\n"));
         assert!(text.contains("\nFiles lost:                       0\n"));
         assert!(text.ends_with("Result: PASSED: every acknowledged byte read back identical\n"));
+        assert!(text.contains("\nFailed writes left open:          0\n"));
+        report.writes_left_open.push("/chaos/w1/f3".into());
+        let text = report.to_string();
+        assert!(text.contains("LEFT OPEN: /chaos/w1/f3\n"));
+        assert!(text.ends_with("Result: FAILED\n"));
+        report.writes_left_open.clear();
         report.files_lost.push("/chaos/w0/f1".into());
         let text = report.to_string();
         assert!(text.contains("LOST: /chaos/w0/f1\n"));

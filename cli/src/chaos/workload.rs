@@ -46,6 +46,9 @@ pub struct Ledger {
     pub reads_failed: AtomicU64,
     /// Reads that returned bytes other than those written: always a bug.
     pub reads_mismatched: Mutex<Vec<String>>,
+    /// Files of failed writes that could not be deleted yet (the namenode
+    /// was down): still open under this client's lease until they are.
+    pub unreleased: Mutex<Vec<String>>,
 }
 
 impl Ledger {
@@ -133,18 +136,56 @@ async fn writer(
             }
             Ok(Err(e)) => {
                 tracing::info!("write of {path} failed (not acknowledged): {e}");
-                ledger.writes_failed.fetch_add(1, Ordering::Relaxed);
-                let _ = client.delete(&path, false).await;
-                tokio::time::sleep(RETRY_PAUSE).await;
+                abandon(&client, &ledger, path).await;
             }
             Err(_) => {
                 tracing::info!("write of {path} timed out (not acknowledged)");
-                ledger.writes_failed.fetch_add(1, Ordering::Relaxed);
-                let _ = client.delete(&path, false).await;
-                tokio::time::sleep(RETRY_PAUSE).await;
+                abandon(&client, &ledger, path).await;
             }
         }
     }
+}
+
+/// A failed write: counted, and its file deleted so that no lease stays
+/// held for it (this client keeps renewing its lease while it runs, so the
+/// namenode would never recover the file). When the namenode is down the
+/// file is remembered and [`release_failed_writes`] deletes it later.
+async fn abandon(client: &DfsClient, ledger: &Ledger, path: String) {
+    ledger.writes_failed.fetch_add(1, Ordering::Relaxed);
+    if let Err(e) = client.delete(&path, false).await {
+        tracing::info!("cannot delete {path} after its failed write yet: {e}");
+        ledger.unreleased.lock().push(path);
+    }
+    tokio::time::sleep(RETRY_PAUSE).await;
+}
+
+/// Deletes the files of failed writes that could not be deleted during the
+/// run, retrying until `timeout`; returns those still left open.
+pub async fn release_failed_writes(
+    client: &DfsClient,
+    ledger: &Ledger,
+    timeout: Duration,
+) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut left = std::mem::take(&mut *ledger.unreleased.lock());
+    while !left.is_empty() {
+        let mut still = Vec::new();
+        for path in left {
+            match client.delete(&path, false).await {
+                Ok(_) => tracing::info!("deleted {path}, left open by a failed write"),
+                Err(e) => {
+                    tracing::info!("cannot delete {path} yet: {e}");
+                    still.push(path);
+                }
+            }
+        }
+        left = still;
+        if left.is_empty() || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(RETRY_PAUSE).await;
+    }
+    left
 }
 
 async fn write_file(

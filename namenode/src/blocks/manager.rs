@@ -38,6 +38,12 @@ pub struct BlockManager {
     /// Lease recoveries under way, by block: the primary datanode reports
     /// with CommitBlockSynchronization.
     pub recoveries: HashMap<BlockId, BlockRecovery>,
+    /// Replicas found corrupt by reading them (a datanode's scanner or a
+    /// client), by block: a block report cannot tell them from good ones,
+    /// since their stamp and length match, so it does not clear them (HDFS
+    /// clears only a GENSTAMP_MISMATCH this way). Forgotten when the replica
+    /// goes or is told to go.
+    pub reported_bad: HashMap<BlockId, Vec<DnIdx>>,
     /// How long a pending transfer (or pipeline report) is waited for.
     pending_timeout: Duration,
 }
@@ -102,6 +108,7 @@ impl BlockManager {
             recovered_files: Vec::new(),
             recoveries: HashMap::new(),
             failed_transfers: HashMap::new(),
+            reported_bad: HashMap::new(),
         }
     }
 
@@ -141,6 +148,7 @@ impl BlockManager {
         self.recheck.remove(&id);
         self.recoveries.remove(&id);
         self.failed_transfers.remove(&id);
+        self.reported_bad.remove(&id);
     }
 
     /// Tells `node` to delete its replica of `block` in its next heartbeat.
@@ -158,6 +166,7 @@ impl BlockManager {
             n.blocks.remove(&id);
         }
         self.map.remove_corrupt(id, node);
+        self.forget_reported_bad(id, node);
         let removed = self
             .map
             .update(id, |b| {
@@ -227,6 +236,40 @@ impl BlockManager {
         self.recheck.insert(id);
     }
 
+    /// A replica found corrupt by reading it: see [`Self::reported_bad`].
+    pub fn mark_reported_bad(
+        &mut self,
+        dm: &mut DatanodeManager,
+        node: DnIdx,
+        id: BlockId,
+        reason: &str,
+    ) {
+        if !self.map.contains(id) {
+            return;
+        }
+        let nodes = self.reported_bad.entry(id).or_default();
+        if !nodes.contains(&node) {
+            nodes.push(node);
+        }
+        self.mark_corrupt(dm, node, id, reason);
+    }
+
+    /// The replica of `id` on `node` is gone, or told to go.
+    pub fn forget_reported_bad(&mut self, id: BlockId, node: DnIdx) {
+        if let Some(nodes) = self.reported_bad.get_mut(&id) {
+            nodes.retain(|&n| n != node);
+            if nodes.is_empty() {
+                self.reported_bad.remove(&id);
+            }
+        }
+    }
+
+    fn is_reported_bad(&self, id: BlockId, node: DnIdx) -> bool {
+        self.reported_bad
+            .get(&id)
+            .is_some_and(|nodes| nodes.contains(&node))
+    }
+
     /// Stops waiting for the replicas of block `id` that `gone` picks out
     /// (a corrupt one, or a pipeline node left behind under an older
     /// stamp): they will never be reported good, so the monitor must not
@@ -273,15 +316,35 @@ impl BlockManager {
                     self.mark_corrupt(dm, node, id, "generation stamp mismatch");
                 } else if reported.num_bytes != len {
                     self.mark_corrupt(dm, node, id, "length mismatch");
+                } else if self.is_reported_bad(id, node) {
+                    // Found corrupt by its scanner or a reader: a report
+                    // cannot tell, since the stamp and length still match.
+                    // It stays corrupt until it is deleted (HDFS keeps it in
+                    // its CorruptReplicasMap across block reports too).
+                    debug!(block = id, node, "reported replica is known corrupt");
                 } else {
                     self.add_replica(dm, node, id);
                     self.try_complete(id);
                 }
             }
             BlockState::UnderConstruction => {
-                if reported.generation_stamp < gs {
-                    // The pipeline moved on without this replica; once the
-                    // block is complete a later report deletes it.
+                if reported.generation_stamp < gs && !replica.finalized {
+                    // Maybe a pipeline member not yet moved to the new
+                    // stamp; once the block is complete a later report
+                    // deletes it if it was left behind.
+                } else if reported.generation_stamp < gs {
+                    // A finalized replica the pipeline moved on without
+                    // (HDFS's corruptedDuringWrite): it is never served, so
+                    // it is deleted at once rather than kept until the block
+                    // completes. Only a replica at the stale stamp goes.
+                    info!(
+                        block = id,
+                        node,
+                        stale = reported.generation_stamp,
+                        current = gs,
+                        "replica left behind by pipeline recovery: deleting it"
+                    );
+                    self.queue_invalidate(dm, node, reported.into());
                 } else if replica.finalized {
                     self.add_replica(dm, node, id);
                 } else {
@@ -639,6 +702,53 @@ pub(crate) mod tests {
         assert!(!bm.map.contains(9));
         assert_eq!(dm.get(0).unwrap().invalidate.get(&9).map(|b| b.id), Some(9));
         assert_eq!(bm.map.safe_counts(), (0, 0));
+    }
+
+    #[test]
+    fn a_replica_found_corrupt_stays_corrupt_when_reported_again() {
+        let mut dm = cluster(3);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        let b = complete_block(&mut bm, 4);
+        for node in 0..2 {
+            bm.process_full_report(&mut dm, node, &[finalized(b)]);
+        }
+        // Its scanner found the replica on dn1 corrupt; the next full
+        // report (same stamp, same length) cannot tell, so it stays so.
+        bm.mark_reported_bad(&mut dm, 1, 4, "reported bad");
+        bm.process_full_report(&mut dm, 1, &[finalized(b)]);
+        assert_eq!(bm.map.get(4).unwrap().replicas, vec![0]);
+        assert_eq!(bm.map.corrupt_replicas(4), &[1]);
+        // Once it is gone (deleted, or the node died), a new copy counts.
+        bm.process_full_report(&mut dm, 1, &[]);
+        assert!(bm.map.corrupt_replicas(4).is_empty());
+        bm.process_full_report(&mut dm, 1, &[finalized(b)]);
+        assert_eq!(bm.map.get(4).unwrap().replicas, vec![0, 1]);
+    }
+
+    #[test]
+    fn a_finalized_replica_left_behind_by_the_pipeline_is_deleted_at_once() {
+        let mut dm = cluster(2);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        let old = complete_block(&mut bm, 6);
+        bm.map.update(6, |i| {
+            i.state = BlockState::UnderConstruction;
+            i.generation_stamp = 1002;
+        });
+        // A replica still being written at the old stamp may yet be moved
+        // to the new one: left alone.
+        bm.process_full_report(
+            &mut dm,
+            1,
+            &[ReportedReplica {
+                block: old,
+                finalized: false,
+            }],
+        );
+        assert!(dm.get(1).unwrap().invalidate.is_empty());
+        // A finalized one at the old stamp never will: deleted.
+        bm.process_full_report(&mut dm, 0, &[finalized(old)]);
+        assert_eq!(dm.get(0).unwrap().invalidate.get(&6), Some(&old.into()));
+        assert!(bm.map.get(6).unwrap().replicas.is_empty());
     }
 
     #[test]

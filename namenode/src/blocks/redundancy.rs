@@ -205,6 +205,7 @@ impl BlockManager {
             };
             for node in corrupt {
                 self.map.remove_corrupt(id, node);
+                self.forget_reported_bad(id, node);
                 self.queue_invalidate(dm, node, block);
                 work.corrupt_invalidated += 1;
             }

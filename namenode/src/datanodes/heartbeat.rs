@@ -91,7 +91,7 @@ impl Namesystem {
         })?;
         for b in blocks {
             self.blocks
-                .mark_corrupt(&mut self.datanodes, idx, b.id, "reported bad");
+                .mark_reported_bad(&mut self.datanodes, idx, b.id, "reported bad");
         }
         Ok(())
     }
@@ -104,7 +104,7 @@ impl Namesystem {
             };
             for loc in &lb.locations {
                 if let Some(idx) = self.datanodes.idx_of(&loc.datanode_uuid) {
-                    self.blocks.mark_corrupt(
+                    self.blocks.mark_reported_bad(
                         &mut self.datanodes,
                         idx,
                         block.id,

@@ -310,21 +310,34 @@ impl Namesystem {
             )));
         }
         let file = self.block_under_construction(old, &req.client_name)?;
-        let current = self
+        let (current, committed) = self
             .blocks
             .map
             .get(old.id)
-            .map(|b| b.generation_stamp)
-            .unwrap_or(0);
+            .map(|b| {
+                let committed = b.state != BlockState::UnderConstruction;
+                (b.generation_stamp, committed.then_some(b.num_bytes))
+            })
+            .unwrap_or((0, None));
         if new.generation_stamp <= current || new.generation_stamp > self.blocks.generation_stamp {
             return Err(NamenodeError::StaleGenerationStamp(format!(
                 "updatePipeline of block {}: generation stamp {} is not newer than {current} or was never handed out",
                 old.id, new.generation_stamp
             )));
         }
+        // Close recovery of the previous block: the writer committed its
+        // length with addBlock before the last packets were acknowledged,
+        // and resends those packets to the survivors, so the block keeps
+        // that length whatever was acknowledged when the pipeline broke
+        // (taking the acknowledged length would cut acknowledged data off
+        // the file).
+        let new = pb::Block {
+            num_bytes: committed.unwrap_or(new.num_bytes),
+            ..*new
+        };
         let mut blocks = self.file_blocks(file)?;
         match blocks.iter_mut().find(|b| b.id == new.id) {
-            Some(b) => *b = *new,
+            Some(b) => *b = new,
             None => {
                 return Err(NamenodeError::Internal(format!(
                     "block {} is not in its file",
