@@ -9,6 +9,7 @@
 //! namenode reached in process or over gRPC, [`relay`] the network
 //! baselines.
 
+mod checksum;
 mod cluster;
 mod dfsio;
 mod editlog;
@@ -55,6 +56,9 @@ pub enum BenchCommand {
     DfsioWrite(DfsioWriteArgs),
     /// Get one file from a warm page cache, beside one loopback TCP stream.
     DfsioRead(SizeArgs),
+    /// The three dfsio workloads with CRC32C checksums (the default) beside
+    /// the same without checksums (NULL).
+    Checksum(SizeArgs),
     /// Namespace operations per second (NNThroughputBenchmark's create,
     /// mkdirs, open, fileStatus, rename, delete) in process, beside ext4;
     /// with --rpc, also from a separate process over gRPC.
@@ -230,6 +234,7 @@ async fn run_all(
             tmpfs: true,
         }),
         BenchCommand::DfsioRead(SizeArgs { size: None }),
+        BenchCommand::Checksum(SizeArgs { size: None }),
         BenchCommand::NnOps(nn_ops),
         BenchCommand::Editlog(EditlogArgs {
             ops: None,
@@ -271,6 +276,9 @@ async fn run_one(
         }
         BenchCommand::DfsioRead(a) => {
             dfsio::read(settings, dir, a.size.unwrap_or(sizes.dfsio), report).await
+        }
+        BenchCommand::Checksum(a) => {
+            checksum::run(settings, dir, a.size.unwrap_or(sizes.dfsio), report).await
         }
         BenchCommand::NnOps(a) => {
             let plan = nn_ops::NnOpsPlan {

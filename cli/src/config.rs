@@ -92,6 +92,10 @@ pub struct ClientSection {
     /// Block size of new files in bytes (default: the namenode's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_size: Option<u64>,
+    /// Checksums of new blocks (HDFS's `dfs.checksum.type`): CRC32C, CRC32
+    /// or NULL (default: CRC32C).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<cairn_proto::ChecksumType>,
 }
 
 /// Everything a subcommand needs to know before its own flags.
@@ -132,6 +136,9 @@ impl Settings {
         let mut config = ClientConfig::new(self.namenode_address(), self.user.clone());
         config.replication = self.file.client.replication;
         config.block_size = self.file.client.block_size;
+        if let Some(kind) = self.file.client.checksum_type {
+            config.checksum_type = kind;
+        }
         config
     }
 }

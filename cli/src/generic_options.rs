@@ -4,8 +4,8 @@
 //! * `-fs cairn://HOST:PORT` (or `-fs HOST:PORT`): the namenode to use;
 //! * `-D key=value` (or `-Dkey=value`): a configuration property. Known keys
 //!   are `fs.defaultFS` (as `-fs`), `dfs.replication`, `dfs.blocksize`
-//!   (`128m`, `1g`), `dfs.client.write.packet.size` and
-//!   `fs.permissions.umask-mode` (octal); others are accepted and ignored
+//!   (`128m`, `1g`), `dfs.client.write.packet.size`, `dfs.checksum.type`
+//!   (`CRC32C`, `CRC32`, `NULL`) and `fs.permissions.umask-mode` (octal); others are accepted and ignored
 //!   with a warning.
 //!
 //! As in Hadoop, parsing stops at the first argument that is not a generic
@@ -155,6 +155,9 @@ fn apply_property(
                 .filter(|s| *s > 0)
                 .ok_or_else(|| invalid("packet size must be > 0".to_string()))?;
         }
+        "dfs.checksum.type" => {
+            config.checksum_type = value.parse().map_err(|e| invalid(format!("{e}")))?;
+        }
         "fs.permissions.umask-mode" => {
             config.umask = u16::from_str_radix(value, 8)
                 .ok()
@@ -219,6 +222,8 @@ mod tests {
                 "fs.defaultFS=cairn://other:1",
                 "-D",
                 "fs.permissions.umask-mode=077",
+                "-D",
+                "dfs.checksum.type=NULL",
                 "-put",
                 "a",
                 "-D",
@@ -231,6 +236,7 @@ mod tests {
         assert_eq!(parsed.config.write_packet_size, 65536);
         assert_eq!(parsed.config.namenode, "other:1");
         assert_eq!(parsed.config.umask, 0o077);
+        assert_eq!(parsed.config.checksum_type, cairn_proto::ChecksumType::Null);
         // Parsing stops at the command.
         assert_eq!(parsed.rest, ["-put", "a", "-D", "dfs.replication=3"]);
         assert!(parsed.ignored.is_empty());
@@ -251,6 +257,10 @@ mod tests {
         ));
         assert!(matches!(
             parse(base(), args(&["-D", "dfs.replication=0"])),
+            Err(GenericOptionError::InvalidValue { .. })
+        ));
+        assert!(matches!(
+            parse(base(), args(&["-D", "dfs.checksum.type=MD5"])),
             Err(GenericOptionError::InvalidValue { .. })
         ));
         assert!(matches!(

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 use cairn_proto::pb::{DatanodeInfo, LocatedBlock, ReadBlockRequest, ReadPacket};
-use cairn_proto::{ErrorKind, RpcError};
+use cairn_proto::{ChecksumType, ErrorKind, RpcError};
 use tonic::Streaming;
 
 use crate::Result;
@@ -139,7 +139,17 @@ impl BlockRead {
         let peer = || address.to_string();
         let start = packet.offset_in_block;
         let len = packet.data.len() as u64;
-        if packet.checksums.is_empty() && len > 0 {
+        let Some(kind) = ChecksumType::from_pb(packet.checksum_type) else {
+            return Err(ReplicaFailure::Failed(DfsError::Protocol {
+                peer: peer(),
+                message: format!(
+                    "packet of blk_{} has an unknown checksum type {}",
+                    self.block_id(),
+                    packet.checksum_type
+                ),
+            }));
+        };
+        if kind != ChecksumType::Null && packet.checksums.is_empty() && len > 0 {
             return Err(ReplicaFailure::Failed(DfsError::Protocol {
                 peer: peer(),
                 message: format!(
@@ -148,9 +158,7 @@ impl BlockRead {
                 ),
             }));
         }
-        if let Err(offset) =
-            cairn_proto::verify_chunk_checksums(&packet.data, start, &packet.checksums)
-        {
+        if let Err(offset) = kind.verify(&packet.data, start, &packet.checksums) {
             return Err(ReplicaFailure::Corrupt(DfsError::ChecksumMismatch {
                 block_id: self.block_id(),
                 offset,

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use cairn_proto::ChecksumType;
+
 /// How a [`crate::DfsClient`] reaches the cluster and writes files.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -22,6 +24,10 @@ pub struct ClientConfig {
     pub max_packets_in_flight: usize,
     /// Deadline of one namenode call, and of each wait for a datanode message.
     pub rpc_timeout: Duration,
+    /// The checksums new blocks are written with (HDFS's
+    /// `dfs.checksum.type`): CRC32C by default. Reads verify each block
+    /// with the type it was written with, whatever this says.
+    pub checksum_type: ChecksumType,
 }
 
 impl ClientConfig {
@@ -37,6 +43,7 @@ impl ClientConfig {
             write_packet_size: 1024 * 1024,
             max_packets_in_flight: 16,
             rpc_timeout: Duration::from_secs(60),
+            checksum_type: ChecksumType::default(),
         }
     }
 }

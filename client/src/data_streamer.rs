@@ -192,6 +192,7 @@ impl Connection {
             stage: header.stage as i32,
             new_generation_stamp: header.new_generation_stamp,
             bytes_per_checksum: BYTES_PER_CHECKSUM as u32,
+            checksum_type: client.config().checksum_type.to_pb() as i32,
         };
         requests
             .send(WriteBlockRequest {
@@ -343,7 +344,13 @@ impl BlockPipeline {
     /// Sends a data packet once the window has room.
     pub(crate) async fn send_data(&mut self, data: Bytes, sync: bool) -> Result<()> {
         let len = data.len() as u64;
-        let packet = packet::data_packet(self.next_seqno, self.block.num_bytes, data, sync);
+        let packet = packet::data_packet(
+            self.client.config().checksum_type,
+            self.next_seqno,
+            self.block.num_bytes,
+            data,
+            sync,
+        );
         self.send(packet).await?;
         self.block.num_bytes += len;
         Ok(())

@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 use cairn_proto::pb::Packet;
-use cairn_proto::{BYTES_PER_CHECKSUM, CHECKSUM_SIZE, MAX_MESSAGE_SIZE};
+use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, MAX_MESSAGE_SIZE};
 
 /// The data bytes of a full packet: the configured size in whole chunks, at
 /// least one chunk, and small enough that a packet with its checksums fits
@@ -31,11 +31,16 @@ pub(crate) fn next_packet_len(offset_in_block: u64, block_size: u64, packet_size
     usize::try_from(end.saturating_sub(offset_in_block)).unwrap_or(packet_size)
 }
 
-/// A data packet with the checksums of its chunks.
-pub(crate) fn data_packet(seqno: i64, offset_in_block: u64, data: Bytes, sync: bool) -> Packet {
-    let mut checksums =
-        Vec::with_capacity(data.len().div_ceil(BYTES_PER_CHECKSUM) * CHECKSUM_SIZE + CHECKSUM_SIZE);
-    cairn_proto::chunk_checksums(&data, offset_in_block, &mut checksums);
+/// A data packet with the checksums of its chunks, of type `kind`.
+pub(crate) fn data_packet(
+    kind: ChecksumType,
+    seqno: i64,
+    offset_in_block: u64,
+    data: Bytes,
+    sync: bool,
+) -> Packet {
+    let mut checksums = Vec::with_capacity(kind.checksums_len_at(data.len(), offset_in_block));
+    kind.chunk_checksums(&data, offset_in_block, &mut checksums);
     Packet {
         seqno,
         offset_in_block,
@@ -104,18 +109,21 @@ mod tests {
         }
         let mut sums = Vec::new();
         let first = vec![1u8; packets[0].1];
-        cairn_proto::chunk_checksums(&first, 700, &mut sums);
+        ChecksumType::Crc32c.chunk_checksums(&first, 700, &mut sums);
         // 700..1024 is one short chunk, then 7 whole chunks.
-        assert_eq!(sums.len(), 8 * CHECKSUM_SIZE);
+        assert_eq!(sums.len(), 8 * cairn_proto::CHECKSUM_SIZE);
     }
 
     #[test]
     fn data_packet_carries_block_aligned_checksums() {
         let data = Bytes::from(vec![3u8; 1300]);
-        let packet = data_packet(5, 100, data.clone(), true);
-        assert_eq!(packet.seqno, 5);
-        assert!(packet.sync && !packet.last_packet_in_block);
-        assert!(cairn_proto::verify_chunk_checksums(&data, 100, &packet.checksums).is_ok());
+        for kind in ChecksumType::ALL {
+            let packet = data_packet(kind, 5, 100, data.clone(), true);
+            assert_eq!(packet.seqno, 5);
+            assert!(packet.sync && !packet.last_packet_in_block);
+            assert!(kind.verify(&data, 100, &packet.checksums).is_ok());
+            assert_eq!(packet.checksums.len(), kind.checksums_len_at(1300, 100));
+        }
         let last = last_packet(6, 1400);
         assert!(last.last_packet_in_block && last.data.is_empty());
     }

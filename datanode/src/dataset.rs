@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use cairn_proto::{BYTES_PER_CHECKSUM, pb};
+use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, pb};
 use parking_lot::Mutex;
 use tracing::{info, warn};
 
@@ -261,7 +261,12 @@ impl FsDataset {
     /// that failed — say, refused on a checksum mismatch from a corrupt
     /// source — is replaced, or every later transfer to this node would be
     /// refused. A finalized replica is never replaced this way.
-    pub fn create_temporary(self: &Arc<Self>, block_id: u64, gs: u64) -> Result<ReplicaWriter> {
+    pub fn create_temporary(
+        self: &Arc<Self>,
+        block_id: u64,
+        gs: u64,
+        kind: ChecksumType,
+    ) -> Result<ReplicaWriter> {
         if let Some(old) = self.get(block_id)
             && old.state == ReplicaState::Rbw
             && old.generation_stamp <= gs
@@ -274,13 +279,19 @@ impl FsDataset {
             );
             self.remove_replica(block_id, gs)?;
         }
-        self.create_rbw(block_id, gs)
+        self.create_rbw(block_id, gs, kind)
     }
 
     /// Creates a new rbw replica (a new block, or a copy coming from another
     /// datanode). A replica of that id at an older generation stamp is
-    /// replaced; one at the same or a newer stamp is refused.
-    pub fn create_rbw(self: &Arc<Self>, block_id: u64, gs: u64) -> Result<ReplicaWriter> {
+    /// replaced; one at the same or a newer stamp is refused. Its meta
+    /// file records `kind`, the checksum type it is written with.
+    pub fn create_rbw(
+        self: &Arc<Self>,
+        block_id: u64,
+        gs: u64,
+        kind: ChecksumType,
+    ) -> Result<ReplicaWriter> {
         if let Some(old) = self.get(block_id) {
             if old.generation_stamp >= gs {
                 return Err(DatanodeError::ReplicaAlreadyExists {
@@ -317,7 +328,7 @@ impl FsDataset {
         let files = (|| -> Result<(File, File)> {
             let meta_file = create_truncated(&paths.meta)?;
             meta_file
-                .write_all_at(&meta::header(), 0)
+                .write_all_at(&meta::header(kind), 0)
                 .map_err(|e| DatanodeError::io(&paths.meta, e))?;
             let data = create_truncated(&paths.block)?;
             Ok((data, meta_file))
@@ -338,7 +349,9 @@ impl FsDataset {
             paths,
             data,
             meta: meta_file,
+            kind,
             bytes_on_disk: 0,
+            written_back: 0,
             partial: Vec::new(),
         })
     }
@@ -370,10 +383,16 @@ impl FsDataset {
     /// Pipeline recovery (HDFS's `recoverRbw`): carries on a replica from
     /// the acknowledged length `block.num_bytes` under `new_gs`, cutting off
     /// what is past it and stopping any stream still writing it. A replica
-    /// that never received a byte may be missing: it is created afresh.
-    pub fn recover_rbw(self: &Arc<Self>, block: &pb::Block, new_gs: u64) -> Result<ReplicaWriter> {
+    /// that never received a byte may be missing: it is created afresh,
+    /// with the writer's checksum type `kind`.
+    pub fn recover_rbw(
+        self: &Arc<Self>,
+        block: &pb::Block,
+        new_gs: u64,
+        kind: ChecksumType,
+    ) -> Result<ReplicaWriter> {
         if block.num_bytes == 0 && self.get(block.id).is_none() {
-            return self.create_rbw(block.id, new_gs);
+            return self.create_rbw(block.id, new_gs, kind);
         }
         self.reopen(block.id, new_gs, block.num_bytes, |info| {
             if info.generation_stamp < block.generation_stamp {
@@ -426,9 +445,9 @@ impl FsDataset {
             });
             let data = open_rw(&new.block)?;
             let meta_file = open_rw(&new.meta)?;
-            meta::check_header(&meta_file, &new.meta)?;
+            let kind = meta::check_header(&meta_file, &new.meta)?;
             if len != info.bytes_on_disk {
-                meta::truncate(&data, &new.block, &meta_file, &new.meta, len)?;
+                meta::truncate(kind, &data, &new.block, &meta_file, &new.meta, len)?;
             }
             let partial_len = (len % BYTES_PER_CHECKSUM as u64) as usize;
             let mut partial = vec![0u8; partial_len];
@@ -448,7 +467,9 @@ impl FsDataset {
                 paths: new,
                 data,
                 meta: meta_file,
+                kind,
                 bytes_on_disk: len,
+                written_back: len,
                 partial,
             })
         })
@@ -569,8 +590,8 @@ impl FsDataset {
             let old = self.paths(info);
             let data = open_rw(&old.block)?;
             let meta_file = open_rw(&old.meta)?;
-            meta::check_header(&meta_file, &old.meta)?;
-            meta::truncate(&data, &old.block, &meta_file, &old.meta, new_len)?;
+            let kind = meta::check_header(&meta_file, &old.meta)?;
+            meta::truncate(kind, &data, &old.block, &meta_file, &old.meta, new_len)?;
             for (file, path) in [(&data, &old.block), (&meta_file, &old.meta)] {
                 file.sync_all().map_err(|e| DatanodeError::io(path, e))?;
             }

@@ -1,15 +1,21 @@
 //! BlockReceiver: one WriteBlock stream, from its header to the last ack.
 //!
 //! Two halves run at once, as in HDFS: the receiver reads packets from
-//! upstream, verifies their checksums, forwards them downstream and writes
-//! them; the responder (HDFS's PacketResponder) waits for the downstream
+//! upstream, forwards them downstream and writes them; the responder (HDFS's PacketResponder) waits for the downstream
 //! ack of each packet, in order, and only then acks upstream with our own
 //! status in front of the downstream replies.
+//!
+//! As in HDFS, only the last datanode of a pipeline verifies the checksums
+//! (a corrupt packet is refused there, and the replicas upstream never
+//! finalize it); the others store the checksums as they came. A datanode
+//! also verifies when it must compute checksums of its own (the replica has
+//! another checksum type than the packets) and when the sender is a
+//! datanode (re-replication: the copy must not spread a corrupt replica).
 
 use std::sync::Arc;
 
 use cairn_proto::pb::{self, write_block_request};
-use cairn_proto::{BYTES_PER_CHECKSUM, ErrorKind, RpcError, verify_chunk_checksums};
+use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, ErrorKind, RpcError};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
@@ -68,22 +74,25 @@ impl BlockReceiver {
         let stage = pb::WriteStage::try_from(header.stage).map_err(|_| {
             DatanodeError::InvalidArgument(format!("unknown write stage {}", header.stage))
         })?;
+        let kind = wire_checksum_type(&header)?;
         let new_gs = header.new_generation_stamp;
         let dataset = Arc::clone(&ctx.dataset);
         let writer = tokio::task::spawn_blocking(move || match stage {
             pb::WriteStage::PipelineSetupCreate => {
-                dataset.create_rbw(block.id, block.generation_stamp)
+                dataset.create_rbw(block.id, block.generation_stamp, kind)
             }
             pb::WriteStage::TransferFinalized => {
-                dataset.create_temporary(block.id, block.generation_stamp)
+                dataset.create_temporary(block.id, block.generation_stamp, kind)
             }
             pb::WriteStage::PipelineSetupAppend => dataset.append(&block, new_gs),
-            pb::WriteStage::PipelineSetupRecovery => dataset.recover_rbw(&block, new_gs),
+            pb::WriteStage::PipelineSetupRecovery => dataset.recover_rbw(&block, new_gs, kind),
         })
         .await??;
         info!(
             block_id = block.id,
             stage = stage.as_str_name(),
+            checksum = %kind,
+            replica_checksum = %writer.checksum_type(),
             client = %header.client_name,
             downstream = header.targets.len(),
             "receiving block"
@@ -162,9 +171,14 @@ impl BlockReceiver {
             self.writer.acked_length(),
             self.ctx.xfer_addr.clone(),
         );
+        let wire = wire_checksum_type(&self.header).unwrap_or_default();
+        let verify = packets_tx.is_none()
+            || wire != self.writer.checksum_type()
+            || self.header.stage == pb::WriteStage::TransferFinalized as i32;
         let receiver = receive_packets(
             Arc::clone(&self.ctx),
             self.writer,
+            (wire, verify),
             upstream,
             packets_tx,
             queue_tx,
@@ -187,11 +201,13 @@ impl BlockReceiver {
     }
 }
 
-/// The receiving half: verify, forward, write, queue the ack. Returns after
+/// The receiving half: verify (when `verify`: see the module's doc),
+/// forward, write, queue the ack. The packets' checksums are of type `wire`. Returns after
 /// the last packet, or when upstream goes away or a packet fails.
 async fn receive_packets(
     ctx: Arc<NodeContext>,
     writer: ReplicaWriter,
+    (wire, verify): (ChecksumType, bool),
     mut upstream: tonic::Streaming<pb::WriteBlockRequest>,
     mut downstream: Option<mpsc::Sender<pb::WriteBlockRequest>>,
     queue: mpsc::Sender<Pending>,
@@ -251,9 +267,17 @@ async fn receive_packets(
                 .await;
             return;
         }
-        if let Err(bad) =
-            verify_chunk_checksums(&packet.data, packet.offset_in_block, &packet.checksums)
+        let checked = if verify {
+            wire.verify(&packet.data, packet.offset_in_block, &packet.checksums)
+        } else if packet.checksums.len()
+            == wire.checksums_len_at(packet.data.len(), packet.offset_in_block)
         {
+            // Stored as they came, so at least their count must fit the data.
+            Ok(())
+        } else {
+            Err(packet.offset_in_block)
+        };
+        if let Err(bad) = checked {
             warn!(block_id, seqno, offset = bad, at = %ctx.xfer_addr, "checksum mismatch in a received packet; refusing it");
             ctx.metrics.checksum_errors.inc();
             let _ = queue
@@ -287,8 +311,12 @@ async fn receive_packets(
         let last = packet.last_packet_in_block;
         let dataset = Arc::clone(&ctx.dataset);
         let written = tokio::task::spawn_blocking(move || {
-            let mut result =
-                w.write_packet(packet.offset_in_block, &packet.data, &packet.checksums);
+            let mut result = w.write_packet(
+                packet.offset_in_block,
+                &packet.data,
+                wire,
+                &packet.checksums,
+            );
             if result.is_ok() && packet.sync {
                 result = w.sync();
             }
@@ -409,4 +437,14 @@ async fn respond(
             return;
         }
     }
+}
+
+/// The checksum type of a WriteBlock stream's packets, from its header.
+fn wire_checksum_type(header: &pb::WriteBlockHeader) -> Result<ChecksumType> {
+    ChecksumType::from_pb(header.checksum_type).ok_or_else(|| {
+        DatanodeError::InvalidArgument(format!(
+            "unknown checksum type {} in a WriteBlock header",
+            header.checksum_type
+        ))
+    })
 }

@@ -1,14 +1,15 @@
 //! BlockSender: streams a range of a replica as chunk-aligned packets with
-//! the checksums stored in its meta file. The server does not re-verify the
-//! data (the reader does); it only makes sure data and checksums belong
-//! together, by reading both under the replica's io lock.
+//! the checksums stored in its meta file, of the type recorded there. The
+//! server does not re-verify the data (the reader does, and reports a bad
+//! replica to the namenode, as in HDFS); it only makes sure data and
+//! checksums belong together, by reading both under the replica's io lock.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cairn_proto::{BYTES_PER_CHECKSUM, pb};
+use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, pb};
 use parking_lot::Mutex;
 
 use crate::dataset::{FsDataset, ReplicaPaths, meta};
@@ -27,6 +28,8 @@ pub struct BlockSender {
     paths: ReplicaPaths,
     data: File,
     meta: File,
+    /// The replica's checksum type, from its meta file.
+    kind: ChecksumType,
     /// Next byte to send, chunk-aligned.
     pos: u64,
     /// End of the range asked for.
@@ -75,7 +78,7 @@ impl BlockSender {
                 .and_then(|data| File::open(&paths.meta).map(|meta| (data, meta)));
             match opened {
                 Ok((data, meta_file)) => {
-                    meta::check_header(&meta_file, &paths.meta)?;
+                    let kind = meta::check_header(&meta_file, &paths.meta)?;
                     return Ok(Self {
                         dataset,
                         block_id: block.id,
@@ -83,6 +86,7 @@ impl BlockSender {
                         paths,
                         data,
                         meta: meta_file,
+                        kind,
                         pos: if length == 0 {
                             end
                         } else {
@@ -96,6 +100,11 @@ impl BlockSender {
                 Err(e) => return Err(DatanodeError::io(&paths.block, e)),
             }
         }
+    }
+
+    /// The replica's checksum type.
+    pub fn checksum_type(&self) -> ChecksumType {
+        self.kind
     }
 
     /// The next packet, or `None` once the range is sent. A packet ends on a
@@ -121,7 +130,13 @@ impl BlockSender {
             .read_exact_at(&mut data, self.pos)
             .map_err(|e| DatanodeError::io(&self.paths.block, e))?;
         let checksums = if self.send_checksums {
-            meta::read_checksums(&self.meta, &self.paths.meta, self.pos, packet_end)?
+            meta::read_checksums(
+                self.kind,
+                &self.meta,
+                &self.paths.meta,
+                self.pos,
+                packet_end,
+            )?
         } else {
             Vec::new()
         };
@@ -129,6 +144,7 @@ impl BlockSender {
             offset_in_block: self.pos,
             data: Bytes::from(data),
             checksums: Bytes::from(checksums),
+            checksum_type: self.kind.to_pb() as i32,
         };
         self.pos = packet_end;
         Ok(Some(packet))

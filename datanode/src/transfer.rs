@@ -57,6 +57,8 @@ pub async fn transfer_replica(
         stage: pb::WriteStage::TransferFinalized as i32,
         new_generation_stamp: 0,
         bytes_per_checksum: cairn_proto::BYTES_PER_CHECKSUM as u32,
+        // The copy keeps the replica's own type: its checksums travel as stored.
+        checksum_type: sender.checksum_type().to_pb() as i32,
     };
     let downstream = Downstream::connect(first, header).await.map_err(|f| {
         DatanodeError::rpc(

@@ -114,7 +114,6 @@ impl DataTransfer for DataXceiver {
         let block_id = block.id;
         tokio::spawn(async move {
             let _xceiver = ctx.xceiver();
-            let mut suspect = false;
             loop {
                 let read = tokio::task::spawn_blocking(move || {
                     let packet = sender.next_packet();
@@ -136,22 +135,11 @@ impl DataTransfer for DataXceiver {
                 };
                 sender = s;
                 let item = match packet {
+                    // The reader verifies the checksums sent from the meta
+                    // file (they are not computed again here) and reports
+                    // a corrupt replica to the namenode.
                     Ok(Some(p)) => {
                         ctx.metrics.bytes_read.inc_by(p.data.len() as u64);
-                        // The reader verifies the bytes; a replica it will
-                        // find bad is worth the scanner's attention at once.
-                        if !suspect
-                            && !p.checksums.is_empty()
-                            && cairn_proto::verify_chunk_checksums(
-                                &p.data,
-                                p.offset_in_block,
-                                &p.checksums,
-                            )
-                            .is_err()
-                        {
-                            suspect = true;
-                            ctx.mark_suspect(block_id);
-                        }
                         Ok(p)
                     }
                     Ok(None) => break,

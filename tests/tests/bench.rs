@@ -10,10 +10,11 @@ use std::process::Command;
 use cairn_tests::{cairn_bin, text};
 
 /// Every benchmark of issue 7's table, by the name its rows carry.
-const BENCHMARKS: [&str; 8] = [
+const BENCHMARKS: [&str; 9] = [
     "dfsio-write",
     "dfsio-write --tmpfs",
     "dfsio-read",
+    "checksum",
     "nn-ops",
     "nn-ops --rpc",
     "editlog",
@@ -60,6 +61,14 @@ fn quick_run_reports_every_benchmark_with_positive_figures() {
             rows.iter()
                 .any(|r| r["bench"] == "nn-ops" && r["measure"].as_str().unwrap().starts_with(op)),
             "no nn-ops {op} row in {out}"
+        );
+    }
+    // The checksum benchmark covers the three dfsio workloads.
+    for workload in ["dfsio-write ", "dfsio-write --tmpfs ", "dfsio-read "] {
+        assert!(
+            rows.iter().any(|r| r["bench"] == "checksum"
+                && r["measure"].as_str().unwrap().starts_with(workload)),
+            "no checksum row for {workload:?} in {out}"
         );
     }
     // The scratch directory is removed afterwards.

@@ -65,7 +65,8 @@ pub fn time_command(command: &mut Command) -> anyhow::Result<Duration> {
 }
 
 /// A namenode and `datanodes` datanodes in this process, with a client
-/// connected once every datanode is live and safe mode is off.
+/// (writing `checksum` checksums) connected once every datanode is live
+/// and safe mode is off.
 pub struct BenchCluster {
     pub cluster: EmbeddedCluster,
     pub client: DfsClient,
@@ -76,6 +77,7 @@ impl BenchCluster {
         settings: &Settings,
         dir: &Path,
         datanodes: u32,
+        checksum: cairn_proto::ChecksumType,
     ) -> anyhow::Result<BenchCluster> {
         let mut nn_config = settings.file.namenode.clone();
         nn_config.default_replication = datanodes;
@@ -88,11 +90,12 @@ impl BenchCluster {
             &settings.file.datanode,
         )
         .await?;
-        let client = DfsClient::connect(cairn_client::ClientConfig::new(
+        let mut config = cairn_client::ClientConfig::new(
             cluster.namenode_addr().to_string(),
             settings.user.clone(),
-        ))
-        .await?;
+        );
+        config.checksum_type = checksum;
+        let client = DfsClient::connect(config).await?;
         wait_for_datanodes(&client, datanodes as usize).await?;
         Ok(BenchCluster { cluster, client })
     }

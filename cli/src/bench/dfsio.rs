@@ -10,12 +10,16 @@
 //!   against the benchmark's own TCP relay (client → dn1 → dn2 → sink with
 //!   checksums at each hop): what remains is the network path and CPU.
 //! * `dfsio-read`: a warm-cache read against one loopback TCP stream.
+//!
+//! Cairn writes with its default checksum type (CRC32C); the `checksum`
+//! benchmark runs the same workloads through [`measure`] without checksums.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
+use cairn_proto::ChecksumType;
 
 use super::cluster::{
     BenchCluster, get_file, mb_per_s, put_file, scratch_dir, time_command, write_random_file,
@@ -30,7 +34,7 @@ const REPLICATION: u32 = 3;
 const TMPFS: &str = "/dev/shm";
 
 /// Writes the source file of `size` random bytes in `dir`.
-fn source_file(dir: &Path, size: u64) -> anyhow::Result<std::path::PathBuf> {
+pub fn source_file(dir: &Path, size: u64) -> anyhow::Result<std::path::PathBuf> {
     let source = dir.join("source.bin");
     eprintln!(
         "dfsio: writing {} of random bytes to {}",
@@ -41,6 +45,60 @@ fn source_file(dir: &Path, size: u64) -> anyhow::Result<std::path::PathBuf> {
     Ok(source)
 }
 
+/// One of the three dfsio workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Put, replication 3, durable, on the scratch directory's disk.
+    Write,
+    /// Put, replication 3, data directories on tmpfs.
+    WriteTmpfs,
+    /// Get from a warm page cache.
+    Read,
+}
+
+impl Workload {
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Write => "dfsio-write",
+            Workload::WriteTmpfs => "dfsio-write --tmpfs",
+            Workload::Read => "dfsio-read",
+        }
+    }
+}
+
+/// Times `workload` on `source` with a fresh cluster whose client writes
+/// `checksum` checksums.
+pub async fn measure(
+    settings: &Settings,
+    scratch: &Path,
+    source: &Path,
+    workload: Workload,
+    checksum: ChecksumType,
+) -> anyhow::Result<Duration> {
+    match workload {
+        Workload::Write => {
+            let dir = scratch_dir(Some(scratch), "cluster-")?;
+            put_on_cluster(settings, dir.path(), source, checksum).await
+        }
+        Workload::WriteTmpfs => {
+            let shm = scratch_dir(Some(Path::new(TMPFS)), "cairn-bench-")
+                .with_context(|| format!("dfsio-write --tmpfs needs tmpfs at {TMPFS}"))?;
+            put_on_cluster(settings, shm.path(), source, checksum).await
+        }
+        Workload::Read => {
+            let dir = scratch_dir(Some(scratch), "cluster-")?;
+            let size = std::fs::metadata(source)?.len();
+            let bench = BenchCluster::start(settings, dir.path(), REPLICATION, checksum).await?;
+            put_file(&bench.client, source, "/bench/dfsio", REPLICATION).await?;
+            // The first read warms the page cache, as a re-read finds it.
+            get_file(&bench.client, "/bench/dfsio", size).await?;
+            let time = get_file(&bench.client, "/bench/dfsio", size).await?;
+            bench.shutdown().await?;
+            Ok(time)
+        }
+    }
+}
+
 pub async fn write(
     settings: &Settings,
     scratch: &Path,
@@ -49,10 +107,9 @@ pub async fn write(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let source = source_file(scratch, size)?;
+    let checksum = ChecksumType::default();
     if tmpfs {
-        let shm = scratch_dir(Some(Path::new(TMPFS)), "cairn-bench-")
-            .with_context(|| format!("dfsio-write --tmpfs needs tmpfs at {TMPFS}"))?;
-        let cairn = put_on_cluster(settings, shm.path(), &source).await?;
+        let cairn = measure(settings, scratch, &source, Workload::WriteTmpfs, checksum).await?;
         let baseline = relay::relay(&source)?;
         report.push(throughput_row(
             ("dfsio-write --tmpfs", "put r=3, tmpfs"),
@@ -62,7 +119,7 @@ pub async fn write(
             0.6,
         ));
     } else {
-        let cairn = put_on_cluster(settings, &scratch.join("cluster"), &source).await?;
+        let cairn = measure(settings, scratch, &source, Workload::Write, checksum).await?;
         let baseline = dd_copies(&source, scratch, REPLICATION)?;
         report.push(throughput_row(
             ("dfsio-write", "put r=3, durable"),
@@ -80,8 +137,9 @@ async fn put_on_cluster(
     settings: &Settings,
     dir: &Path,
     source: &Path,
+    checksum: ChecksumType,
 ) -> anyhow::Result<Duration> {
-    let bench = BenchCluster::start(settings, dir, REPLICATION).await?;
+    let bench = BenchCluster::start(settings, dir, REPLICATION, checksum).await?;
     let time = put_file(&bench.client, source, "/bench/dfsio", REPLICATION).await?;
     bench.shutdown().await?;
     Ok(time)
@@ -111,12 +169,14 @@ pub async fn read(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let source = source_file(scratch, size)?;
-    let bench = BenchCluster::start(settings, &scratch.join("cluster"), REPLICATION).await?;
-    put_file(&bench.client, &source, "/bench/dfsio", REPLICATION).await?;
-    // The first read warms the page cache, as a re-read finds it.
-    get_file(&bench.client, "/bench/dfsio", size).await?;
-    let cairn = get_file(&bench.client, "/bench/dfsio", size).await?;
-    bench.shutdown().await?;
+    let cairn = measure(
+        settings,
+        scratch,
+        &source,
+        Workload::Read,
+        ChecksumType::default(),
+    )
+    .await?;
     // Warm the source the same way.
     relay::stream(&source)?;
     let baseline = relay::stream(&source)?;

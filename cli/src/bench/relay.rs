@@ -4,9 +4,9 @@
 //!
 //! * [`relay`] — a write pipeline with nothing but the wire and the
 //!   checksums: client → dn1 → dn2 → sink, 64 KiB packets (HDFS's
-//!   `dfs.client-write-packet-size`) each with one CRC per 512 bytes,
-//!   computed by the client and verified at every hop, with Cairn's own
-//!   checksum code.
+//!   `dfs.client-write-packet-size`) each with one CRC per 512 bytes of
+//!   Cairn's default checksum type (CRC32C), computed by the client and
+//!   verified at every hop, with Cairn's own checksum code.
 //! * [`stream`] — one loopback TCP stream of the bytes, nothing else.
 
 use std::fs::File;
@@ -17,9 +17,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use cairn_proto::{BYTES_PER_CHECKSUM, CHECKSUM_SIZE, chunk_checksums, verify_chunk_checksums};
+use cairn_proto::{BYTES_PER_CHECKSUM, CHECKSUM_SIZE, ChecksumType};
 
 const PACKET: usize = 64 * 1024;
+
+/// The relay checksums as Cairn does by default.
+const CHECKSUM: ChecksumType = ChecksumType::Crc32c;
 
 /// Times `source` through client → dn1 → dn2 → sink, from the first byte
 /// read to the sink having verified the last packet.
@@ -49,7 +52,7 @@ pub fn relay(source: &Path) -> anyhow::Result<Duration> {
         }
         let packet = data.get(..n).unwrap_or_default();
         sums.clear();
-        chunk_checksums(packet, offset, &mut sums);
+        CHECKSUM.chunk_checksums(packet, offset, &mut sums);
         out.write_all(&(n as u32).to_be_bytes())?;
         out.write_all(packet)?;
         out.write_all(&sums)?;
@@ -132,7 +135,7 @@ fn hop(upstream: TcpStream, mut next: Option<TcpStream>) -> anyhow::Result<u64> 
             .get_mut(..n.div_ceil(BYTES_PER_CHECKSUM) * CHECKSUM_SIZE)
             .unwrap_or_default();
         input.read_exact(sums)?;
-        if let Err(at) = verify_chunk_checksums(packet, offset, sums) {
+        if let Err(at) = CHECKSUM.verify(packet, offset, sums) {
             bail!("relay checksum mismatch at {at}");
         }
         if let Some(out) = next.as_mut() {

@@ -51,6 +51,14 @@ const KEYS: &[(&str, &str, Kind, &str)] = &[
         "Block size of new files in bytes. Default: the namenode's default-block-size.",
     ),
     (
+        "client",
+        "checksum-type",
+        Kind::Example("\"CRC32C\""),
+        "Checksums of new blocks, one per 512 bytes (HDFS's dfs.checksum.type): CRC32C\n\
+         (computed in hardware), CRC32, or NULL (none: nothing detects corruption).\n\
+         Blocks keep the type they were written with. Default: CRC32C.",
+    ),
+    (
         "namenode",
         "name-dir",
         Kind::Plain,

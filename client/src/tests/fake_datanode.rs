@@ -13,7 +13,7 @@ use cairn_proto::pb::{
     ReadPacket, UpdateReplicaUnderRecoveryRequest, UpdateReplicaUnderRecoveryResponse,
     WriteBlockHeader, WriteBlockRequest, write_block_request,
 };
-use cairn_proto::{BYTES_PER_CHECKSUM, ErrorKind, RpcError};
+use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, ErrorKind, RpcError};
 use parking_lot::Mutex;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -134,17 +134,14 @@ impl Service {
         to_ack: mpsc::UnboundedSender<Packet>,
     ) {
         let block_id = header.block.map_or(0, |b| b.id);
+        let kind = ChecksumType::from_pb(header.checksum_type).unwrap();
         while let Ok(Some(request)) = inbound.message().await {
             let Some(write_block_request::Message::Packet(packet)) = request.message else {
                 return;
             };
             assert!(
-                cairn_proto::verify_chunk_checksums(
-                    &packet.data,
-                    packet.offset_in_block,
-                    &packet.checksums
-                )
-                .is_ok(),
+                kind.verify(&packet.data, packet.offset_in_block, &packet.checksums)
+                    .is_ok(),
                 "the client sent bad checksums at {}",
                 packet.offset_in_block
             );
@@ -255,7 +252,8 @@ impl DataTransfer for Service {
             let stop = (offset + packet_size).min(end);
             let mut bytes = data[offset..stop].to_vec();
             let mut checksums = Vec::new();
-            cairn_proto::chunk_checksums(&bytes, offset as u64, &mut checksums);
+            let kind = ChecksumType::Crc32c;
+            kind.chunk_checksums(&bytes, offset as u64, &mut checksums);
             if corrupt {
                 bytes[0] ^= 0xff;
             }
@@ -263,6 +261,7 @@ impl DataTransfer for Service {
                 offset_in_block: offset as u64,
                 data: bytes.into(),
                 checksums: checksums.into(),
+                checksum_type: kind.to_pb() as i32,
             };
             let _ = tx.send(Ok(packet)).await;
             offset = stop;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use cairn_proto::chunk_checksums;
+use cairn_proto::ChecksumType;
 
 use super::*;
 use crate::storage;
@@ -18,10 +18,13 @@ fn bytes(n: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
+/// The checksum type the tests write with.
+const KIND: ChecksumType = ChecksumType::Crc32c;
+
 fn write(writer: &mut ReplicaWriter, offset: u64, data: &[u8]) {
     let mut sums = Vec::new();
-    chunk_checksums(data, offset, &mut sums);
-    writer.write_packet(offset, data, &sums).unwrap();
+    KIND.chunk_checksums(data, offset, &mut sums);
+    writer.write_packet(offset, data, KIND, &sums).unwrap();
 }
 
 /// Checks that the replica's files on disk hold `want` and its checksums.
@@ -29,8 +32,8 @@ fn assert_on_disk(ds: &FsDataset, id: u64, want: &[u8]) {
     let info = ds.get(id).unwrap();
     let paths = ds.paths(&info);
     assert_eq!(fs::read(&paths.block).unwrap(), want);
-    let mut meta_want = meta::header().to_vec();
-    chunk_checksums(want, 0, &mut meta_want);
+    let mut meta_want = meta::header(KIND).to_vec();
+    KIND.chunk_checksums(want, 0, &mut meta_want);
     assert_eq!(fs::read(&paths.meta).unwrap(), meta_want);
 }
 
@@ -39,7 +42,7 @@ fn write_finalize_and_reload() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
     let data = bytes(5000, 1);
-    let mut w = ds.create_rbw(77, 1001).unwrap();
+    let mut w = ds.create_rbw(77, 1001, KIND).unwrap();
     // Packets that do not end on chunk boundaries.
     write(&mut w, 0, &data[..1000]);
     write(&mut w, 1000, &data[1000..1001]);
@@ -75,14 +78,14 @@ fn write_finalize_and_reload() {
 fn create_refuses_same_or_newer_and_replaces_older() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
-    let w = ds.create_rbw(5, 10).unwrap();
+    let w = ds.create_rbw(5, 10, KIND).unwrap();
     ds.finalize(w).unwrap();
-    let err = ds.create_rbw(5, 10).unwrap_err();
+    let err = ds.create_rbw(5, 10, KIND).unwrap_err();
     assert!(
         matches!(err, DatanodeError::ReplicaAlreadyExists { .. }),
         "{err}"
     );
-    let mut w = ds.create_rbw(5, 11).unwrap();
+    let mut w = ds.create_rbw(5, 11, KIND).unwrap();
     write(&mut w, 0, b"new");
     ds.finalize(w).unwrap();
     assert_eq!(ds.get(5).unwrap().generation_stamp, 11);
@@ -94,14 +97,14 @@ fn a_transfer_replaces_an_unfinished_replica_but_not_a_finalized_one() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
     // A transfer that failed half-way leaves an rbw replica behind.
-    let mut w = ds.create_rbw(6, 10).unwrap();
+    let mut w = ds.create_rbw(6, 10, KIND).unwrap();
     write(&mut w, 0, b"half");
     drop(w);
-    let mut w = ds.create_temporary(6, 10).unwrap();
+    let mut w = ds.create_temporary(6, 10, KIND).unwrap();
     write(&mut w, 0, b"whole");
     ds.finalize(w).unwrap();
     assert_on_disk(&ds, 6, b"whole");
-    let err = ds.create_temporary(6, 10).unwrap_err();
+    let err = ds.create_temporary(6, 10, KIND).unwrap_err();
     assert!(
         matches!(err, DatanodeError::ReplicaAlreadyExists { .. }),
         "{err}"
@@ -114,7 +117,7 @@ fn append_to_a_partial_last_chunk_keeps_checksums_right() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
     let data = bytes(3000, 7);
-    let mut w = ds.create_rbw(9, 1).unwrap();
+    let mut w = ds.create_rbw(9, 1, KIND).unwrap();
     write(&mut w, 0, &data[..700]);
     let (block, _) = ds.finalize(w).unwrap();
     let mut w = ds.append(&block, 2).unwrap();
@@ -149,17 +152,20 @@ fn recovery_truncates_and_preempts_the_old_writer() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
     let data = bytes(4000, 3);
-    let mut old = ds.create_rbw(3, 5).unwrap();
+    let mut old = ds.create_rbw(3, 5, KIND).unwrap();
     write(&mut old, 0, &data[..2500]);
     let acked = pb::Block {
         id: 3,
         generation_stamp: 5,
         num_bytes: 1300,
     };
-    let mut w = ds.recover_rbw(&acked, 6).unwrap();
+    let mut w = ds.recover_rbw(&acked, 6, KIND).unwrap();
     let mut sums = Vec::new();
-    chunk_checksums(&data[2500..2600], 2500, &mut sums);
-    assert!(old.write_packet(2500, &data[2500..2600], &sums).is_err());
+    KIND.chunk_checksums(&data[2500..2600], 2500, &mut sums);
+    assert!(
+        old.write_packet(2500, &data[2500..2600], KIND, &sums)
+            .is_err()
+    );
     // The client re-sends from an earlier offset: the overlap is skipped.
     write(&mut w, 1024, &data[1024..4000]);
     ds.finalize(w).unwrap();
@@ -172,7 +178,7 @@ fn recover_replica_truncates_renames_and_finalizes() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
     let data = bytes(2048, 9);
-    let mut w = ds.create_rbw(4, 20).unwrap();
+    let mut w = ds.create_rbw(4, 20, KIND).unwrap();
     write(&mut w, 0, &data);
     drop(w); // the writer went away: rbw stays.
     let block = pb::Block {
@@ -193,7 +199,7 @@ fn recover_replica_truncates_renames_and_finalizes() {
 fn invalidate_removes_files_but_not_newer_replicas() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
-    let w = ds.create_rbw(8, 30).unwrap();
+    let w = ds.create_rbw(8, 30, KIND).unwrap();
     ds.finalize(w).unwrap();
     let paths = ds.paths(&ds.get(8).unwrap());
     let older = pb::Block {
@@ -219,7 +225,7 @@ fn rbw_is_cut_to_its_vouched_length_on_reload() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
     let data = bytes(3000, 5);
-    let mut w = ds.create_rbw(6, 40).unwrap();
+    let mut w = ds.create_rbw(6, 40, KIND).unwrap();
     write(&mut w, 0, &data[..2000]);
     let paths = w.paths.clone();
     drop(w);
@@ -240,7 +246,7 @@ fn rbw_is_cut_to_its_vouched_length_on_reload() {
 fn usage_counts_replica_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = dataset(tmp.path());
-    let mut w = ds.create_rbw(1, 1).unwrap();
+    let mut w = ds.create_rbw(1, 1, KIND).unwrap();
     write(&mut w, 0, &bytes(4096, 0));
     ds.finalize(w).unwrap();
     let usage = ds.usage();

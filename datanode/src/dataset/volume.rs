@@ -126,6 +126,7 @@ impl FsVolume {
         let paths = self.paths(id, gs, ReplicaState::Rbw);
         let data = open_rw(&paths.block)?;
         let meta_file = open_rw(&paths.meta)?;
+        let kind = meta::check_header(&meta_file, &paths.meta)?;
         let len = meta::vouched_length(&data, &paths.block, &meta_file, &paths.meta)?;
         let data_len = data
             .metadata()
@@ -136,7 +137,7 @@ impl FsVolume {
                 .metadata()
                 .map_err(|e| DatanodeError::io(&paths.meta, e))?
                 .len()
-                != meta::meta_len(len)
+                != meta::meta_len(kind, len)
         {
             info!(
                 block_id = id,
@@ -144,7 +145,7 @@ impl FsVolume {
                 to = len,
                 "truncating rbw replica to its vouched length"
             );
-            meta::truncate(&data, &paths.block, &meta_file, &paths.meta, len)?;
+            meta::truncate(kind, &data, &paths.block, &meta_file, &paths.meta, len)?;
             data.sync_all()
                 .map_err(|e| DatanodeError::io(&paths.block, e))?;
             meta_file

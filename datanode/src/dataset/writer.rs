@@ -6,7 +6,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use cairn_proto::{BYTES_PER_CHECKSUM, CHECKSUM_SIZE, chunk_checksums};
+use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType};
 use parking_lot::Mutex;
 
 use super::FsDataset;
@@ -24,7 +24,11 @@ pub struct ReplicaWriter {
     pub(super) paths: ReplicaPaths,
     pub(super) data: File,
     pub(super) meta: File,
+    /// The replica's checksum type, from its meta file header.
+    pub(super) kind: ChecksumType,
     pub(super) bytes_on_disk: u64,
+    /// Where early writeback was last started (see [`ReplicaWriter::write_behind`]).
+    pub(super) written_back: u64,
     /// The bytes of the last, incomplete chunk on disk, so its checksum can be
     /// recomputed as the chunk fills up (an append, or unaligned packets)
     /// without reading the block file back.
@@ -49,12 +53,26 @@ impl ReplicaWriter {
         self.bytes_on_disk
     }
 
-    /// Writes a packet whose `checksums` were already verified against
-    /// `data` at `offset`. The client's CRCs of whole chunks are stored as
-    /// they are; only a chunk that was partly on disk before gets its CRC
-    /// recomputed. Bytes before `bytes_on_disk` (a packet sent again after a
-    /// pipeline recovery) are skipped.
-    pub fn write_packet(&mut self, offset: u64, data: &[u8], checksums: &[u8]) -> Result<()> {
+    /// The replica's checksum type.
+    pub fn checksum_type(&self) -> ChecksumType {
+        self.kind
+    }
+
+    /// Writes a packet whose `checksums`, of type `wire`, were verified
+    /// against `data` at `offset` here or downstream. When `wire` is the
+    /// replica's own type, the client's checksums of whole chunks are
+    /// stored as they are (never computed again); only a chunk that was
+    /// partly on disk before gets its checksum recomputed. A replica of
+    /// another type (an append to a block written with another type)
+    /// computes its own. Bytes before `bytes_on_disk` (a packet sent again
+    /// after a pipeline recovery) are skipped.
+    pub fn write_packet(
+        &mut self,
+        offset: u64,
+        data: &[u8],
+        wire: ChecksumType,
+        checksums: &[u8],
+    ) -> Result<()> {
         let io = Arc::clone(&self.io);
         let _io = io.lock();
         self.dataset.check_writer(self.block_id, self.token)?;
@@ -66,16 +84,16 @@ impl ReplicaWriter {
             )));
         }
         let skip = (on_disk - offset) as usize;
-        if skip >= data.len() {
+        let Some(data) = data.get(skip..).filter(|d| !d.is_empty()) else {
             return Ok(());
-        }
-        let data = &data[skip..];
+        };
+        let kind = self.kind;
         let recomputed;
-        let sums = if skip == 0 {
+        let sums = if skip == 0 && wire == kind {
             checksums
         } else {
             let mut own = Vec::new();
-            chunk_checksums(data, on_disk, &mut own);
+            kind.chunk_checksums(data, on_disk, &mut own);
             recomputed = own;
             &recomputed[..]
         };
@@ -85,14 +103,16 @@ impl ReplicaWriter {
         let mut reused = sums;
         let misalign = (on_disk % BYTES_PER_CHECKSUM as u64) as usize;
         if misalign != 0 {
-            let first = (BYTES_PER_CHECKSUM - misalign).min(rest.len());
-            self.partial.extend_from_slice(&rest[..first]);
-            meta_bytes.extend_from_slice(&crc32fast::hash(&self.partial).to_be_bytes());
+            let (first, tail) = rest.split_at((BYTES_PER_CHECKSUM - misalign).min(rest.len()));
+            self.partial.extend_from_slice(first);
+            if kind != ChecksumType::Null {
+                meta_bytes.extend_from_slice(&kind.checksum(&self.partial).to_be_bytes());
+            }
             if self.partial.len() == BYTES_PER_CHECKSUM {
                 self.partial.clear();
             }
-            rest = &rest[first..];
-            reused = reused.get(CHECKSUM_SIZE..).unwrap_or_default();
+            rest = tail;
+            reused = reused.get(kind.size()..).unwrap_or_default();
         }
         meta_bytes.extend_from_slice(reused);
         if !rest.is_empty() {
@@ -104,13 +124,46 @@ impl ReplicaWriter {
         self.data
             .write_all_at(data, on_disk)
             .map_err(|e| DatanodeError::io(&self.paths.block, e))?;
-        self.meta
-            .write_all_at(&meta_bytes, meta::checksum_position(on_disk))
-            .map_err(|e| DatanodeError::io(&self.paths.meta, e))?;
+        if !meta_bytes.is_empty() {
+            self.meta
+                .write_all_at(&meta_bytes, meta::checksum_position(kind, on_disk))
+                .map_err(|e| DatanodeError::io(&self.paths.meta, e))?;
+        }
         self.bytes_on_disk = on_disk + data.len() as u64;
         self.dataset
             .set_bytes_on_disk(self.block_id, self.token, self.bytes_on_disk);
+        self.write_behind();
         Ok(())
+    }
+
+    /// Starts writing back what was written since the last call, without
+    /// waiting for it (HDFS's `dfs.datanode.sync.behind.writes`), once a
+    /// few MiB have gathered: the disk works while the packets still come,
+    /// and finalize's fsync finds little left to write. Linux's
+    /// `POSIX_FADV_DONTNEED` starts asynchronous writeback of a range's
+    /// dirty pages (and keeps them cached until written); tmpfs ignores it.
+    /// Only a hint: a failure is not an error of the write.
+    fn write_behind(&mut self) {
+        const BEHIND: u64 = 8 << 20;
+        let end = self.bytes_on_disk;
+        if end - self.written_back < BEHIND {
+            return;
+        }
+        let (Ok(offset), Ok(len)) = (
+            i64::try_from(self.written_back),
+            i64::try_from(end - self.written_back),
+        ) else {
+            return;
+        };
+        if let Err(e) = nix::fcntl::posix_fadvise(
+            &self.data,
+            offset,
+            len,
+            nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+        ) {
+            tracing::debug!(block_id = self.block_id, "cannot start writeback: {e}");
+        }
+        self.written_back = end;
     }
 
     /// hsync: the data and checksums written so far reach the disk.

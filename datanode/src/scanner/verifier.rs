@@ -8,7 +8,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use cairn_proto::{BYTES_PER_CHECKSUM, pb};
+use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, pb};
 
 use crate::dataset::{FsDataset, ReplicaInfo, ReplicaPaths, ReplicaState, meta};
 
@@ -32,8 +32,9 @@ pub(super) struct ReplicaVerifier {
     dataset: Arc<FsDataset>,
     info: ReplicaInfo,
     paths: ReplicaPaths,
-    /// The open files, or why they could not be opened.
-    files: Result<(File, File), String>,
+    /// The open files and the replica's checksum type, or why they could
+    /// not be opened.
+    files: Result<(File, File, ChecksumType), String>,
     pos: u64,
 }
 
@@ -51,8 +52,9 @@ impl ReplicaVerifier {
             .and_then(|data| {
                 let meta_file = File::open(&paths.meta)
                     .map_err(|e| format!("cannot open {}: {e}", paths.meta.display()))?;
-                meta::check_header(&meta_file, &paths.meta).map_err(|e| e.to_string())?;
-                Ok((data, meta_file))
+                let kind =
+                    meta::check_header(&meta_file, &paths.meta).map_err(|e| e.to_string())?;
+                Ok((data, meta_file, kind))
             });
         Some(Self {
             dataset,
@@ -75,8 +77,8 @@ impl ReplicaVerifier {
         if !self.still_the_same() {
             return Piece::Changed;
         }
-        let (data_file, meta_file) = match &self.files {
-            Ok(files) => files,
+        let (data_file, meta_file, kind) = match &self.files {
+            Ok((data, meta, kind)) => (data, meta, *kind),
             Err(reason) => {
                 return Piece::Corrupt {
                     offset: 0,
@@ -100,7 +102,7 @@ impl ReplicaVerifier {
                 ),
             };
         }
-        let sums = match meta::read_checksums(meta_file, &self.paths.meta, start, end) {
+        let sums = match meta::read_checksums(kind, meta_file, &self.paths.meta, start, end) {
             Ok(sums) => sums,
             Err(e) => {
                 return Piece::Corrupt {
@@ -109,7 +111,8 @@ impl ReplicaVerifier {
                 };
             }
         };
-        if let Err(offset) = cairn_proto::verify_chunk_checksums(&data, start, &sums) {
+        // A replica written without checksums (NULL) is only read.
+        if let Err(offset) = kind.verify(&data, start, &sums) {
             return Piece::Corrupt {
                 offset,
                 reason: "checksum mismatch".to_string(),
@@ -141,10 +144,11 @@ mod tests {
     fn dataset_with(dir: &std::path::Path, data: &[u8]) -> Arc<FsDataset> {
         let storages = storage::load_or_format(&[dir.join("v1")], "CID-t").unwrap();
         let ds = FsDataset::load(storages, 0).unwrap();
-        let mut writer = ds.create_rbw(7, 1001).unwrap();
+        let kind = ChecksumType::Crc32c;
+        let mut writer = ds.create_rbw(7, 1001, kind).unwrap();
         let mut sums = Vec::new();
-        cairn_proto::chunk_checksums(data, 0, &mut sums);
-        writer.write_packet(0, data, &sums).unwrap();
+        kind.chunk_checksums(data, 0, &mut sums);
+        writer.write_packet(0, data, kind, &sums).unwrap();
         ds.finalize(writer).unwrap();
         ds
     }

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use cairn_datanode::{Datanode, DatanodeConfig};
 use cairn_proto::pb::data_transfer_client::DataTransferClient;
 use cairn_proto::pb::{self, write_block_request};
-use cairn_proto::{MAX_MESSAGE_SIZE, chunk_checksums};
+use cairn_proto::{ChecksumType, MAX_MESSAGE_SIZE};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -113,13 +113,16 @@ pub fn header(
         stage: stage as i32,
         new_generation_stamp: new_gs,
         bytes_per_checksum: 512,
+        // What these tests write: CRC32, as every writer did before the
+        // type was sent (0 on the wire), so old meta files are covered too.
+        checksum_type: pb::ChecksumType::ChecksumCrc32 as i32,
     }
 }
 
 /// A data packet with correct checksums.
 pub fn packet(seqno: i64, offset: u64, data: &[u8]) -> pb::Packet {
     let mut sums = Vec::new();
-    chunk_checksums(data, offset, &mut sums);
+    ChecksumType::Crc32.chunk_checksums(data, offset, &mut sums);
     pb::Packet {
         seqno,
         offset_in_block: offset,
@@ -254,7 +257,7 @@ pub fn assert_replica(paths: &(PathBuf, PathBuf), data: &[u8]) {
     assert_eq!(on_disk.len(), data.len(), "length of {}", paths.0.display());
     assert!(on_disk == data, "bytes of {}", paths.0.display());
     let mut meta = vec![0, 1, 1, 0, 0, 2, 0];
-    chunk_checksums(data, 0, &mut meta);
+    ChecksumType::Crc32.chunk_checksums(data, 0, &mut meta);
     assert!(
         std::fs::read(&paths.1).unwrap() == meta,
         "checksums in {}",
@@ -290,7 +293,9 @@ pub async fn read_range(
             0,
             "packets start on a chunk boundary"
         );
-        cairn_proto::verify_chunk_checksums(&p.data, p.offset_in_block, &p.checksums)
+        ChecksumType::from_pb(p.checksum_type)
+            .expect("a known checksum type")
+            .verify(&p.data, p.offset_in_block, &p.checksums)
             .unwrap_or_else(|bad| panic!("bad checksum at {bad}"));
         let start = p.offset_in_block;
         for (i, b) in p.data.iter().enumerate() {

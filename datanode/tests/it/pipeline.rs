@@ -1,10 +1,11 @@
 //! The write pipeline (WriteBlock) across real datanodes.
 
+use cairn_proto::ChecksumType;
 use cairn_proto::pb::{self, AckStatus, ReceivedDeletedStatus, WriteStage};
 
 use crate::fake_namenode::FakeNamenode;
 use crate::{
-    Pipeline, assert_replica, block, bytes, finalized_paths, header, info, init_tracing,
+    Pipeline, assert_replica, block, bytes, client, finalized_paths, header, info, init_tracing,
     last_packet, packet, packets, rbw_paths, read_range, start_datanode, start_datanodes,
     write_block,
 };
@@ -87,15 +88,33 @@ async fn a_corrupt_packet_is_refused_and_never_written() {
     p.send(bad).await;
     let first = p.ack().await;
     assert_eq!((first.seqno, first.replies), (0, vec![OK, OK]));
+    // Only the last datanode verifies (as in HDFS): it refuses the packet,
+    // and the first one passes its verdict on, naming it.
     let refused = p.ack().await;
     assert_eq!(refused.seqno, 1);
-    assert_eq!(refused.replies, vec![AckStatus::ErrorChecksum as i32]);
+    assert_eq!(refused.replies, vec![OK, AckStatus::ErrorChecksum as i32]);
+    assert_eq!(
+        refused.first_bad_link,
+        format!("127.0.0.1:{}", dns[1].0.local_addr().port())
+    );
     assert!(refused.message.contains("checksum"), "{}", refused.message);
-    // The pipeline is over; both replicas hold the good packet only, in rbw.
+    // The pipeline is over. The last replica holds the good packet only;
+    // the first one stored the bad packet unverified, past the length the
+    // pipeline acknowledged, which is all a reader sees and all pipeline
+    // recovery keeps.
     assert!(p.acks.message().await.map(|m| m.is_none()).unwrap_or(true));
-    for (_, dir) in &dns {
-        assert_replica(&rbw_paths(dir, 5, 1), &data[..10_000]);
-    }
+    assert_replica(&rbw_paths(&dns[1].1, 5, 1), &data[..10_000]);
+    let first = std::fs::read(rbw_paths(&dns[0].1, 5, 1).0).unwrap();
+    assert_eq!(&first[..10_000], &data[..10_000]);
+    let visible = client(&dns[0].0)
+        .await
+        .get_replica_visible_length(pb::GetReplicaVisibleLengthRequest {
+            block: Some(block(5, 1, 0)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(visible.length, 10_000);
     for (dn, _) in dns {
         dn.shutdown().await.unwrap();
     }
@@ -206,6 +225,105 @@ async fn append_to_a_partial_last_chunk_keeps_every_checksum_right() {
         );
         let read = read_range(dn, block(21, 2, 0), 900, 1000).await.unwrap();
         assert!(read == data[900..1900]);
+    }
+    for (dn, _) in dns {
+        dn.shutdown().await.unwrap();
+    }
+}
+
+/// `packets` re-checksummed with `kind`.
+fn with_checksums(mut sent: Vec<pb::Packet>, kind: ChecksumType) -> Vec<pb::Packet> {
+    for p in &mut sent {
+        let mut sums = Vec::new();
+        kind.chunk_checksums(&p.data, p.offset_in_block, &mut sums);
+        p.checksums = sums.into();
+    }
+    sent
+}
+
+#[tokio::test]
+async fn an_append_with_another_checksum_type_keeps_the_replicas_type() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-p").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dns = start_datanodes(&nn, tmp.path(), 2).await;
+    let data = bytes(200_000, 4);
+    let first_len = 1000;
+    // Written as before checksum types were sent: CRC32.
+    for (dn, _) in &dns {
+        write_block(dn, 31, 1, &data[..first_len]).await;
+    }
+    // The appending client writes CRC32C: each datanode (the first one
+    // too, though it is not the last) verifies and converts.
+    let mut append = header(
+        block(31, 1, first_len as u64),
+        vec![info(&dns[1].0)],
+        WriteStage::PipelineSetupAppend,
+        2,
+    );
+    append.checksum_type = pb::ChecksumType::ChecksumCrc32c as i32;
+    let mut p = Pipeline::open(&dns[0].0, append).await.unwrap();
+    let sent = with_checksums(
+        packets(&data[first_len..], first_len as u64, 65_536, true),
+        ChecksumType::Crc32c,
+    );
+    let acks = p.write_all(sent).await;
+    assert!(acks.iter().all(|a| a.replies == [OK, OK]), "{acks:?}");
+    for (dn, dir) in &dns {
+        nn.wait_for("the append's report", |s| {
+            s.incremental
+                .iter()
+                .find(|(u, r)| {
+                    u == dn.datanode_uuid()
+                        && r.block.as_ref().is_some_and(|b| b.generation_stamp == 2)
+                })
+                .map(|_| ())
+        })
+        .await;
+        // Still a CRC32 replica, every checksum right.
+        assert_replica(&finalized_paths(dir, 31, 2), &data);
+        let read = read_range(dn, block(31, 2, 0), 500, 150_000).await.unwrap();
+        assert!(read == data[500..150_500]);
+    }
+    for (dn, _) in dns {
+        dn.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn null_and_crc32c_blocks_record_their_type_and_read_back() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-p").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dns = start_datanodes(&nn, tmp.path(), 2).await;
+    let data = bytes(150_000, 5);
+    for (id, kind) in [(41, ChecksumType::Null), (42, ChecksumType::Crc32c)] {
+        let mut create = header(
+            block(id, 1, 0),
+            vec![info(&dns[1].0)],
+            WriteStage::PipelineSetupCreate,
+            0,
+        );
+        create.checksum_type = kind.to_pb() as i32;
+        let mut p = Pipeline::open(&dns[0].0, create).await.unwrap();
+        let acks = p
+            .write_all(with_checksums(packets(&data, 0, 65_536, true), kind))
+            .await;
+        assert!(acks.iter().all(|a| a.replies == [OK, OK]), "{acks:?}");
+        for (dn, dir) in &dns {
+            nn.wait_for_report(dn.datanode_uuid(), id, ReceivedDeletedStatus::Received)
+                .await;
+            let (block_file, meta_file) = finalized_paths(dir, id, 1);
+            assert!(std::fs::read(&block_file).unwrap() == data);
+            let mut want = vec![0, 1, kind.meta_id(), 0, 0, 2, 0];
+            kind.chunk_checksums(&data, 0, &mut want);
+            assert!(
+                std::fs::read(&meta_file).unwrap() == want,
+                "{kind} meta file"
+            );
+            let read = read_range(dn, block(id, 1, 0), 700, 100_000).await.unwrap();
+            assert!(read == data[700..100_700], "{kind} read");
+        }
     }
     for (dn, _) in dns {
         dn.shutdown().await.unwrap();

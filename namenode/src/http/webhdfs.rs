@@ -494,7 +494,7 @@ async fn file_checksum(client: &DfsClient, path: &str) -> Result<Value, RemoteEx
                 .await
                 .map_err(dfs_error)?;
             crcs.clear();
-            cairn_proto::chunk_checksums(slice, done, &mut crcs);
+            cairn_proto::ChecksumType::Crc32.chunk_checksums(slice, done, &mut crcs);
             block_md5.update(&crcs);
             done += n as u64;
         }
