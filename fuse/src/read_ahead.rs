@@ -15,9 +15,9 @@ use parking_lot::Mutex;
 use tokio::sync::OnceCell;
 
 /// Bytes fetched per read-ahead chunk.
-const CHUNK: u64 = 4 * 1024 * 1024;
+const CHUNK: u64 = 8 * 1024 * 1024;
 /// Chunks fetched ahead of the one being read.
-const CHUNKS_AHEAD: u64 = 2;
+const CHUNKS_AHEAD: u64 = 4;
 
 type Chunk = Arc<OnceCell<Bytes>>;
 
