@@ -13,6 +13,9 @@ mod checksum;
 mod cluster;
 mod dfsio;
 mod editlog;
+mod fuse_meta;
+mod fuse_mount;
+mod fuse_seq;
 mod nn_memory;
 mod nn_ops;
 mod relay;
@@ -69,6 +72,11 @@ pub enum BenchCommand {
     NnMemory(NnMemoryArgs),
     /// 1 KiB files: 16 writers, then 16 readers.
     SmallFiles(SmallFilesArgs),
+    /// Write and read one file through a FUSE mount, beside dfs -put/-get.
+    FuseSeq(SizeArgs),
+    /// Create, stat and list empty files through a FUSE mount, beside the
+    /// local disk.
+    FuseMeta(FuseMetaArgs),
 }
 
 #[derive(Args, Debug)]
@@ -136,6 +144,13 @@ pub struct SmallFilesArgs {
     pub files: Option<u64>,
 }
 
+#[derive(Args, Debug)]
+pub struct FuseMetaArgs {
+    /// Empty files. Default: 10,000, 500 with --quick.
+    #[arg(long)]
+    pub files: Option<u64>,
+}
+
 /// Default sizes: the issue's, or small ones for --quick.
 struct Sizes {
     dfsio: u64,
@@ -143,6 +158,7 @@ struct Sizes {
     editlog: u64,
     nn_memory: u64,
     small_files: u64,
+    fuse_meta: u64,
 }
 
 impl Sizes {
@@ -154,6 +170,7 @@ impl Sizes {
                 editlog: 5_000,
                 nn_memory: 10_000,
                 small_files: 300,
+                fuse_meta: 500,
             }
         } else {
             Sizes {
@@ -162,6 +179,7 @@ impl Sizes {
                 editlog: 100_000,
                 nn_memory: 1_000_000,
                 small_files: 100_000,
+                fuse_meta: 10_000,
             }
         }
     }
@@ -246,6 +264,8 @@ async fn run_all(
             in_child: false,
         }),
         BenchCommand::SmallFiles(SmallFilesArgs { files: None }),
+        BenchCommand::FuseSeq(SizeArgs { size: None }),
+        BenchCommand::FuseMeta(FuseMetaArgs { files: None }),
     ];
     for command in commands {
         run_one(settings, scratch, sizes, command, report).await?;
@@ -307,6 +327,12 @@ async fn run_one(
         }
         BenchCommand::SmallFiles(a) => {
             small_files::run(settings, dir, a.files.unwrap_or(sizes.small_files), report).await
+        }
+        BenchCommand::FuseSeq(a) => {
+            fuse_seq::run(settings, dir, a.size.unwrap_or(sizes.dfsio), report).await
+        }
+        BenchCommand::FuseMeta(a) => {
+            fuse_meta::run(settings, dir, a.files.unwrap_or(sizes.fuse_meta), report).await
         }
     };
     result.context("benchmark failed")

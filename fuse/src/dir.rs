@@ -28,17 +28,20 @@ pub struct DirListing {
     client: DfsClient,
     path: String,
     ino: u64,
+    /// The inode shown for "..".
+    parent: u64,
     pages: Mutex<Pages>,
 }
 
 const DOT_ENTRIES: u64 = 2;
 
 impl DirListing {
-    pub fn new(client: DfsClient, path: String, ino: u64) -> Self {
+    pub fn new(client: DfsClient, path: String, ino: u64, parent: u64) -> Self {
         Self {
             client,
             path,
             ino,
+            parent,
             pages: Mutex::new(Pages {
                 entries: Vec::new(),
                 start_after: String::new(),
@@ -53,9 +56,13 @@ impl DirListing {
         let mut pages = self.pages.lock().await;
         let mut next = offset;
         while next < DOT_ENTRIES {
-            let name = if next == 0 { "." } else { ".." };
+            let (ino, name) = if next == 0 {
+                (self.ino, ".")
+            } else {
+                (self.parent, "..")
+            };
             next += 1;
-            if reply.add(INodeNo(self.ino), next, FileType::Directory, name) {
+            if reply.add(INodeNo(ino), next, FileType::Directory, name) {
                 return reply.ok();
             }
         }

@@ -27,7 +27,7 @@ use crate::access::{self, Caller};
 use crate::dir::DirListing;
 use crate::error::{errno_of, to_errno};
 use crate::handles::{HandleTable, OpenFile};
-use crate::inode::{self, BLOCK_SIZE, child_path, inode_path};
+use crate::inode::{self, BLOCK_SIZE, Parents, child_path, inode_path};
 use crate::options::MountOptions;
 use crate::users::UserMap;
 use crate::writer::{self, WriteQueue, WrittenSizes};
@@ -48,6 +48,7 @@ pub struct MountState {
     options: MountOptions,
     pub handles: HandleTable,
     sizes: Arc<WrittenSizes>,
+    parents: Parents,
     /// fuser's own unmount, taken by whichever end comes first: fuser would
     /// otherwise unmount again when the session ends, after someone else did.
     unmounter: Mutex<Option<SessionUnmounter>>,
@@ -63,6 +64,7 @@ impl MountState {
             options,
             handles: HandleTable::default(),
             sizes: Arc::default(),
+            parents: Parents::default(),
             unmounter: Mutex::default(),
         }
     }
@@ -119,8 +121,13 @@ impl MountState {
         );
     }
 
-    fn caller<'a>(&self, uid: u32, user: &'a str, group: Option<&'a str>) -> Caller<'a> {
-        Caller { uid, user, group }
+    /// The local names of the groups of the process `pid` asking as
+    /// `gid`: its primary group and its supplementary groups.
+    fn caller_groups(&self, gid: u32, pid: u32) -> Vec<String> {
+        std::iter::once(gid)
+            .chain(access::supplementary_gids(pid))
+            .filter_map(|gid| self.users.group_name(gid))
+            .collect()
     }
 }
 
@@ -171,8 +178,8 @@ impl CairnFs {
     }
 
     /// Runs `op` for the caller of `req` with its client and replies with
-    /// an entry for the status it returns.
-    fn entry_op<F, Fut>(&self, req: &Request, reply: ReplyEntry, op: F)
+    /// an entry in directory `parent` for the status it returns.
+    fn entry_op<F, Fut>(&self, req: &Request, parent: INodeNo, reply: ReplyEntry, op: F)
     where
         F: FnOnce(DfsClient) -> Fut + Send + 'static,
         Fut: Future<Output = Result<FileStatus, Errno>> + Send,
@@ -182,7 +189,10 @@ impl CairnFs {
         self.spawn(async move {
             let result = async { op(state.client_for(uid)?).await }.await;
             match result {
-                Ok(status) => state.reply_entry(reply, &status),
+                Ok(status) => {
+                    state.parents.note(parent.0, &status);
+                    state.reply_entry(reply, &status)
+                }
                 Err(errno) => reply.error(errno),
             }
         });
@@ -275,11 +285,9 @@ impl fuser::Filesystem for CairnFs {
             Ok(path) => path,
             Err(_) => return reply.error(Errno::ENOENT),
         };
-        self.entry_op(
-            req,
-            reply,
-            |client| async move { stat(&client, &path).await },
-        );
+        self.entry_op(req, parent, reply, |client| async move {
+            stat(&client, &path).await
+        });
     }
 
     fn getattr(&self, req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
@@ -398,7 +406,7 @@ impl fuser::Filesystem for CairnFs {
             Err(errno) => return reply.error(errno),
         };
         let permission = file_mode(mode, umask);
-        self.entry_op(req, reply, move |client| async move {
+        self.entry_op(req, parent, reply, move |client| async move {
             let options = CreateOptions {
                 permission: Some(permission),
                 ..CreateOptions::default()
@@ -426,7 +434,7 @@ impl fuser::Filesystem for CairnFs {
             Err(errno) => return reply.error(errno),
         };
         let permission = file_mode(mode, umask);
-        self.entry_op(req, reply, move |client| async move {
+        self.entry_op(req, parent, reply, move |client| async move {
             let created = client
                 .mkdirs(&path, Some(permission))
                 .await
@@ -461,7 +469,7 @@ impl fuser::Filesystem for CairnFs {
         let Some(target) = target.to_str().map(str::to_string) else {
             return reply.error(Errno::EINVAL);
         };
-        self.entry_op(req, reply, move |client| async move {
+        self.entry_op(req, parent, reply, move |client| async move {
             client
                 .create_symlink(&target, &path, false)
                 .await
@@ -493,9 +501,16 @@ impl fuser::Filesystem for CairnFs {
             return reply.error(errno);
         }
         let overwrite = !flags.contains(RenameFlags::RENAME_NOREPLACE);
+        let state = Arc::clone(&self.state);
         self.empty_op(req, reply, move |client| async move {
             match client.rename(&src, &dst, overwrite).await {
-                Ok(()) => Ok(()),
+                Ok(()) => {
+                    // A directory moved: its ".." is the new parent.
+                    if let Ok(status) = stat(&client, &dst).await {
+                        state.parents.note(newparent.0, &status);
+                    }
+                    Ok(())
+                }
                 // The namenode says "exists" for a file over a directory and
                 // the other way round; POSIX names each case.
                 Err(err) if overwrite && err.kind() == ErrorKind::AlreadyExists => {
@@ -528,7 +543,7 @@ impl fuser::Filesystem for CairnFs {
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let state = Arc::clone(&self.state);
-        let (uid, gid) = (req.uid(), req.gid());
+        let (uid, gid, pid) = (req.uid(), req.gid(), req.pid());
         self.spawn(async move {
             let result = async {
                 let write = flags.acc_mode() != OpenAccMode::O_RDONLY;
@@ -542,8 +557,12 @@ impl fuser::Filesystem for CairnFs {
                     return Err(Errno::EISDIR);
                 }
                 let user = client.config().user.clone();
-                let group = state.users.group_name(gid);
-                let caller = state.caller(uid, &user, group.as_deref());
+                let groups = state.caller_groups(gid, pid);
+                let caller = Caller {
+                    uid,
+                    user: &user,
+                    groups: &groups,
+                };
                 let want = match flags.acc_mode() {
                     OpenAccMode::O_RDONLY => access::READ,
                     OpenAccMode::O_WRONLY => access::WRITE,
@@ -722,7 +741,8 @@ impl fuser::Filesystem for CairnFs {
     fn opendir(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         match self.state.client_for(req.uid()) {
             Ok(client) => {
-                let listing = DirListing::new(client, inode_path(ino), ino.0);
+                let parent = self.state.parents.of(ino.0);
+                let listing = DirListing::new(client, inode_path(ino), ino.0, parent);
                 let fh = self.state.handles.add_dir(listing);
                 reply.opened(FileHandle(fh), FopenFlags::empty());
             }
@@ -845,7 +865,7 @@ impl fuser::Filesystem for CairnFs {
 
     fn access(&self, req: &Request, ino: INodeNo, mask: AccessFlags, reply: ReplyEmpty) {
         let state = Arc::clone(&self.state);
-        let (uid, gid) = (req.uid(), req.gid());
+        let (uid, gid, pid) = (req.uid(), req.gid(), req.pid());
         self.spawn(async move {
             let result = async {
                 let client = state.client_for(uid)?;
@@ -864,8 +884,13 @@ impl fuser::Filesystem for CairnFs {
                     }
                 }
                 let user = client.config().user.clone();
-                let group = state.users.group_name(gid);
-                if access::permits(&status, &state.caller(uid, &user, group.as_deref()), want) {
+                let groups = state.caller_groups(gid, pid);
+                let caller = Caller {
+                    uid,
+                    user: &user,
+                    groups: &groups,
+                };
+                if access::permits(&status, &caller, want) {
                     Ok(())
                 } else {
                     Err(Errno::EACCES)

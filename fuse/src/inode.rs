@@ -4,11 +4,13 @@
 //! which stays right across renames; attributes come from its
 //! [`FileStatus`].
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn_client::{FileStatus, FileType as CairnFileType};
 use fuser::{Errno, FileAttr, FileType, INodeNo};
+use parking_lot::Mutex;
 
 use crate::users::UserMap;
 
@@ -18,6 +20,30 @@ pub const ROOT: u64 = 1;
 /// `st_blksize`: tools size their buffers by it (cp reads and writes in
 /// pieces this big), and 1 MiB is the mount's largest write.
 pub const BLOCK_SIZE: u32 = 1024 * 1024;
+
+/// The parent of each directory the kernel has looked up, made or moved
+/// through this mount, for the inode of ".." in `readdir`. The kernel
+/// looks a directory up before it opens it, so the parent is known by
+/// then; the namenode's inode paths have no ".." to ask it.
+#[derive(Default)]
+pub struct Parents {
+    by_dir: Mutex<HashMap<u64, u64>>,
+}
+
+impl Parents {
+    /// Notes that the inode of `status` is in directory `parent`.
+    pub fn note(&self, parent: u64, status: &FileStatus) {
+        if status.file_type() == CairnFileType::Directory && status.inode_id != ROOT {
+            self.by_dir.lock().insert(status.inode_id, parent);
+        }
+    }
+
+    /// The parent of directory `dir`: the root is its own parent, and a
+    /// directory not seen yet shows itself.
+    pub fn of(&self, dir: u64) -> u64 {
+        self.by_dir.lock().get(&dir).copied().unwrap_or(dir)
+    }
+}
 
 /// The namenode path of inode `ino`.
 pub fn inode_path(ino: INodeNo) -> String {
@@ -105,6 +131,32 @@ mod tests {
             "/.reserved/.inodes/16390/b c"
         );
         assert_eq!(child_path(INodeNo(1), OsStr::new("..")), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn parents_of_directories_only() {
+        let parents = Parents::default();
+        let dir = |id| FileStatus {
+            inode_id: id,
+            file_type: CairnFileType::Directory as i32,
+            ..Default::default()
+        };
+        let file = FileStatus {
+            inode_id: 30,
+            file_type: CairnFileType::File as i32,
+            ..Default::default()
+        };
+        parents.note(ROOT, &dir(20));
+        parents.note(20, &dir(21));
+        parents.note(20, &file);
+        parents.note(21, &dir(ROOT));
+        assert_eq!(parents.of(21), 20);
+        assert_eq!(parents.of(20), ROOT);
+        assert_eq!(parents.of(ROOT), ROOT);
+        assert_eq!(parents.of(30), 30);
+        // Moved: the latest parent wins.
+        parents.note(ROOT, &dir(21));
+        assert_eq!(parents.of(21), ROOT);
     }
 
     #[test]

@@ -15,9 +15,9 @@ use parking_lot::Mutex;
 use tokio::sync::OnceCell;
 
 /// Bytes fetched per read-ahead chunk.
-const CHUNK: u64 = 4 * 1024 * 1024;
+const CHUNK: u64 = 8 * 1024 * 1024;
 /// Chunks fetched ahead of the one being read.
-const CHUNKS_AHEAD: u64 = 2;
+const CHUNKS_AHEAD: u64 = 4;
 
 type Chunk = Arc<OnceCell<Bytes>>;
 
@@ -54,18 +54,20 @@ impl ReadAhead {
         let first = offset / CHUNK;
         let last = (end - 1) / CHUNK;
         self.prefetch(last + 1..=last + CHUNKS_AHEAD, len);
-        let mut out = Vec::with_capacity(usize::try_from(end - offset).unwrap_or(0));
-        for index in first..=last {
-            let chunk = self.chunk(index, len).await?;
-            let chunk_start = index * CHUNK;
-            let from = offset.max(chunk_start) - chunk_start;
-            let to = (end.min(chunk_start + chunk.len() as u64)) - chunk_start;
-            if let Some(piece) = chunk.get(from as usize..to as usize) {
-                out.extend_from_slice(piece);
+        let out = if first == last {
+            // Within one chunk (nearly every read): a slice of it, no copy.
+            let chunk = self.chunk(first, len).await?;
+            piece(&chunk, first, offset, end)
+        } else {
+            let mut out = Vec::with_capacity(usize::try_from(end - offset).unwrap_or(0));
+            for index in first..=last {
+                let chunk = self.chunk(index, len).await?;
+                out.extend_from_slice(&piece(&chunk, index, offset, end));
             }
-        }
+            Bytes::from(out)
+        };
         self.forget_before(first.saturating_sub(1));
-        Ok(Bytes::from(out))
+        Ok(out)
     }
 
     fn cell(&self, index: u64) -> Chunk {
@@ -102,6 +104,17 @@ impl ReadAhead {
         let mut chunks = self.chunks.lock();
         let keep = chunks.split_off(&index);
         *chunks = keep;
+    }
+}
+
+/// The part of chunk `index` that file bytes `[offset, end)` cover.
+fn piece(chunk: &Bytes, index: u64, offset: u64, end: u64) -> Bytes {
+    let chunk_start = index * CHUNK;
+    let from = offset.max(chunk_start) - chunk_start;
+    let to = end.min(chunk_start + chunk.len() as u64) - chunk_start;
+    match (usize::try_from(from), usize::try_from(to)) {
+        (Ok(from), Ok(to)) if from <= to && to <= chunk.len() => chunk.slice(from..to),
+        _ => Bytes::new(),
     }
 }
 

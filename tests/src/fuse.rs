@@ -175,11 +175,22 @@ pub async fn mounted_cluster(
     datanodes: usize,
     extra: &[&str],
 ) -> Result<(MiniCluster, tempfile::TempDir, Mount)> {
-    let cluster = MiniCluster::start(ClusterOptions {
-        datanodes,
-        ..Default::default()
-    })
-    .await?;
+    mounted_cluster_with(
+        ClusterOptions {
+            datanodes,
+            ..Default::default()
+        },
+        extra,
+    )
+    .await
+}
+
+/// [`mounted_cluster`] with the cluster's options (a namenode setting).
+pub async fn mounted_cluster_with(
+    options: ClusterOptions,
+    extra: &[&str],
+) -> Result<(MiniCluster, tempfile::TempDir, Mount)> {
+    let cluster = MiniCluster::start(options).await?;
     let work = tempfile::tempdir()?;
     let mnt = work.path().join("mnt");
     fs::create_dir(&mnt)?;

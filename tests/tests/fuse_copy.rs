@@ -1,5 +1,6 @@
-//! Bulk data through a real FUSE mount: `cp -r` of a tree of mixed sizes
-//! and a `tar` round trip, checked with `diff -r`, `cmp` and `cairn dfs
+//! Bulk data through a real FUSE mount: `cp -r` of a tree of mixed sizes,
+//! a `tar` round trip, and a large `cp` during which a datanode of the
+//! write pipeline is SIGKILLed; checked with `diff -r`, `cmp` and `cairn dfs
 //! -cat`.
 
 // Test code: an unwrap that fails is a failing test, with its message.
@@ -7,9 +8,12 @@
 
 use std::fs;
 use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-use cairn_tests::fuse::{mounted_cluster, sh_ok as ok};
-use cairn_tests::{fuse_available, random_bytes, superuser, text};
+use cairn_tests::fuse::{mounted_cluster, mounted_cluster_with, sh_ok as ok};
+use cairn_tests::replicas::{datanode_index, disk_replicas, wait_exact_replication};
+use cairn_tests::{ClusterOptions, MiniCluster, fuse_available, random_bytes, superuser, text};
 
 /// A few hundred files: many small ones (0 B up to a few hundred KiB, some
 /// on packet and chunk boundaries) in nested directories, a few of several
@@ -134,5 +138,99 @@ async fn tar_round_trip_gives_the_same_archive() {
     ok(&format!("cd {m}/x && {tar_c} {w}/out.tar ."));
     ok(&format!("cmp {w}/in.tar {w}/out.tar"));
     assert_eq!(ok(&format!("readlink {m}/x/link")).trim(), "d0/e/f1");
+    mount.unmount().unwrap();
+}
+
+const MIB: usize = 1024 * 1024;
+
+/// Polls until the file at `path` has at least one complete block and the
+/// block being written holds bytes on a datanode's disk; returns the
+/// cluster index of a datanode of that block's pipeline (the middle one of
+/// the namenode's list). Fails if `cp` ends first.
+async fn pipeline_datanode_while_writing(
+    cluster: &MiniCluster,
+    path: &str,
+    block: u64,
+    cp: &mut std::process::Child,
+) -> usize {
+    let client = cluster.client(&superuser()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        assert!(
+            cp.try_wait().unwrap().is_none(),
+            "cp ended before a datanode could be killed"
+        );
+        assert!(Instant::now() < deadline, "no bytes flowed into {path}");
+        if let Ok(located) = client.get_block_locations(path, 0, u64::MAX).await
+            && located.file_length >= block
+            && let Some(last) = located.last_block
+            && let Some(id) = last.block.as_ref().map(|b| b.id)
+            && last.locations.len() == 3
+        {
+            let nodes: Vec<usize> = last
+                .locations
+                .iter()
+                .filter_map(|d| datanode_index(cluster, &d.host, d.xfer_port))
+                .collect();
+            let flowing = nodes.iter().any(|&i| {
+                disk_replicas(&cluster.datanode_dir(i))
+                    .iter()
+                    .any(|r| r.block_id == id && r.len > 0)
+            });
+            if flowing && let Some(&victim) = nodes.get(1) {
+                return victim;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cp_survives_a_datanode_killed_in_the_pipeline() {
+    if !fuse_available("cp_survives_a_datanode_killed_in_the_pipeline") {
+        return;
+    }
+    // 32 MiB blocks, so the kill falls in the middle of the file.
+    let block = 32 * MIB;
+    let options = ClusterOptions {
+        datanodes: 4,
+        namenode_toml: format!("default-block-size = {block}\n"),
+        ..Default::default()
+    };
+    let (mut cluster, work, mount) = mounted_cluster_with(options, &[]).await.unwrap();
+    let src = work.path().join("big.bin");
+    let data = random_bytes(200 * MIB + 12_345, 4242);
+    fs::write(&src, &data).unwrap();
+    let dst = mount.path().join("big.bin");
+
+    let mut cp = Command::new("cp").arg(&src).arg(&dst).spawn().unwrap();
+    let victim = pipeline_datanode_while_writing(&cluster, "/big.bin", block as u64, &mut cp).await;
+    eprintln!("killing datanode {victim} while cp runs");
+    cluster.kill_datanode(victim);
+    let status = tokio::task::spawn_blocking(move || cp.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "cp failed: {status}\n{}", mount.logs());
+
+    let (s, d) = (src.display(), dst.display());
+    ok(&format!("cmp {s} {d}"));
+    let out = cluster.dfs(&superuser(), &["-cat", "/big.bin"]);
+    assert!(out.status.success(), "{:?}", text(&out).1);
+    assert!(out.stdout == data, "/big.bin differs through dfs -cat");
+
+    // The namenode restores three replicas on the three other datanodes.
+    let client = cluster.client(&superuser()).await.unwrap();
+    let others: Vec<usize> = (0..4).filter(|&i| i != victim).collect();
+    let took = wait_exact_replication(
+        &client,
+        &cluster,
+        &["/big.bin".to_string()],
+        3,
+        (&others, Some(victim)),
+    )
+    .await
+    .unwrap();
+    eprintln!("three replicas again {took:?} after cp");
     mount.unmount().unwrap();
 }

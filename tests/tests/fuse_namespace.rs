@@ -1,7 +1,8 @@
 //! Everyday file system operations on a real FUSE mount, each checked
 //! through the mount and through `cairn dfs`: rename, rm -r, mkdir -p,
 //! chmod, chown, ln -s, touch -d, truncate, append, an editor's save, a
-//! write into the middle (refused), another user's EACCES, and git.
+//! write into the middle (refused), another user's EACCES (and the write a
+//! supplementary group allows), and git.
 
 // Test code: an unwrap that fails is a failing test, with its message.
 #![allow(clippy::unwrap_used)]
@@ -9,8 +10,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use cairn_tests::fuse::{mounted_cluster, sh, sh_ok as ok};
-use cairn_tests::{MiniCluster, fuse_available, superuser, text};
+use cairn_tests::fuse::{mounted_cluster, mounted_cluster_with, sh, sh_ok as ok};
+use cairn_tests::{ClusterOptions, MiniCluster, fuse_available, superuser, text};
 
 /// `cairn dfs ARGS` as the superuser; its stdout.
 fn dfs(cluster: &MiniCluster, args: &[&str]) -> String {
@@ -18,6 +19,20 @@ fn dfs(cluster: &MiniCluster, args: &[&str]) -> String {
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "dfs {args:?}\n{stdout}\n{stderr}");
     stdout
+}
+
+/// The inode number of the ".." entry as `readdir` gives it (`ls -i`
+/// would stat "..", which the kernel resolves itself).
+fn dotdot_inode(dir: &str) -> u64 {
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::Mode;
+    let mut dir =
+        nix::dir::Dir::open(dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+    dir.iter()
+        .map(Result::unwrap)
+        .find(|entry| entry.file_name().to_bytes() == b"..")
+        .unwrap()
+        .ino()
 }
 
 fn dfs_fails(cluster: &MiniCluster, args: &[&str]) -> bool {
@@ -36,6 +51,14 @@ async fn namespace_operations_show_through_mount_and_cli() {
     ok(&format!("mkdir -p {m}/a/b/c"));
     assert!(Path::new(&format!("{m}/a/b/c")).is_dir());
     dfs(&cluster, &["-test", "-d", "/a/b/c"]);
+    // readdir's ".." is the parent's inode.
+    let dotdot = |dir: &str| dotdot_inode(&format!("{m}/{dir}"));
+    let ino = |path: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("{m}/{path}")).unwrap().ino()
+    };
+    assert_eq!(dotdot("a/b"), ino("a"));
+    assert_eq!(dotdot("a"), ino(""));
 
     // rename of a file, of a directory, and over an existing file.
     ok(&format!("echo one > {m}/a/f1 && mv {m}/a/f1 {m}/a/b/f2"));
@@ -44,6 +67,10 @@ async fn namespace_operations_show_through_mount_and_cli() {
     ok(&format!("mv {m}/a/b {m}/a/moved"));
     assert_eq!(ok(&format!("cat {m}/a/moved/f2")), "one\n");
     dfs(&cluster, &["-test", "-d", "/a/moved/c"]);
+    ok(&format!("mv {m}/a/moved/c {m}/c"));
+    assert_eq!(dotdot("c"), ino(""));
+    ok(&format!("mv {m}/c {m}/a/moved/c"));
+    assert_eq!(dotdot("a/moved/c"), ino("a/moved"));
     ok(&format!(
         "echo two > {m}/a/g && mv -f {m}/a/g {m}/a/moved/f2"
     ));
@@ -170,21 +197,8 @@ async fn another_local_user_without_write_permission_gets_eacces() {
         "chmod o+x {}",
         mount.path().parent().unwrap().display()
     ));
-    let as_nobody = |cmd: &str| {
-        Command::new("setpriv")
-            .args([
-                "--reuid=nobody",
-                "--regid=nogroup",
-                "--clear-groups",
-                "bash",
-                "-c",
-                cmd,
-            ])
-            .output()
-            .unwrap()
-    };
     // Reading is allowed (mode 755 / 644) ...
-    let read = as_nobody(&format!("cat {m}/private/f"));
+    let read = as_nobody("-", &format!("cat {m}/private/f"));
     assert!(read.status.success(), "{:?}", text(&read));
     assert_eq!(text(&read).0, "secret\n");
     // ... writing is not.
@@ -194,7 +208,7 @@ async fn another_local_user_without_write_permission_gets_eacces() {
         format!("mkdir {m}/private/d"),
         format!("rm {m}/private/f"),
     ] {
-        let out = as_nobody(&cmd);
+        let out = as_nobody("-", &cmd);
         assert!(!out.status.success(), "{cmd} succeeded");
         assert!(
             text(&out).1.contains("Permission denied"),
@@ -204,6 +218,73 @@ async fn another_local_user_without_write_permission_gets_eacces() {
     }
     assert_eq!(dfs(&cluster, &["-cat", "/private/f"]), "secret\n");
     assert!(dfs_fails(&cluster, &["-test", "-e", "/private/new"]));
+    mount.unmount().unwrap();
+}
+
+/// Runs `cmd` with bash as local user nobody, primary group nogroup, and
+/// the supplementary groups `groups` (setpriv's list: "100", or "-" for
+/// none).
+fn as_nobody(groups: &str, cmd: &str) -> std::process::Output {
+    let groups = if groups == "-" {
+        "--clear-groups".to_string()
+    } else {
+        format!("--groups={groups}")
+    };
+    Command::new("setpriv")
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            &groups,
+            "bash",
+            "-c",
+            cmd,
+        ])
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supplementary_group_gives_its_write_permission() {
+    if !fuse_available("a_supplementary_group_gives_its_write_permission") {
+        return;
+    }
+    // The namenode puts Cairn user nobody in group "users" (gid 100 here),
+    // as the local supplementary group below does.
+    let options = ClusterOptions {
+        datanodes: 1,
+        namenode_toml: "groups = { nobody = [\"users\"] }\n".to_string(),
+        ..Default::default()
+    };
+    let (cluster, _work, mount) = mounted_cluster_with(options, &["-o", "allow_other"])
+        .await
+        .unwrap();
+    let m = mount.path().display().to_string();
+    ok(&format!(
+        "mkdir {m}/shared && echo a > {m}/shared/f && chgrp users {m}/shared/f && chmod 664 {m}/shared/f"
+    ));
+    ok(&format!(
+        "chmod o+x {}",
+        mount.path().parent().unwrap().display()
+    ));
+    // Without the group: other's bits, read only.
+    let out = as_nobody("-", &format!("echo c >> {m}/shared/f"));
+    assert!(
+        text(&out).1.contains("Permission denied"),
+        "{:?}",
+        text(&out)
+    );
+    assert!(
+        !as_nobody("-", &format!("test -w {m}/shared/f"))
+            .status
+            .success()
+    );
+    // With "users" as a supplementary group (not the primary one): group bits.
+    let out = as_nobody(
+        "100",
+        &format!("test -w {m}/shared/f && echo b >> {m}/shared/f"),
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(dfs(&cluster, &["-cat", "/shared/f"]), "a\nb\n");
     mount.unmount().unwrap();
 }
 

@@ -1,0 +1,99 @@
+//! `fuse-seq`: sequential write and read of one file through a FUSE mount
+//! of a local three-datanode cluster, each beside the client library's own
+//! put and get of the same bytes (what `cairn dfs -put`/`-get` do) in the
+//! same run. The goal is issue 4's: the mount at 0.8× the CLI or better.
+//!
+//! The file read through the mount is the one the client put, never read
+//! through the mount before, so the kernel's page cache does not serve it;
+//! the datanodes' caches are warm for both reads alike.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::cluster::{BenchCluster, get_file, mb_per_s, put_file, write_random_file};
+use super::dfsio::mib;
+use super::fuse_mount::{BenchMount, fuse_missing};
+use super::report::{Goal, Report, Row};
+use crate::config::Settings;
+
+const REPLICATION: u32 = 3;
+/// The mount's goal against the CLI (issue 4).
+const GOAL: f64 = 0.8;
+
+pub async fn run(
+    settings: &Settings,
+    scratch: &Path,
+    size: u64,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    if fuse_missing("fuse-seq") {
+        return Ok(());
+    }
+    let source = scratch.join("source.bin");
+    eprintln!(
+        "fuse-seq: {} through a mount and through the client",
+        mib(size)
+    );
+    write_random_file(&source, size)?;
+    let bench = BenchCluster::start(settings, &scratch.join("cluster"), REPLICATION).await?;
+    let mount = BenchMount::start(&bench, &scratch.join("mnt")).await?;
+    let result = measure(&bench, mount.path(), &source, size).await;
+    mount.unmount().await?;
+    bench.shutdown().await?;
+    let (write, put, read, get) = result?;
+    for (measure, mount, cli, time) in [
+        ("write through the mount", write, "dfs -put", put),
+        ("read through the mount", read, "dfs -get", get),
+    ] {
+        report.push(
+            Row::new("fuse-seq", measure, mb_per_s(size, mount), "MB/s")
+                .baseline(cli, mb_per_s(size, time))
+                .goal(Goal::RatioAtLeast(GOAL)),
+        );
+    }
+    Ok(())
+}
+
+/// The times of: `cp` into the mount, the client's put, `cat` of the put
+/// file through the mount, the client's get.
+async fn measure(
+    bench: &BenchCluster,
+    mnt: &Path,
+    source: &Path,
+    size: u64,
+) -> anyhow::Result<(Duration, Duration, Duration, Duration)> {
+    bench.client.mkdirs("/bench", None).await?;
+    let put = put_file(&bench.client, source, "/bench/put.bin", REPLICATION).await?;
+    let (from, to) = (source.to_path_buf(), mnt.join("bench/fuse.bin"));
+    let write = blocking(move || {
+        let start = Instant::now();
+        std::fs::copy(&from, &to).with_context(|| format!("cannot copy into {}", to.display()))?;
+        Ok(start.elapsed())
+    })
+    .await?;
+    // The first get warms the datanodes' page cache for both reads.
+    get_file(&bench.client, "/bench/put.bin", size).await?;
+    let get = get_file(&bench.client, "/bench/put.bin", size).await?;
+    let through = mnt.join("bench/put.bin");
+    let read = blocking(move || {
+        let start = Instant::now();
+        let mut file = std::fs::File::open(&through)?;
+        let copied = std::io::copy(&mut file, &mut std::io::sink())?;
+        anyhow::ensure!(
+            copied == size,
+            "read {copied} bytes through the mount, expected {size}"
+        );
+        Ok(start.elapsed())
+    })
+    .await?;
+    Ok((write, put, read, get))
+}
+
+/// Runs file system calls on the mount off the runtime that serves it.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f).await?
+}
