@@ -47,6 +47,12 @@ pub const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 /// what they receive: larger frames on the write path measured slower.
 pub const MAX_FRAME_SIZE: u32 = 1024 * 1024;
 
+/// The S3 gateway's staging directory for uploads in progress (`/.cairn-s3`
+/// as a top-level name). Like HDFS's `/.reserved`, the namenode never lists
+/// it in `/`, so `dfs -ls /`, a mount of `/` and S3's ListBuckets do not show
+/// parts in progress, while the gateway still reaches it by its path.
+pub const S3_STAGING_DIR: &str = ".cairn-s3";
+
 /// Computes the chunk checksums of `data`, whose first byte sits at
 /// `offset_in_block`, appending one big-endian CRC32 per chunk to `out`.
 /// Chunks are aligned to the block's start, so when `offset_in_block` is not

@@ -4,7 +4,7 @@
 use cairn_proto::pb;
 
 use crate::error::{NamenodeError, Result};
-use crate::namespace::inode::{InodeId, InodeKind};
+use crate::namespace::inode::{InodeId, InodeKind, ROOT_INODE_ID};
 use crate::namespace::permission::{Access, FsAction, PermissionChecker};
 use crate::namesystem::Namesystem;
 
@@ -93,7 +93,8 @@ impl Namesystem {
         };
         let mut entries = Vec::new();
         let mut remaining = 0u32;
-        for (name, &child) in range {
+        let unlisted = |name: &str| id == ROOT_INODE_ID && name == cairn_proto::S3_STAGING_DIR;
+        for (name, &child) in range.filter(|(name, _)| !unlisted(name)) {
             if entries.len() < limit {
                 entries.push(self.file_status(child, name, req.need_location)?);
             } else {
