@@ -196,6 +196,10 @@ where
     F: Fn(Jobs) -> Fut,
     Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
 {
+    // Each phase starts with the previous one's data on disk: otherwise its
+    // writeback slows whichever phase comes second (measured: the S3 PUT
+    // after the direct one ran at a quarter of the speed it has alone).
+    tokio::task::spawn_blocking(nix::unistd::sync).await?;
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let tasks: Vec<_> = (0..workers)
