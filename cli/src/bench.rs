@@ -20,6 +20,9 @@ mod nn_memory;
 mod nn_ops;
 mod relay;
 mod report;
+mod s3_client;
+mod s3_large;
+mod s3_small;
 mod small_files;
 mod target;
 
@@ -77,6 +80,35 @@ pub enum BenchCommand {
     /// Create, stat and list empty files through a FUSE mount, beside the
     /// local disk.
     FuseMeta(FuseMetaArgs),
+    /// Large objects PUT and GET through the S3 gateway, beside the client
+    /// library on the same cluster.
+    S3Large(S3LargeArgs),
+    /// 4 KiB objects PUT and GET through the S3 gateway, beside the client
+    /// library on the same cluster.
+    S3Small(S3SmallArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct S3LargeArgs {
+    /// Bytes per object (e.g. 64m). Default: 64m, 8m with --quick.
+    #[arg(long, value_parser = human::parse_size)]
+    pub size: Option<u64>,
+    /// Objects, each PUT and then GET. Default: 16, 4 with --quick.
+    #[arg(long)]
+    pub objects: Option<u64>,
+    /// Concurrent clients (one connection each).
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct S3SmallArgs {
+    /// Objects of 4 KiB. Default: 5,000, 200 with --quick.
+    #[arg(long)]
+    pub objects: Option<u64>,
+    /// Concurrent clients (one connection each).
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
 }
 
 #[derive(Args, Debug)]
@@ -159,6 +191,9 @@ struct Sizes {
     nn_memory: u64,
     small_files: u64,
     fuse_meta: u64,
+    s3_large_size: u64,
+    s3_large_objects: u64,
+    s3_small: u64,
 }
 
 impl Sizes {
@@ -171,6 +206,9 @@ impl Sizes {
                 nn_memory: 10_000,
                 small_files: 300,
                 fuse_meta: 500,
+                s3_large_size: 8 << 20,
+                s3_large_objects: 4,
+                s3_small: 200,
             }
         } else {
             Sizes {
@@ -180,6 +218,9 @@ impl Sizes {
                 nn_memory: 1_000_000,
                 small_files: 100_000,
                 fuse_meta: 10_000,
+                s3_large_size: 64 << 20,
+                s3_large_objects: 16,
+                s3_small: 5_000,
             }
         }
     }
@@ -266,6 +307,15 @@ async fn run_all(
         BenchCommand::SmallFiles(SmallFilesArgs { files: None }),
         BenchCommand::FuseSeq(SizeArgs { size: None }),
         BenchCommand::FuseMeta(FuseMetaArgs { files: None }),
+        BenchCommand::S3Large(S3LargeArgs {
+            size: None,
+            objects: None,
+            clients: 4,
+        }),
+        BenchCommand::S3Small(S3SmallArgs {
+            objects: None,
+            clients: 16,
+        }),
     ];
     for command in commands {
         run_one(settings, scratch, sizes, command, report).await?;
@@ -333,6 +383,18 @@ async fn run_one(
         }
         BenchCommand::FuseMeta(a) => {
             fuse_meta::run(settings, dir, a.files.unwrap_or(sizes.fuse_meta), report).await
+        }
+        BenchCommand::S3Large(a) => {
+            let plan = s3_large::S3LargePlan {
+                size: a.size.unwrap_or(sizes.s3_large_size),
+                objects: a.objects.unwrap_or(sizes.s3_large_objects),
+                clients: a.clients,
+            };
+            s3_large::run(settings, dir, &plan, report).await
+        }
+        BenchCommand::S3Small(a) => {
+            let objects = a.objects.unwrap_or(sizes.s3_small);
+            s3_small::run(settings, dir, objects, a.clients, report).await
         }
     };
     result.context("benchmark failed")

@@ -41,3 +41,9 @@ pub const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 /// measured faster in `cairn bench dfsio`. Datanodes keep the default for
 /// what they receive: larger frames on the write path measured slower.
 pub const MAX_FRAME_SIZE: u32 = 1024 * 1024;
+
+/// The S3 gateway's staging directory for uploads in progress (`/.cairn-s3`
+/// as a top-level name). Like HDFS's `/.reserved`, the namenode never lists
+/// it in `/`, so `dfs -ls /`, a mount of `/` and S3's ListBuckets do not show
+/// parts in progress, while the gateway still reaches it by its path.
+pub const S3_STAGING_DIR: &str = ".cairn-s3";

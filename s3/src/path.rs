@@ -6,8 +6,9 @@ use s3s::S3ErrorCode;
 
 use crate::error::{GatewayError, Result, s3_err};
 
-/// The hidden directory where the gateway stages uploads: not a valid
-/// bucket name (a leading dot), so no listing of buckets shows it.
+/// The hidden directory where the gateway stages uploads: the namenode
+/// leaves it out of listings of `/` (see `cairn_proto::S3_STAGING_DIR`), and
+/// it is not a valid bucket name (a leading dot), so no S3 request reaches it.
 pub const STAGING_ROOT: &str = "/.cairn-s3";
 
 /// Bytes of a key S3 accepts.
@@ -141,6 +142,11 @@ mod tests {
         let long = "k".repeat(1025);
         let err = object_path("b1b", &long).unwrap_err().into_s3();
         assert_eq!(err.code(), &S3ErrorCode::KeyTooLongError);
+    }
+
+    #[test]
+    fn staging_is_the_directory_the_namenode_leaves_unlisted() {
+        assert_eq!(STAGING_ROOT, format!("/{}", cairn_proto::S3_STAGING_DIR));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 // Test code: an unwrap that fails is a failing test, with its message.
 #![allow(clippy::unwrap_used)]
 
+use cairn_tests::fuse::{fuse_available, sh_ok};
 use cairn_tests::{
     ClusterOptions, MiniCluster, S3Gateway, S3Key, random_bytes, sha256, superuser, text,
 };
@@ -140,6 +141,49 @@ async fn s3_and_cairn_dfs_see_the_same_files() {
         &["check", "shared", "from-cli.bin", &want[0], &want[1]],
     );
     assert_eq!(third.trim(), format!("\"{}\"", hex_md5(&longer)));
+}
+
+/// Parts of an upload in progress live in the gateway's staging folder
+/// `/.cairn-s3`, which no listing shows: not `cairn dfs -ls /`, not a mount
+/// of `/`, not S3 — while its own path still reaches it, as HDFS's
+/// `/.reserved` does.
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_in_progress_are_invisible() {
+    let cluster = cluster(1).await;
+    let gateway = cluster.start_s3(&[admin_key()]).unwrap();
+    let user = superuser();
+    let upload = run(&gateway, "interop.py", &["begin", "staged", "big.bin"]);
+    let upload = upload.trim();
+
+    let root = cluster.dfs(&user, &["-ls", "/"]);
+    let (root, _) = text(&root);
+    assert!(root.contains("/staged"), "{root}");
+    assert!(!root.contains(".cairn-s3"), "{root}");
+    let recursive = cluster.dfs(&user, &["-ls", "-R", "/"]);
+    let (recursive, _) = text(&recursive);
+    assert!(!recursive.contains(".cairn-s3"), "{recursive}");
+    run(
+        &gateway,
+        "interop.py",
+        &["unlisted", "staged", "big.bin", upload],
+    );
+    // The gateway (and an administrator who names it) still finds the part.
+    let staged = cluster.dfs(&user, &["-ls", "-R", "/.cairn-s3/uploads"]);
+    let (staged, _) = text(&staged);
+    assert!(
+        staged.contains(upload) && staged.contains("part-"),
+        "{staged}"
+    );
+
+    if fuse_available("uploads_in_progress_are_invisible (mount)") {
+        let work = tempfile::tempdir().unwrap();
+        let mnt = work.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        let mount = cluster.mount(&mnt).unwrap();
+        let listed = sh_ok(&format!("ls -A {}", mount.path().display()));
+        assert_eq!(listed.trim(), "staged", "a mount of / lists {listed:?}");
+        mount.unmount().unwrap();
+    }
 }
 
 fn hex_md5(data: &[u8]) -> String {

@@ -4,7 +4,7 @@
 use cairn_proto::pb;
 
 use crate::error::{NamenodeError, Result};
-use crate::namespace::inode::{InodeId, InodeKind};
+use crate::namespace::inode::{InodeId, InodeKind, ROOT_INODE_ID};
 use crate::namespace::permission::{Access, FsAction, PermissionChecker};
 use crate::namesystem::Namesystem;
 
@@ -87,8 +87,11 @@ impl Namesystem {
         let mut entries = Vec::new();
         let mut remaining = 0u32;
         for &child in self.dir.children_after(dir, &req.start_after) {
+            let name = &self.dir.inode(child)?.name;
+            if id == ROOT_INODE_ID && &**name == cairn_proto::S3_STAGING_DIR {
+                continue;
+            }
             if entries.len() < limit {
-                let name = &self.dir.inode(child)?.name;
                 entries.push(self.file_status(child, name, req.need_location)?);
             } else {
                 remaining += 1;

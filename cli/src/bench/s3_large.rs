@@ -1,0 +1,83 @@
+//! Large objects through the S3 gateway beside the client library: `objects`
+//! objects of `size` bytes, PUT then GET by several concurrent clients,
+//! first directly with `cairn-client` and then through the gateway, on the
+//! same cluster in the same run. Issue 5's goal: the gateway moves at least
+//! 0.8× the direct client's bytes per second.
+//!
+//! One datanode and replication 1: the cluster's own write path is then as
+//! fast as it gets, so what the ratio shows is the gateway's overhead (HTTP,
+//! body streaming, MD5 of the payload) rather than the pipeline's.
+
+use std::path::Path;
+
+use bytes::Bytes;
+
+use super::cluster::mb_per_s;
+use super::report::{Goal, Report, Row};
+use super::s3_client::{S3BenchCluster, measure};
+use crate::config::Settings;
+use crate::human;
+
+/// The piece size the direct client writes in (as `cairn dfs -put`).
+const DIRECT_PIECE: usize = 8 << 20;
+const DATANODES: u32 = 1;
+
+pub struct S3LargePlan {
+    pub size: u64,
+    pub objects: u64,
+    pub clients: usize,
+}
+
+pub async fn run(
+    settings: &Settings,
+    scratch: &Path,
+    plan: &S3LargePlan,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let S3LargePlan {
+        size,
+        objects,
+        clients,
+    } = *plan;
+    let what = format!("{}, {clients} clients", human::byte_desc(size));
+    eprintln!("s3-large: {objects} × {what}, direct then through S3");
+    let bench = S3BenchCluster::start(settings, &scratch.join("cluster"), DATANODES).await?;
+    let timings = measure(&bench, clients, objects, random_bytes(size), DIRECT_PIECE).await;
+    bench.shutdown().await?;
+    let timings = timings?;
+    let total = size * objects;
+    for (op, s3, direct, baseline) in [
+        (
+            "PUT",
+            timings.s3_put,
+            timings.direct_put,
+            "cairn-client put",
+        ),
+        (
+            "GET",
+            timings.s3_get,
+            timings.direct_get,
+            "cairn-client get",
+        ),
+    ] {
+        report.push(
+            Row::new(
+                "s3-large",
+                format!("{op} {what}"),
+                mb_per_s(total, s3),
+                "MB/s",
+            )
+            .baseline(baseline, mb_per_s(total, direct))
+            .goal(Goal::RatioAtLeast(0.8)),
+        );
+    }
+    Ok(())
+}
+
+/// `size` reproducible random bytes (incompressible, as real data is).
+fn random_bytes(size: u64) -> Bytes {
+    use rand::{RngCore, SeedableRng};
+    let mut data = vec![0u8; size as usize];
+    rand::rngs::StdRng::seed_from_u64(0x5300_ca1e).fill_bytes(&mut data);
+    Bytes::from(data)
+}
