@@ -39,7 +39,7 @@ impl OpenFile {
         self.reader
             .get_or_try_init(|| async {
                 let reader = self.client.open(&self.path).await?;
-                Ok(ReadAhead::new(reader))
+                Ok(ReadAhead::new(reader, &self.path))
             })
             .await
             .map_err(|e| to_errno("open", e))
