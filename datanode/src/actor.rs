@@ -262,6 +262,7 @@ impl BpServiceActor {
                 () = register_timer => Due::Register,
                 () = ctx.reports.wait(), if schedule.report_due.is_none() => Due::ReportQueued,
                 () = report_timer => Due::Report,
+                () = ctx.transfer_done.notified() => Due::TransferDone,
                 () = sleep_until(schedule.next_heartbeat) => Due::Heartbeat,
                 () = sleep_until(schedule.next_block_report) => Due::BlockReport,
             };
@@ -295,6 +296,13 @@ impl BpServiceActor {
                         return;
                     }
                 }
+            }
+            Due::TransferDone => {
+                // After the target's RECEIVED report has had time to reach
+                // the namenode, which then counts the stream as free.
+                let soon = Instant::now() + timing.incremental_report_delay + TRANSFER_FOLLOW_UP;
+                schedule.next_heartbeat = schedule.next_heartbeat.min(soon);
+                Ok(())
             }
             Due::ReportQueued => {
                 schedule.report_due = Some(Instant::now() + timing.incremental_report_delay);
@@ -352,9 +360,14 @@ impl BpServiceActor {
     }
 }
 
+/// How long after a transfer ends (beyond the incremental report delay)
+/// the next heartbeat goes out to fetch the next transfer.
+const TRANSFER_FOLLOW_UP: Duration = Duration::from_millis(50);
+
 /// What the actor's loop does next.
 enum Due {
     Register,
+    TransferDone,
     ReportQueued,
     Report,
     Heartbeat,

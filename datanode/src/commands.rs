@@ -56,6 +56,7 @@ fn transfer(ctx: &Arc<NodeContext>, command: pb::TransferCommand) {
             );
             ctx.mark_suspect(id);
         }
+        ctx.transfer_done.notify_one();
     });
 }
 

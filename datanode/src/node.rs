@@ -24,6 +24,9 @@ pub struct NodeContext {
     pub xfer_addr: String,
     /// What `/metrics` exports; the data path counts into it.
     pub metrics: DatanodeMetrics,
+    /// A re-replication transfer ended: the actor heartbeats soon, so the
+    /// namenode hands out the next one without waiting a whole interval.
+    pub transfer_done: tokio::sync::Notify,
     xceivers: AtomicU32,
     shutdown: watch::Receiver<bool>,
 }
@@ -42,6 +45,7 @@ impl NodeContext {
             scanner,
             xfer_addr,
             metrics: DatanodeMetrics::default(),
+            transfer_done: tokio::sync::Notify::new(),
             xceivers: AtomicU32::new(0),
             shutdown,
         }

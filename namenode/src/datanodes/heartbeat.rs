@@ -36,8 +36,22 @@ impl Namesystem {
     }
 
     pub fn heartbeat(&mut self, req: &pb::HeartbeatRequest) -> Result<Vec<pb::DatanodeCommand>> {
-        let idx = self.datanodes.heartbeat(req, Instant::now())?;
+        let now = Instant::now();
+        let idx = self.datanodes.heartbeat(req, now)?;
         let in_safe_mode = self.safemode.is_on();
+        // A node with nothing left to copy gets its next transfers in this
+        // reply rather than after the next monitor round: a datanode whose
+        // transfer ended heartbeats early for them (each round's work is
+        // bounded, so this stays cheap).
+        if !in_safe_mode
+            && self
+                .datanodes
+                .get(idx)
+                .is_some_and(|n| n.transfers.is_empty())
+        {
+            self.blocks
+                .compute_redundancy_work(&mut self.datanodes, &self.config, now, false);
+        }
         Ok(self.datanodes.take_commands(idx, in_safe_mode))
     }
 
