@@ -48,6 +48,7 @@ async fn objects_and_multipart_through_boto3() {
     let big = (BLOCK_SIZE + BLOCK_SIZE / 2).to_string();
     run(&gateway, "objects.py", &[&big, &BLOCK_SIZE.to_string()]);
     run(&gateway, "multipart.py", &[]);
+    run(&gateway, "part_number.py", &[]);
 
     // The objects are files of the namespace.
     let cat = cluster.dfs(&superuser(), &["-cat", "/data/docs/hello.txt"]);
@@ -234,4 +235,11 @@ fn s3_benchmarks_report_gateway_and_direct_figures() {
         }
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn virtual_hosted_style_addressing() {
+    let cluster = cluster(1).await;
+    let gateway = cluster.start_s3(&[admin_key()]).unwrap();
+    run(&gateway, "vhost.py", &[]);
 }
