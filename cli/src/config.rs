@@ -51,6 +51,9 @@ pub struct S3Section {
     pub secret_key: Option<String>,
     /// The Cairn user that anonymous reads of public-read buckets act as.
     pub anonymous_user: String,
+    /// Requests to `bucket.DOMAIN` address that bucket (virtual-hosted
+    /// style); empty: path-style only.
+    pub domain: String,
     /// More access keys, each acting as its own Cairn user.
     pub keys: Vec<S3KeySection>,
 }
@@ -62,6 +65,7 @@ impl Default for S3Section {
             access_key: None,
             secret_key: None,
             anonymous_user: "nobody".to_string(),
+            domain: "localhost".to_string(),
             keys: Vec::new(),
         }
     }

@@ -9,7 +9,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use cairn_s3::{AccessKey, GatewayOptions, S3Gateway};
+use cairn_s3::{AccessKey, BaseDomain, GatewayOptions, S3Gateway};
 use clap::Args;
 use rand::Rng;
 
@@ -43,9 +43,17 @@ pub struct S3Args {
         hide_env_values = true
     )]
     pub secret_key: Option<String>,
+    /// Requests to `BUCKET.DOMAIN:PORT` address BUCKET (virtual-hosted
+    /// style); "" turns it off. Default: the config file's `s3.domain`,
+    /// else localhost.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
 }
 
-pub async fn run(settings: Settings, args: S3Args) -> anyhow::Result<()> {
+pub async fn run(mut settings: Settings, args: S3Args) -> anyhow::Result<()> {
+    if let Some(domain) = args.domain {
+        settings.file.s3.domain = domain;
+    }
     let keys = configured_keys(&settings, args.access_key, args.secret_key)?;
     if keys.is_empty() {
         bail!(
@@ -85,6 +93,10 @@ pub async fn start(
         admin_user: settings.user.clone(),
         keys,
         anonymous_user: settings.file.s3.anonymous_user.clone(),
+        domain: match settings.file.s3.domain.as_str() {
+            "" => None,
+            domain => Some(BaseDomain::new(domain)?),
+        },
     };
     Ok(S3Gateway::start(options, listener).await?)
 }

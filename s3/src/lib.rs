@@ -14,6 +14,7 @@
 //! * `meta.rs`: ETags and headers in extended attributes;
 //! * `body.rs`: request bodies into files, file ranges into responses;
 //! * `auth.rs`: access keys to Cairn users, anonymous public-read;
+//! * `host.rs`: virtual-hosted-style addressing (`bucket.DOMAIN`);
 //! * `server.rs`: the HTTP loop, request ids, `/metrics` (`metrics.rs`);
 //! * `error.rs`: the one mapping to S3's error codes.
 
@@ -22,6 +23,7 @@ mod body;
 mod bucket;
 pub mod error;
 mod gateway;
+mod host;
 mod listing;
 mod meta;
 mod metrics;
@@ -42,6 +44,7 @@ use tokio::task::JoinHandle;
 pub use auth::{AccessKey, KeyStore, PUBLIC_READ};
 pub use error::GatewayError;
 pub use gateway::Gateway;
+pub use host::BaseDomain;
 pub use meta::ACL_XATTR;
 pub use path::is_valid_bucket_name;
 
@@ -57,6 +60,9 @@ pub struct GatewayOptions {
     pub keys: Vec<AccessKey>,
     /// The user anonymous reads of public-read buckets run as.
     pub anonymous_user: String,
+    /// Requests to `bucket.DOMAIN` address that bucket
+    /// (virtual-hosted-style); `None`: path-style only.
+    pub domain: Option<BaseDomain>,
 }
 
 /// A running gateway.
@@ -90,6 +96,9 @@ impl S3Gateway {
         let mut builder = S3ServiceBuilder::new(gateway);
         builder.set_auth(keys);
         builder.set_access(auth::PublicReadAccess { admin });
+        if let Some(domain) = options.domain {
+            builder.set_host(domain);
+        }
         let service = builder.build();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(listener, service, async move {

@@ -5,7 +5,11 @@
 //!   file changed by another path (an append, a truncate) is seen as stale;
 //! * `user.s3.meta`: the standard headers (Content-Type, Cache-Control, ...)
 //!   and the `x-amz-meta-*` pairs, as one JSON object, so that a PUT costs
-//!   one extra namenode call, not one per header.
+//!   one extra namenode call, not one per header;
+//! * `user.s3.parts`: for an object completed from a multipart upload, the
+//!   sizes of its parts in order (decimal, space-separated), so that a GET
+//!   or HEAD with `partNumber` can serve one part's bytes. It is trusted
+//!   only while the ETag stamp still describes the file.
 //!
 //! A file written by the CLI or the mount has neither: its ETag is the MD5
 //! of its bytes, computed on first need and cached in `user.s3.etag`.
@@ -22,6 +26,8 @@ pub const ETAG_XATTR: &str = "user.s3.etag";
 pub const META_XATTR: &str = "user.s3.meta";
 /// On a bucket's directory: `public-read` lets anonymous requests read it.
 pub const ACL_XATTR: &str = "user.s3.acl";
+/// On an object completed from a multipart upload: its part sizes.
+pub const PARTS_XATTR: &str = "user.s3.parts";
 /// On a directory: it was created as an S3 directory marker (`key/`).
 pub const DIR_MARKER_XATTR: &str = "user.s3.dir-marker";
 
@@ -106,6 +112,41 @@ impl StampedEtag {
 pub struct StoredMeta {
     pub etag: String,
     pub meta: ObjectMeta,
+    /// The part sizes of an object completed from a multipart upload
+    /// (`None` for any other object, or when the file changed since).
+    pub parts: Option<Vec<u64>>,
+}
+
+impl StoredMeta {
+    /// The bytes of part `number` (1-based) of an object of `length`
+    /// bytes, and how many parts it has; `None` when it has fewer. An
+    /// object not completed from a multipart upload is one part.
+    pub fn part_range(&self, number: u32, length: u64) -> Option<(std::ops::Range<u64>, usize)> {
+        let Some(parts) = &self.parts else {
+            return (number == 1).then_some((0..length, 1));
+        };
+        let index = usize::try_from(number).ok()?.checked_sub(1)?;
+        let size = *parts.get(index)?;
+        let start: u64 = parts.iter().take(index).sum();
+        Some((start..start + size, parts.len()))
+    }
+}
+
+/// The value of [`PARTS_XATTR`] for these part sizes.
+pub fn encode_parts(sizes: &[u64]) -> String {
+    let text: Vec<String> = sizes.iter().map(u64::to_string).collect();
+    text.join(" ")
+}
+
+/// The part sizes in a [`PARTS_XATTR`] value, if they add up to `length`.
+fn decode_parts(value: &[u8], length: u64) -> Option<Vec<u64>> {
+    let sizes = std::str::from_utf8(value)
+        .ok()?
+        .split(' ')
+        .map(|s| s.parse().ok())
+        .collect::<Option<Vec<u64>>>()?;
+    let total = sizes.iter().try_fold(0u64, |sum, s| sum.checked_add(*s))?;
+    (total == length && !sizes.is_empty()).then_some(sizes)
 }
 
 /// Writes the ETag stamp and (when there is any) the headers of a new file.
@@ -134,16 +175,20 @@ pub async fn load(client: &DfsClient, path: &str, status: &FileStatus) -> Result
     let xattrs = client.get_xattrs(path).await?;
     let mut etag = None;
     let mut meta = ObjectMeta::default();
+    let mut parts = None;
     for (name, value) in &xattrs {
         match name.as_str() {
             ETAG_XATTR => etag = StampedEtag::decode(value).filter(|e| e.matches(status)),
             META_XATTR => meta = ObjectMeta::from_xattr(value),
+            PARTS_XATTR => parts = decode_parts(value, status.length),
             _ => {}
         }
     }
     let etag = match etag {
         Some(stamped) => stamped.etag,
         None => {
+            // Changed since it was completed: no longer made of those parts.
+            parts = None;
             let etag = compute_etag(client, path).await?;
             let stamped = StampedEtag::for_status(etag.clone(), status);
             // Only the file's writers may cache it; for others it is
@@ -162,7 +207,7 @@ pub async fn load(client: &DfsClient, path: &str, status: &FileStatus) -> Result
             etag
         }
     };
-    Ok(StoredMeta { etag, meta })
+    Ok(StoredMeta { etag, meta, parts })
 }
 
 /// The MD5 of a whole file, in hex: the ETag of a file that was not put
@@ -210,6 +255,27 @@ mod tests {
         };
         assert!(!decoded.matches(&appended));
         assert!(StampedEtag::decode(b"garbage").is_none());
+    }
+
+    #[test]
+    fn part_ranges_follow_the_recorded_sizes() {
+        let stored = |parts| StoredMeta {
+            etag: String::new(),
+            meta: ObjectMeta::default(),
+            parts,
+        };
+        let sizes = decode_parts(encode_parts(&[5, 5, 2]).as_bytes(), 12);
+        let multipart = stored(sizes);
+        assert_eq!(multipart.part_range(1, 12), Some((0..5, 3)));
+        assert_eq!(multipart.part_range(3, 12), Some((10..12, 3)));
+        assert_eq!(multipart.part_range(4, 12), None);
+        assert_eq!(multipart.part_range(0, 12), None);
+        let single = stored(None);
+        assert_eq!(single.part_range(1, 7), Some((0..7, 1)));
+        assert_eq!(single.part_range(2, 7), None);
+        // Sizes that do not add up to the file's length are not trusted.
+        assert_eq!(decode_parts(b"5 5", 12), None);
+        assert_eq!(decode_parts(b"", 0), None);
     }
 
     #[test]

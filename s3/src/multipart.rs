@@ -68,7 +68,7 @@ fn part_number_of(name: &str) -> Option<i32> {
     name.strip_prefix("part-")?.parse().ok()
 }
 
-fn check_part_number(number: i32) -> S3Result<()> {
+pub(crate) fn check_part_number(number: i32) -> S3Result<()> {
     if !(1..=MAX_PART_NUMBER).contains(&number) {
         return Err(s3_err(
             S3ErrorCode::InvalidArgument,
@@ -319,6 +319,17 @@ impl Gateway {
                 .await
                 .map_err(GatewayError::from)?;
         }
+        // Kept for a GET or HEAD of one part (`partNumber`).
+        let sizes: Vec<u64> = chosen.iter().map(|(_, len, _)| *len).collect();
+        client
+            .set_xattr(
+                &target,
+                meta::PARTS_XATTR,
+                meta::encode_parts(&sizes).as_bytes(),
+                XAttrSetFlag::XattrCreateOrReplace,
+            )
+            .await
+            .map_err(GatewayError::from)?;
         let etags: Vec<String> = chosen.into_iter().map(|(_, _, etag)| etag).collect();
         let etag = meta::multipart_etag(&etags);
         commit_staged(&client, &target, &op, &etag, &upload.info.meta).await?;

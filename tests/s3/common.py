@@ -14,17 +14,18 @@ from botocore.exceptions import ClientError
 ENDPOINT = os.environ["S3_ENDPOINT"]
 
 
-def client(access=None, secret=None, **config):
-    """A boto3 S3 client for the gateway, path-style, signed with SigV4."""
+def client(access=None, secret=None, endpoint=ENDPOINT, addressing="path", **config):
+    """A boto3 S3 client for the gateway, path-style unless `addressing`
+    says otherwise, signed with SigV4."""
     return boto3.client(
         "s3",
-        endpoint_url=ENDPOINT,
+        endpoint_url=endpoint,
         aws_access_key_id=access or os.environ["S3_ACCESS_KEY"],
         aws_secret_access_key=secret or os.environ["S3_SECRET_KEY"],
         region_name="us-east-1",
         config=Config(
             signature_version="s3v4",
-            s3={"addressing_style": "path"},
+            s3={"addressing_style": addressing},
             retries={"max_attempts": 1},
             **config,
         ),

@@ -48,6 +48,7 @@ async fn objects_and_multipart_through_boto3() {
     let big = (BLOCK_SIZE + BLOCK_SIZE / 2).to_string();
     run(&gateway, "objects.py", &[&big, &BLOCK_SIZE.to_string()]);
     run(&gateway, "multipart.py", &[]);
+    run(&gateway, "part_number.py", &[]);
 
     // The objects are files of the namespace.
     let cat = cluster.dfs(&superuser(), &["-cat", "/data/docs/hello.txt"]);
@@ -203,4 +204,42 @@ fn hex_md5(data: &[u8]) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// `cairn bench s3-large` and `s3-small` run end to end at their quick
+/// size and report the gateway beside the direct client. Only that they
+/// work is checked: the figures are for people (BENCHMARKS.md).
+#[test]
+fn s3_benchmarks_report_gateway_and_direct_figures() {
+    for (bench, unit) in [("s3-large", "MB/s"), ("s3-small", "ops/s")] {
+        let dir = tempfile::tempdir().unwrap();
+        let output = std::process::Command::new(cairn_tests::cairn_bin())
+            .args(["bench", "--quick", "--json", "--dir"])
+            .arg(dir.path())
+            .arg(bench)
+            .env_remove("CAIRN_CONFIG")
+            .output()
+            .unwrap();
+        let (out, err) = text(&output);
+        assert!(output.status.success(), "{out}{err}");
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let rows = report["rows"].as_array().unwrap();
+        for op in ["PUT", "GET"] {
+            let row = rows
+                .iter()
+                .find(|r| r["bench"] == bench && r["measure"].as_str().unwrap().starts_with(op))
+                .unwrap_or_else(|| panic!("no {bench} {op} row in {out}"));
+            assert_eq!(row["unit"], unit, "{row}");
+            assert!(row["value"].as_f64().unwrap() > 0.0, "{row}");
+            assert!(row["baseline_value"].as_f64().unwrap() > 0.0, "{row}");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn virtual_hosted_style_addressing() {
+    let cluster = cluster(1).await;
+    let gateway = cluster.start_s3(&[admin_key()]).unwrap();
+    run(&gateway, "vhost.py", &[]);
 }

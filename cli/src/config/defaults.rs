@@ -276,6 +276,13 @@ const KEYS: &[(&str, &str, Kind, &str)] = &[
     ),
     (
         "s3",
+        "domain",
+        Kind::Plain,
+        "Virtual-hosted-style requests: http://BUCKET.DOMAIN:PORT/KEY addresses BUCKET\n\
+         (path-style, http://HOST:PORT/BUCKET/KEY, always works). \"\" turns it off.",
+    ),
+    (
+        "s3",
         "keys",
         Kind::Example(
             "[{ access-key = \"AKIABOB\", secret-key = \"bob-secret\", user = \"bob\" }]",
