@@ -74,6 +74,16 @@ impl Default for ClusterOptions {
     }
 }
 
+impl ClusterOptions {
+    /// `datanodes` datanodes, everything else default.
+    pub fn with_datanodes(datanodes: usize) -> Self {
+        Self {
+            datanodes,
+            ..Default::default()
+        }
+    }
+}
+
 /// One daemon process and where its output goes.
 struct Daemon {
     child: Child,
@@ -159,6 +169,14 @@ impl MiniCluster {
         }
         cluster.wait_active().await?;
         Ok(cluster)
+    }
+
+    /// [`MiniCluster::start`] and a client of the superuser: how most
+    /// tests begin.
+    pub async fn start_with_superuser(options: ClusterOptions) -> Result<(MiniCluster, DfsClient)> {
+        let cluster = Self::start(options).await?;
+        let client = cluster.client(&superuser()).await?;
+        Ok((cluster, client))
     }
 
     pub fn dir(&self) -> &Path {
