@@ -56,7 +56,10 @@ pub fn spawn_http(
 }
 
 async fn metrics(State(ctx): Ctx) -> impl IntoResponse {
-    let text = ctx.node.metrics.render(&ctx.node.dataset);
+    let text = ctx
+        .node
+        .metrics
+        .render(&ctx.node.dataset, &ctx.node.scanner.status());
     (
         [(
             http::header::CONTENT_TYPE,

@@ -3,8 +3,11 @@
 //! and pipeline errors, and the replicas and space of the volumes (read
 //! from the dataset at each scrape).
 //!
-//! The block scanner adds its progress through [`DatanodeMetrics::scanner`]
-//! (`cairn_scanner_*`), registered with the rest.
+//! The block scanner's progress (`cairn_scanner_*`) is read at each scrape
+//! from the scanner's own [`VolumeScanStatus`] counts, its one source of
+//! truth, so the two can never disagree.
+
+use std::sync::atomic::Ordering;
 
 use cairn_proto::rpc_metrics::RpcMetrics;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,21 +17,31 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::dataset::FsDataset;
+use crate::scanner::VolumeScanStatus;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabel {
     state: &'static str,
 }
 
-/// The block scanner's progress, for its own loop to update.
-#[derive(Clone, Default)]
-pub struct ScannerMetrics {
-    /// Replicas verified since the datanode started.
-    pub blocks_scanned: Counter,
-    /// Bytes verified since the datanode started.
-    pub bytes_scanned: Counter,
-    /// Corrupt replicas found.
-    pub corrupt_found: Counter,
+/// The block scanner's counters, set from its status at each scrape.
+#[derive(Default)]
+struct ScannerCounters {
+    blocks_scanned: Counter,
+    bytes_scanned: Counter,
+    corrupt_found: Counter,
+}
+
+impl ScannerCounters {
+    /// Copies the scanner's totals over all volumes; they only grow, so the
+    /// counters stay monotonic.
+    fn set(&self, status: &[VolumeScanStatus]) {
+        let sum = |f: fn(&VolumeScanStatus) -> u64| status.iter().map(f).sum::<u64>();
+        let store = |c: &Counter, v: u64| c.inner().store(v, Ordering::Relaxed);
+        store(&self.blocks_scanned, sum(|s| s.blocks_scanned));
+        store(&self.bytes_scanned, sum(|s| s.bytes_scanned));
+        store(&self.corrupt_found, sum(|s| s.corrupt_found));
+    }
 }
 
 /// Every metric of one datanode. Counters are cheap clones of shared
@@ -40,7 +53,7 @@ pub struct DatanodeMetrics {
     pub bytes_written: Counter,
     pub checksum_errors: Counter,
     pub pipeline_errors: Counter,
-    pub scanner: ScannerMetrics,
+    scanner: ScannerCounters,
     replicas: Gauge,
     capacity: Family<StateLabel, Gauge>,
     volumes: Family<StateLabel, Gauge>,
@@ -76,7 +89,7 @@ impl Default for DatanodeMetrics {
             "cairn_datanode_pipeline_errors",
             "Write pipelines that failed here or downstream of here",
         );
-        let scanner = ScannerMetrics::default();
+        let scanner = ScannerCounters::default();
         registry.register(
             "cairn_scanner_blocks_scanned",
             "Replicas the block scanner verified",
@@ -135,8 +148,10 @@ impl std::fmt::Debug for DatanodeMetrics {
 }
 
 impl DatanodeMetrics {
-    /// The text exposition format, with the gauges read from `dataset`.
-    pub fn render(&self, dataset: &FsDataset) -> String {
+    /// The text exposition format, with the gauges read from `dataset` and
+    /// the scanner's counters from its per-volume `scanner` status.
+    pub fn render(&self, dataset: &FsDataset, scanner: &[VolumeScanStatus]) -> String {
+        self.scanner.set(scanner);
         let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         let usage = dataset.usage();
         self.replicas.set(to_i64(dataset.len() as u64));
@@ -162,5 +177,34 @@ impl DatanodeMetrics {
             tracing::warn!("cannot encode the metrics: {e}");
         }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn volume(blocks: u64, bytes: u64, corrupt: u64) -> VolumeScanStatus {
+        VolumeScanStatus {
+            volume: std::path::PathBuf::from("/data"),
+            blocks_scanned: blocks,
+            bytes_scanned: bytes,
+            corrupt_found: corrupt,
+            pass_blocks: 0,
+            pass_scanned: 0,
+            full_scans: 0,
+            last_full_scan: None,
+        }
+    }
+
+    #[test]
+    fn scanner_counters_are_the_sum_of_the_volumes_status() {
+        let counters = ScannerCounters::default();
+        counters.set(&[volume(3, 3000, 1), volume(2, 500, 0)]);
+        assert_eq!(counters.blocks_scanned.get(), 5);
+        assert_eq!(counters.bytes_scanned.get(), 3500);
+        assert_eq!(counters.corrupt_found.get(), 1);
+        counters.set(&[volume(4, 4000, 1), volume(2, 500, 0)]);
+        assert_eq!(counters.blocks_scanned.get(), 6);
     }
 }

@@ -154,6 +154,14 @@ impl BlockScanner {
             .collect()
     }
 
+    /// Replicas verified on all volumes since the datanode started.
+    pub fn blocks_scanned(&self) -> u64 {
+        self.volumes
+            .iter()
+            .map(|v| v.status.lock().blocks_scanned)
+            .sum()
+    }
+
     /// Has the replica of `block_id` verified before anything else on its
     /// volume (HDFS's markSuspectBlock).
     pub fn mark_suspect(&self, dataset: &FsDataset, block_id: u64) {
@@ -350,7 +358,6 @@ impl VolumeScanner {
             match piece {
                 Piece::Verified(bytes) => {
                     self.state.status.lock().bytes_scanned += bytes;
-                    self.ctx.metrics.scanner.bytes_scanned.inc_by(bytes);
                     let pause = self.throttle.record(bytes, Instant::now());
                     if !pause.is_zero() {
                         tokio::time::sleep(pause).await;
@@ -361,20 +368,16 @@ impl VolumeScanner {
                 Piece::Corrupt { offset, reason } => break Verdict::Corrupt { offset, reason },
             }
         };
-        let metrics = &self.ctx.metrics.scanner;
         let mut status = self.state.status.lock();
         match verdict {
             Verdict::Healthy => {
                 status.blocks_scanned += 1;
-                metrics.blocks_scanned.inc();
                 self.state.found_corrupt.lock().remove(&block_id);
             }
             Verdict::Changed => {}
             Verdict::Corrupt { offset, reason } => {
                 status.blocks_scanned += 1;
                 status.corrupt_found += 1;
-                metrics.blocks_scanned.inc();
-                metrics.corrupt_found.inc();
                 warn!(
                     block_id,
                     generation_stamp = block.generation_stamp,

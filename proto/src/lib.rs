@@ -12,6 +12,7 @@
 
 pub mod checksum;
 pub mod config_value;
+pub mod daemon_args;
 pub mod error;
 pub mod html;
 pub mod identity;

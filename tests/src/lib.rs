@@ -14,6 +14,7 @@ use anyhow::{Context, Result, bail};
 
 pub mod replicas;
 use cairn_client::{ClientConfig, DatanodeReportType, DfsClient, SafeModeAction};
+use cairn_proto::daemon_args;
 
 pub mod fuse;
 pub use fuse::{Mount, fuse_available, is_mounted};
@@ -70,6 +71,16 @@ impl Default for ClusterOptions {
             datanodes: 3,
             namenode_toml: String::new(),
             datanode_toml: String::new(),
+        }
+    }
+}
+
+impl ClusterOptions {
+    /// `datanodes` datanodes, everything else default.
+    pub fn with_datanodes(datanodes: usize) -> Self {
+        Self {
+            datanodes,
+            ..Default::default()
         }
     }
 }
@@ -161,6 +172,14 @@ impl MiniCluster {
         Ok(cluster)
     }
 
+    /// [`MiniCluster::start`] and a client of the superuser: how most
+    /// tests begin.
+    pub async fn start_with_superuser(options: ClusterOptions) -> Result<(MiniCluster, DfsClient)> {
+        let cluster = Self::start(options).await?;
+        let client = cluster.client(&superuser()).await?;
+        Ok((cluster, client))
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
@@ -222,11 +241,12 @@ impl MiniCluster {
         Ok(DfsClient::connect(ClientConfig::new(self.nn_addr.clone(), user)).await?)
     }
 
-    fn spawn(&self, name: &str, args: &[&str]) -> Result<Daemon> {
+    fn spawn<S: AsRef<std::ffi::OsStr>>(&self, name: &str, args: &[S]) -> Result<Daemon> {
         let stdout = self.dir.path().join(format!("{name}.out"));
         let stderr = self.dir.path().join(format!("{name}.log"));
         let child = self
-            .command(args)
+            .command(&[])
+            .args(args)
             .env("RUST_LOG", "info")
             .stdout(fs::File::create(&stdout)?)
             .stderr(
@@ -271,16 +291,7 @@ impl MiniCluster {
     }
 
     fn start_namenode_at(&mut self, addr: &str) -> Result<()> {
-        let mut daemon = self.spawn(
-            "namenode",
-            &[
-                "namenode",
-                "--rpc-address",
-                addr,
-                "--http-address",
-                "127.0.0.1:0",
-            ],
-        )?;
+        let mut daemon = self.spawn("namenode", &daemon_args::namenode(addr))?;
         self.nn_addr = Self::wait_listening(&mut daemon, "the namenode")?;
         let out = fs::read_to_string(&daemon.stdout).unwrap_or_default();
         self.nn_http = out
@@ -313,16 +324,7 @@ impl MiniCluster {
     pub fn start_namenode_expecting_failure(&mut self) -> Result<String> {
         self.kill_namenode();
         let addr = self.nn_addr.clone();
-        let mut daemon = self.spawn(
-            "namenode",
-            &[
-                "namenode",
-                "--rpc-address",
-                &addr,
-                "--http-address",
-                "127.0.0.1:0",
-            ],
-        )?;
+        let mut daemon = self.spawn("namenode", &daemon_args::namenode(&addr))?;
         match Self::wait_listening(&mut daemon, "the namenode") {
             Ok(_) => {
                 self.namenode = Some(daemon);
@@ -337,21 +339,8 @@ impl MiniCluster {
     }
 
     pub fn start_datanode(&mut self, i: usize) -> Result<()> {
-        let dir = self.datanode_dir(i);
-        let addr = self.dn_addrs[i].clone();
-        let dir_arg = dir.display().to_string();
-        let mut daemon = self.spawn(
-            &format!("datanode{i}"),
-            &[
-                "datanode",
-                "--data-dir",
-                &dir_arg,
-                "--address",
-                &addr,
-                "--http-address",
-                "127.0.0.1:0",
-            ],
-        )?;
+        let args = daemon_args::datanode(&self.datanode_dir(i), &self.dn_addrs[i], None);
+        let mut daemon = self.spawn(&format!("datanode{i}"), &args)?;
         self.dn_addrs[i] = Self::wait_listening(&mut daemon, &format!("datanode {i}"))?;
         self.datanodes[i] = Some(daemon);
         Ok(())
@@ -370,19 +359,8 @@ impl MiniCluster {
     /// returns everything it printed. Fails if it is still running after
     /// the start timeout.
     pub fn datanode_expecting_failure(&self, data_dir: &Path) -> Result<String> {
-        let dir_arg = data_dir.display().to_string();
-        let mut daemon = self.spawn(
-            "refused-datanode",
-            &[
-                "datanode",
-                "--data-dir",
-                &dir_arg,
-                "--address",
-                "127.0.0.1:0",
-                "--http-address",
-                "127.0.0.1:0",
-            ],
-        )?;
+        let args = daemon_args::datanode(data_dir, "127.0.0.1:0", None);
+        let mut daemon = self.spawn("refused-datanode", &args)?;
         let deadline = Instant::now() + START_TIMEOUT;
         while daemon.child.try_wait()?.is_none() {
             if Instant::now() > deadline {

@@ -42,14 +42,13 @@ async fn write(
 async fn scanner_finds_flipped_bytes_and_fsck_shows_corrupt_blocks() {
     // Four datanodes: one spare to take the replacement, since a node that
     // still holds the corrupt replica is not a target for the block.
-    let cluster = MiniCluster::start(ClusterOptions {
+    let (cluster, client) = MiniCluster::start_with_superuser(ClusterOptions {
         datanodes: 4,
         datanode_toml: "scan-period = \"2s\"\nscanner-bandwidth = \"64MiB\"\n".into(),
         ..Default::default()
     })
     .await
     .unwrap();
-    let client = cluster.client(&superuser()).await.unwrap();
 
     // Replication 3: a byte flipped in one replica, and nobody reads it.
     let data = random_bytes(2 * 1024 * 1024 + 5, 21);

@@ -56,14 +56,13 @@ async fn until_locations(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_replica_is_replaced_after_namenode_and_datanode_restarts() {
-    let mut cluster = MiniCluster::start(ClusterOptions {
+    let (mut cluster, client) = MiniCluster::start_with_superuser(ClusterOptions {
         datanodes: 3,
         datanode_toml: "scan-period = \"1h\"\nscanner-bandwidth = \"64MiB\"\n".into(),
         ..Default::default()
     })
     .await
     .unwrap();
-    let client = cluster.client(&superuser()).await.unwrap();
     let data = random_bytes(1_500_000, 31);
     let mut writer = client
         .create(

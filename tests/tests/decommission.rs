@@ -70,13 +70,10 @@ async fn replicas_elsewhere(client: &DfsClient, addr: &str) -> Vec<usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decommission_drains_a_node_without_failing_reads() {
-    let mut cluster = MiniCluster::start(ClusterOptions {
-        datanodes: 4,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let client = cluster.client(&superuser()).await.unwrap();
+    let (mut cluster, client) =
+        MiniCluster::start_with_superuser(ClusterOptions::with_datanodes(4))
+            .await
+            .unwrap();
     let mut contents = Vec::new();
     for i in 0..FILES {
         let data = random_bytes(2 * 1024 * 1024 + 1000 * i, i as u64);

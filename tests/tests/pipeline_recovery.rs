@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use cairn_client::{CreateOptions, DfsClient};
 use cairn_tests::replicas::{block_replicas, datanode_index, wait_exact_replication};
-use cairn_tests::{ClusterOptions, MiniCluster, random_bytes, superuser};
+use cairn_tests::{ClusterOptions, MiniCluster, random_bytes};
 
 const MIB: usize = 1024 * 1024;
 const TOTAL: usize = 300 * MIB;
@@ -36,13 +36,10 @@ async fn read_sha256(client: &DfsClient, path: &str) -> (usize, String) {
 /// Writes 300 MiB to /big.bin, SIGKILLing the datanode at `position` of
 /// the pipeline of the block being written once 100 MiB are in.
 async fn write_killing(position: usize) {
-    let mut cluster = MiniCluster::start(ClusterOptions {
-        datanodes: 4,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let client = cluster.client(&superuser()).await.unwrap();
+    let (mut cluster, client) =
+        MiniCluster::start_with_superuser(ClusterOptions::with_datanodes(4))
+            .await
+            .unwrap();
     // 1 MiB of random bytes repeated with a counter, so every block differs
     // without holding 300 MiB twice.
     let unit = random_bytes(MIB, 41);

@@ -11,19 +11,16 @@ use std::time::{Duration, Instant};
 
 use cairn_client::CreateOptions;
 use cairn_tests::replicas::{block_replicas, read_file, wait_exact_replication};
-use cairn_tests::{ClusterOptions, MiniCluster, random_bytes, sha256, superuser};
+use cairn_tests::{ClusterOptions, MiniCluster, random_bytes, sha256};
 
 const FILES: usize = 50;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_datanode_blocks_are_copied_back_and_excess_removed_on_return() {
-    let mut cluster = MiniCluster::start(ClusterOptions {
-        datanodes: 4,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let client = cluster.client(&superuser()).await.unwrap();
+    let (mut cluster, client) =
+        MiniCluster::start_with_superuser(ClusterOptions::with_datanodes(4))
+            .await
+            .unwrap();
     let mut paths = Vec::new();
     let mut contents = Vec::new();
     for i in 0..FILES {

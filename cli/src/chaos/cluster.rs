@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use cairn_proto::daemon_args;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use rand::Rng;
@@ -174,12 +175,13 @@ impl LocalCluster {
         command
     }
 
-    fn spawn(&self, name: &str, args: &[&str]) -> Result<Daemon> {
+    fn spawn(&self, name: &str, args: &[String]) -> Result<Daemon> {
         let logs = self.dir.join("logs");
         let stdout = logs.join(format!("{name}.out"));
         let stderr = logs.join(format!("{name}.log"));
         let child = self
-            .command(args)
+            .command(&[])
+            .args(args)
             .stdout(std::fs::File::create(&stdout)?)
             .stderr(
                 std::fs::OpenOptions::new()
@@ -196,16 +198,7 @@ impl LocalCluster {
     /// and waits until it listens.
     pub async fn start_namenode(&mut self) -> Result<()> {
         let addr = self.nn_addr.clone();
-        let mut daemon = self.spawn(
-            "namenode",
-            &[
-                "namenode",
-                "--rpc-address",
-                &addr,
-                "--http-address",
-                "127.0.0.1:0",
-            ],
-        )?;
+        let mut daemon = self.spawn("namenode", &daemon_args::namenode(&addr))?;
         self.nn_addr = daemon.listening("the namenode").await?;
         self.namenode = Some(daemon);
         Ok(())
@@ -221,23 +214,12 @@ impl LocalCluster {
     /// Starts datanode `i` without waiting for it: while the namenode is
     /// down a datanode only listens once it could register.
     pub fn start_datanode(&mut self, i: usize) -> Result<()> {
-        let data_dir = self.datanode_dir(i).display().to_string();
-        let addr = self.dn_addrs[i].clone();
-        let nn = self.nn_addr.clone();
-        let daemon = self.spawn(
-            &format!("datanode{i}"),
-            &[
-                "datanode",
-                "--data-dir",
-                &data_dir,
-                "--address",
-                &addr,
-                "--namenode",
-                &nn,
-                "--http-address",
-                "127.0.0.1:0",
-            ],
-        )?;
+        let args = daemon_args::datanode(
+            &self.datanode_dir(i),
+            &self.dn_addrs[i],
+            Some(&self.nn_addr),
+        );
+        let daemon = self.spawn(&format!("datanode{i}"), &args)?;
         self.datanodes[i] = Some(daemon);
         self.paused[i] = false;
         Ok(())

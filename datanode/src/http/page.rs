@@ -19,7 +19,7 @@ pub(crate) async fn page(State(ctx): Ctx) -> Html<String> {
     let dataset = &ctx.node.dataset;
     let volumes = dataset.volume_reports();
     let replicas = dataset.replicas_sorted(LISTED_REPLICAS);
-    let scanned = ctx.node.metrics.scanner.blocks_scanned.get();
+    let scanned = ctx.node.scanner.blocks_scanned();
     Html(render(
         &ctx.datanode_uuid,
         &ctx.node.xfer_addr,
