@@ -36,6 +36,7 @@ pub fn execute(
             }
             Command::Recover(r) => recover(ctx, r),
             Command::Reregister(_) => follow_up.reregister = true,
+            Command::Verify(v) => v.blocks.iter().for_each(|b| ctx.mark_suspect(b.id)),
         }
     }
     follow_up

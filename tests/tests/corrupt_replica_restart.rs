@@ -92,8 +92,9 @@ async fn corrupt_replica_is_replaced_after_namenode_and_datanode_restarts() {
     )
     .unwrap();
 
-    // Readers never see the flip; one of them runs into it, and the
-    // replica is reported (3 datanodes, replication 3: nowhere to copy it).
+    // Readers never see the flip; one of them runs into it and reports it,
+    // and the namenode has the victim verify the replica, so its scanner
+    // finds it (3 datanodes, replication 3: nowhere to copy it yet).
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         assert_eq!(sha256(&read_all(&client, PATH).await), sha256(&data));

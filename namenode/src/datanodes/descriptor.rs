@@ -43,6 +43,8 @@ pub struct DatanodeDescriptor {
     pub excess: HashSet<BlockId>,
     /// Transfers to carry out, sent in the next heartbeat reply.
     pub transfers: Vec<pb::TransferCommand>,
+    /// Replicas a client found corrupt, for the node to verify itself.
+    pub verify: Vec<pb::Block>,
     /// Replicas to settle at a new length and generation stamp.
     pub recover: BTreeMap<BlockId, pb::RecoverBlockCommand>,
     /// Blocks this node was chosen as a target for and has not reported
@@ -82,6 +84,7 @@ impl DatanodeDescriptor {
             invalidate: BTreeMap::new(),
             excess: HashSet::new(),
             transfers: Vec::new(),
+            verify: Vec::new(),
             recover: BTreeMap::new(),
             blocks_scheduled: 0,
             block_report_received: false,

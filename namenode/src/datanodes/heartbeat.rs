@@ -124,6 +124,9 @@ impl Namesystem {
                         block.id,
                         "reported bad by a client",
                     );
+                    if let Some(node) = self.datanodes.get_mut(idx) {
+                        node.verify.push(*block);
+                    }
                 }
             }
         }

@@ -136,6 +136,13 @@ impl DatanodeManager {
                 command: Some(Command::Recover(c)),
             })
             .collect();
+        if !node.verify.is_empty() {
+            out.push(pb::DatanodeCommand {
+                command: Some(Command::Verify(pb::VerifyCommand {
+                    blocks: std::mem::take(&mut node.verify),
+                })),
+            });
+        }
         if in_safe_mode {
             return out;
         }
