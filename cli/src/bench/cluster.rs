@@ -73,7 +73,22 @@ pub struct BenchCluster {
 }
 
 impl BenchCluster {
+    /// A cluster whose client writes Cairn's default checksum type.
     pub async fn start(
+        settings: &Settings,
+        dir: &Path,
+        datanodes: u32,
+    ) -> anyhow::Result<BenchCluster> {
+        Self::start_with_checksum(
+            settings,
+            dir,
+            datanodes,
+            cairn_proto::ChecksumType::default(),
+        )
+        .await
+    }
+
+    pub async fn start_with_checksum(
         settings: &Settings,
         dir: &Path,
         datanodes: u32,

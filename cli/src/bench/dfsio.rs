@@ -88,7 +88,9 @@ pub async fn measure(
         Workload::Read => {
             let dir = scratch_dir(Some(scratch), "cluster-")?;
             let size = std::fs::metadata(source)?.len();
-            let bench = BenchCluster::start(settings, dir.path(), REPLICATION, checksum).await?;
+            let bench =
+                BenchCluster::start_with_checksum(settings, dir.path(), REPLICATION, checksum)
+                    .await?;
             put_file(&bench.client, source, "/bench/dfsio", REPLICATION).await?;
             // The first read warms the page cache, as a re-read finds it.
             get_file(&bench.client, "/bench/dfsio", size).await?;
@@ -139,7 +141,7 @@ async fn put_on_cluster(
     source: &Path,
     checksum: ChecksumType,
 ) -> anyhow::Result<Duration> {
-    let bench = BenchCluster::start(settings, dir, REPLICATION, checksum).await?;
+    let bench = BenchCluster::start_with_checksum(settings, dir, REPLICATION, checksum).await?;
     let time = put_file(&bench.client, source, "/bench/dfsio", REPLICATION).await?;
     bench.shutdown().await?;
     Ok(time)

@@ -32,13 +32,7 @@ pub async fn run(
         return Ok(());
     }
     eprintln!("fuse-meta: create, stat and list {files} empty files through a mount and on disk");
-    let bench = BenchCluster::start(
-        settings,
-        &scratch.join("cluster"),
-        REPLICATION,
-        cairn_proto::ChecksumType::default(),
-    )
-    .await?;
+    let bench = BenchCluster::start(settings, &scratch.join("cluster"), REPLICATION).await?;
     let mount = BenchMount::start(&bench, &scratch.join("mnt")).await?;
     let tree = mount.path().join("meta");
     let result = tokio::task::spawn_blocking(move || run_tree(&tree, files)).await;

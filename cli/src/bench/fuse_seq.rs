@@ -38,13 +38,7 @@ pub async fn run(
         mib(size)
     );
     write_random_file(&source, size)?;
-    let bench = BenchCluster::start(
-        settings,
-        &scratch.join("cluster"),
-        REPLICATION,
-        cairn_proto::ChecksumType::default(),
-    )
-    .await?;
+    let bench = BenchCluster::start(settings, &scratch.join("cluster"), REPLICATION).await?;
     let mount = BenchMount::start(&bench, &scratch.join("mnt")).await?;
     let result = measure(&bench, mount.path(), &source, size).await;
     mount.unmount().await?;

@@ -46,13 +46,7 @@ impl S3BenchCluster {
     /// Starts `datanodes` datanodes (replication as many) and a gateway on
     /// an ephemeral port of 127.0.0.1, acting as the settings' user.
     pub async fn start(settings: &Settings, dir: &Path, datanodes: u32) -> anyhow::Result<Self> {
-        let bench = BenchCluster::start(
-            settings,
-            dir,
-            datanodes,
-            cairn_proto::ChecksumType::default(),
-        )
-        .await?;
+        let bench = BenchCluster::start(settings, dir, datanodes).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let key = AccessKey {
             access_key: ACCESS_KEY.to_string(),

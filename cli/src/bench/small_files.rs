@@ -28,13 +28,7 @@ pub async fn run(
     files: u64,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let bench = BenchCluster::start(
-        settings,
-        &scratch.join("cluster"),
-        REPLICATION,
-        cairn_proto::ChecksumType::default(),
-    )
-    .await?;
+    let bench = BenchCluster::start(settings, &scratch.join("cluster"), REPLICATION).await?;
     eprintln!("small-files: {files} × 1 KiB, {CONCURRENCY} writers then {CONCURRENCY} readers");
     let client = bench.client.clone();
     for j in 0..files.div_ceil(FAN_OUT) {
