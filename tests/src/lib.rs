@@ -338,10 +338,23 @@ impl MiniCluster {
         }
     }
 
+    /// Starts datanode `i` on the port it had, as a restarted datanode
+    /// does; if another process took that port meanwhile (an outgoing
+    /// connection's ephemeral port can be any free one), on a new port: a
+    /// datanode is known by its uuid, not its address.
     pub fn start_datanode(&mut self, i: usize) -> Result<()> {
+        let what = format!("datanode {i}");
         let args = daemon_args::datanode(&self.datanode_dir(i), &self.dn_addrs[i], None);
         let mut daemon = self.spawn(&format!("datanode{i}"), &args)?;
-        self.dn_addrs[i] = Self::wait_listening(&mut daemon, &format!("datanode {i}"))?;
+        let addr = match Self::wait_listening(&mut daemon, &what) {
+            Err(e) if format!("{e:#}").contains("Address already in use") => {
+                let args = daemon_args::datanode(&self.datanode_dir(i), "127.0.0.1:0", None);
+                daemon = self.spawn(&format!("datanode{i}"), &args)?;
+                Self::wait_listening(&mut daemon, &what)?
+            }
+            other => other?,
+        };
+        self.dn_addrs[i] = addr;
         self.datanodes[i] = Some(daemon);
         Ok(())
     }
