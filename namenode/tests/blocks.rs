@@ -33,6 +33,15 @@ async fn command<T>(dn: &mut FakeDatanode, what: &str, pick: impl Fn(&Command) -
     found.unwrap_or_else(|| panic!("no {what} command for {}", dn.uuid))
 }
 
+/// Registers datanodes `dn-1` … `dn-N`, listening on ports 1 … N.
+async fn register_datanodes(nn: std::net::SocketAddr, n: u32) -> Vec<FakeDatanode> {
+    let mut dns = Vec::new();
+    for port in 1..=n {
+        dns.push(FakeDatanode::register(nn, &format!("dn-{port}"), port).await);
+    }
+    dns
+}
+
 async fn safe_mode(c: &mut Client) -> pb::SetSafeModeResponse {
     c.set_safe_mode(pb::SetSafeModeRequest {
         action: pb::SafeModeAction::SafemodeGet as i32,
@@ -180,10 +189,7 @@ async fn add_block_places_replicas_on_distinct_nodes_across_racks() {
     }
     let nn = start(cfg).await;
     let mut c = client(nn.local_addr(), SUPERUSER).await;
-    let mut dns = Vec::new();
-    for port in 1..=4 {
-        dns.push(FakeDatanode::register(nn.local_addr(), &format!("dn-{port}"), port).await);
-    }
+    let mut dns = register_datanodes(nn.local_addr(), 4).await;
     let rack = |uuid: &str| {
         if uuid == "dn-1" || uuid == "dn-2" {
             "/r1"
@@ -391,10 +397,7 @@ async fn replication_monitor_transfers_and_invalidates() {
     let dir = tempfile::tempdir().unwrap();
     let nn = start(config(dir.path())).await;
     let mut c = client(nn.local_addr(), SUPERUSER).await;
-    let mut dns = Vec::new();
-    for port in 1..=4 {
-        dns.push(FakeDatanode::register(nn.local_addr(), &format!("dn-{port}"), port).await);
-    }
+    let mut dns = register_datanodes(nn.local_addr(), 4).await;
     let block = write_file(&mut c, &mut dns, "/r", 1000, 1).await;
     let locs = c
         .get_block_locations(pb::GetBlockLocationsRequest {
@@ -506,10 +509,7 @@ async fn corrupt_replica_is_replaced_then_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let nn = start(config(dir.path())).await;
     let mut c = client(nn.local_addr(), SUPERUSER).await;
-    let mut dns = Vec::new();
-    for port in 1..=3 {
-        dns.push(FakeDatanode::register(nn.local_addr(), &format!("dn-{port}"), port).await);
-    }
+    let mut dns = register_datanodes(nn.local_addr(), 3).await;
     let block = write_file(&mut c, &mut dns, "/c", 10, 2).await;
     let lb = c
         .get_block_locations(pb::GetBlockLocationsRequest {
@@ -596,10 +596,7 @@ async fn dead_datanode_replicas_are_rereplicated() {
     })
     .await;
     let mut c = client(nn.local_addr(), SUPERUSER).await;
-    let mut dns = Vec::new();
-    for port in 1..=3 {
-        dns.push(FakeDatanode::register(nn.local_addr(), &format!("dn-{port}"), port).await);
-    }
+    let mut dns = register_datanodes(nn.local_addr(), 3).await;
     let block = write_file(&mut c, &mut dns, "/d", 10, 2).await;
     let holders: Vec<String> = c
         .get_block_locations(pb::GetBlockLocationsRequest {
@@ -714,10 +711,7 @@ async fn pipeline_recovery_and_abandoned_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let nn = start(config(dir.path())).await;
     let mut c = client(nn.local_addr(), SUPERUSER).await;
-    let mut dns = Vec::new();
-    for port in 1..=3 {
-        dns.push(FakeDatanode::register(nn.local_addr(), &format!("dn-{port}"), port).await);
-    }
+    let mut dns = register_datanodes(nn.local_addr(), 3).await;
     let st = c
         .create(create_req("/p", "DFSClient_p"))
         .await
@@ -860,11 +854,9 @@ async fn close_recovery_of_the_previous_block_and_its_stale_replica() {
     let dir = tempfile::tempdir().unwrap();
     let nn = start(config(dir.path())).await;
     let mut c = client(nn.local_addr(), SUPERUSER).await;
-    let mut dns = Vec::new();
-    for port in 1..=4 {
-        let mut dn = FakeDatanode::register(nn.local_addr(), &format!("dn-{port}"), port).await;
+    let mut dns = register_datanodes(nn.local_addr(), 4).await;
+    for dn in &mut dns {
         dn.heartbeat().await.unwrap();
-        dns.push(dn);
     }
     let st = c
         .create(create_req("/q", "DFSClient_q"))
@@ -984,11 +976,9 @@ async fn close_recovery_keeps_the_committed_length() {
     let dir = tempfile::tempdir().unwrap();
     let nn = start(config(dir.path())).await;
     let mut c = client(nn.local_addr(), SUPERUSER).await;
-    let mut dns = Vec::new();
-    for port in 1..=3 {
-        let mut dn = FakeDatanode::register(nn.local_addr(), &format!("dn-{port}"), port).await;
+    let mut dns = register_datanodes(nn.local_addr(), 3).await;
+    for dn in &mut dns {
         dn.heartbeat().await.unwrap();
-        dns.push(dn);
     }
     let st = c
         .create(create_req("/c", "DFSClient_c"))

@@ -142,7 +142,7 @@ impl Gateway {
                         format!("The requested range is not satisfiable (object size {length})"),
                     )
                 })?;
-                let header = format!("bytes {}-{}/{length}", r.start, r.end - 1);
+                let header = content_range(&r, length);
                 (r, Some(header))
             }
         };
@@ -488,6 +488,12 @@ struct SelectedPart {
     parts_count: Option<i32>,
 }
 
+/// A `Content-Range` header for the non-empty byte `range` of an object of
+/// `length` bytes.
+fn content_range(range: &std::ops::Range<u64>, length: u64) -> String {
+    format!("bytes {}-{}/{length}", range.start, range.end - 1)
+}
+
 /// Part `number` of `found` (of `length` bytes): S3's InvalidArgument for
 /// a number outside 1..=10000, InvalidPartNumber (416) past the last part.
 fn select_part(found: &Found, number: i32, length: u64) -> S3Result<SelectedPart> {
@@ -501,11 +507,9 @@ fn select_part(found: &Found, number: i32, length: u64) -> S3Result<SelectedPart
         err.set_status_code(hyper::http::StatusCode::RANGE_NOT_SATISFIABLE);
         return Err(err);
     };
-    let content_range =
-        (!range.is_empty()).then(|| format!("bytes {}-{}/{length}", range.start, range.end - 1));
     Ok(SelectedPart {
+        content_range: (!range.is_empty()).then(|| content_range(&range, length)),
         range,
-        content_range,
         parts_count: found
             .stored
             .parts
