@@ -173,10 +173,22 @@ pub async fn store(
 /// its bytes, cached for next time when the caller may write the file.
 pub async fn load(client: &DfsClient, path: &str, status: &FileStatus) -> Result<StoredMeta> {
     let xattrs = client.get_xattrs(path).await?;
+    from_xattrs(client, path, status, &xattrs).await
+}
+
+/// As [`load`], from the file's xattrs fetched by the caller (a GET asks
+/// for them at the same time as it opens the file: one namenode round
+/// trip less per object).
+pub async fn from_xattrs(
+    client: &DfsClient,
+    path: &str,
+    status: &FileStatus,
+    xattrs: &[(String, Vec<u8>)],
+) -> Result<StoredMeta> {
     let mut etag = None;
     let mut meta = ObjectMeta::default();
     let mut parts = None;
-    for (name, value) in &xattrs {
+    for (name, value) in xattrs {
         match name.as_str() {
             ETAG_XATTR => etag = StampedEtag::decode(value).filter(|e| e.matches(status)),
             META_XATTR => meta = ObjectMeta::from_xattr(value),

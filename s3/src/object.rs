@@ -3,7 +3,7 @@
 //! first and are renamed into place once complete and verified, so a
 //! reader never sees half an object and a failed PUT leaves nothing.
 
-use cairn_client::{DfsClient, ErrorKind, FileStatus, FileType};
+use cairn_client::{DfsClient, ErrorKind, FileReader, FileStatus, FileType};
 use s3s::dto::*;
 use s3s::{S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -119,7 +119,19 @@ impl Gateway {
         let client = self.client(&req)?;
         let input = req.input;
         let op = object_path(&input.bucket, &input.key)?;
-        let (found, length) = find_for_read(&client, &op, &conditions!(input)).await?;
+        let (found, length, reader) = if op.is_dir_marker {
+            let (found, length) = find_for_read(&client, &op, &conditions!(input)).await?;
+            (found, length, None)
+        } else {
+            let (found, reader) = open_object(&client, &op).await?;
+            check_conditions(
+                &found.stored.etag,
+                found.status.modification_time_ms,
+                &conditions!(input),
+            )?;
+            let length = found.status.length;
+            (found, length, Some(reader))
+        };
         let part = match input.part_number {
             Some(_) if input.range.is_some() => {
                 return Err(s3_err(
@@ -146,12 +158,9 @@ impl Gateway {
                 (r, Some(header))
             }
         };
-        let body = if range.is_empty() {
-            None
-        } else {
-            let reader = client.open(&op.path).await.map_err(GatewayError::from)?;
-            Some(body::stream_range(reader, range.clone()))
-        };
+        let body = reader
+            .filter(|_| !range.is_empty())
+            .map(|reader| body::stream_range(reader, range.clone()));
         let output = object_output!(GetObjectOutput, found, {
             body: body,
             content_length: i64::try_from(range.end - range.start).ok(),
@@ -306,39 +315,81 @@ pub(crate) fn copy_source(source: &CopySource) -> S3Result<(&str, &str)> {
 }
 
 /// Looks an object up: NoSuchKey (or NoSuchBucket) when there is none, a
-/// directory marker only for a key ending in `/`.
+/// directory marker only for a key ending in `/`. An object's status and
+/// xattrs are asked for at the same time.
 pub(crate) async fn find_object(client: &DfsClient, op: &ObjectPath) -> S3Result<Found> {
-    let status = match client.get_file_info(&op.path).await {
-        Ok(status) => status,
-        // "a/b" where "a" is a file: no such key either.
-        Err(err) if err.kind() == ErrorKind::NotADirectory => None,
-        Err(err) => return Err(GatewayError::from(err).into_s3()),
-    };
     let is_dir = |s: &FileStatus| s.file_type == FileType::Directory as i32;
-    match status {
-        Some(status) if op.is_dir_marker && is_dir(&status) => Ok(Found {
-            status,
-            stored: StoredMeta {
-                etag: EMPTY_MD5.to_string(),
-                meta: ObjectMeta::default(),
-                parts: None,
-            },
-        }),
-        Some(status) if !op.is_dir_marker && !is_dir(&status) => {
-            let stored = meta::load(client, &op.path, &status)
+    if op.is_dir_marker {
+        return match file_status(client, op).await? {
+            Some(status) if is_dir(&status) => Ok(Found {
+                status,
+                stored: StoredMeta {
+                    etag: EMPTY_MD5.to_string(),
+                    meta: ObjectMeta::default(),
+                    parts: None,
+                },
+            }),
+            _ => Err(no_such_key(client, op).await),
+        };
+    }
+    let (status, xattrs) = tokio::join!(file_status(client, op), client.get_xattrs(&op.path));
+    match status? {
+        Some(status) if !is_dir(&status) => {
+            let xattrs = xattrs.map_err(|e| GatewayError::from(e).into_s3())?;
+            let stored = meta::from_xattrs(client, &op.path, &status, &xattrs)
                 .await
                 .map_err(GatewayError::into_s3)?;
             Ok(Found { status, stored })
         }
-        _ => {
-            require_bucket(client, &op.bucket).await?;
-            Err(s3_err(
-                S3ErrorCode::NoSuchKey,
-                format!("The specified key does not exist: {}", op.key),
-            )
-            .into())
-        }
+        _ => Err(no_such_key(client, op).await),
     }
+}
+
+/// Opens an object (not a directory marker) for a GET, asking for its
+/// xattrs at the same time: two namenode round trips in all (status with
+/// block locations, and xattrs), as a direct open, rather than four.
+async fn open_object(client: &DfsClient, op: &ObjectPath) -> S3Result<(Found, FileReader)> {
+    let (opened, xattrs) = tokio::join!(client.open(&op.path), client.get_xattrs(&op.path));
+    let reader = match opened {
+        Ok(reader) => reader,
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::NotFound | ErrorKind::NotADirectory | ErrorKind::IsADirectory
+            ) =>
+        {
+            return Err(no_such_key(client, op).await);
+        }
+        Err(err) => return Err(GatewayError::from(err).into_s3()),
+    };
+    let status = reader.status().clone();
+    let xattrs = xattrs.map_err(|e| GatewayError::from(e).into_s3())?;
+    let stored = meta::from_xattrs(client, &op.path, &status, &xattrs)
+        .await
+        .map_err(GatewayError::into_s3)?;
+    Ok((Found { status, stored }, reader))
+}
+
+/// The status at an object's path; `None` when there is nothing there, also
+/// when a parent is a file ("a/b" where "a" is an object).
+async fn file_status(client: &DfsClient, op: &ObjectPath) -> S3Result<Option<FileStatus>> {
+    match client.get_file_info(&op.path).await {
+        Ok(status) => Ok(status),
+        Err(err) if err.kind() == ErrorKind::NotADirectory => Ok(None),
+        Err(err) => Err(GatewayError::from(err).into_s3()),
+    }
+}
+
+/// NoSuchKey for `op`, or NoSuchBucket when its bucket is missing too.
+async fn no_such_key(client: &DfsClient, op: &ObjectPath) -> s3s::S3Error {
+    if let Err(err) = require_bucket(client, &op.bucket).await {
+        return err;
+    }
+    s3_err(
+        S3ErrorCode::NoSuchKey,
+        format!("The specified key does not exist: {}", op.key),
+    )
+    .into_s3()
 }
 
 /// Stamps the staged file with its ETag and headers and renames it onto

@@ -47,6 +47,12 @@ pub async fn run(
             accepted = listener.accept() => accepted?,
             () = &mut shutdown => return Ok(()),
         };
+        // Without it a response whose headers and body go out in separate
+        // writes (every streamed GET) waits for the client's delayed ACK:
+        // Nagle's algorithm, 40 ms per small object.
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, error = %err, "TCP_NODELAY not set");
+        }
         let state = Arc::clone(&state);
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(Arc::clone(&state), req));
