@@ -886,6 +886,9 @@ impl fuser::Filesystem for CairnFs {
         let Some(name) = name.to_str().map(str::to_string) else {
             return reply.error(Errno::NO_XATTR);
         };
+        if !xattr::kept_by_namenode(&name) {
+            return reply.error(Errno::NO_XATTR);
+        }
         self.xattr_read(req, reply, move |client, reply| async move {
             xattr::get(&client, &inode_path(ino), &name, size, reply).await
         });
