@@ -15,7 +15,7 @@ use bytes::Bytes;
 use cairn_client::{CreateOptions, DfsClient, ErrorKind, FileStatus, FileType as CairnFileType};
 use fuser::{
     AccessFlags, BsdFileFlags, Errno, FileAttr, FileHandle, FopenFlags, Generation, INodeNo,
-    InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr,
+    InitFlags, KernelConfig, LockOwner, Notifier, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr,
     ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
     ReplyWrite, ReplyXattr, Request, SessionUnmounter, TimeOrNow, WriteFlags,
 };
@@ -29,6 +29,7 @@ use crate::error::{errno_of, to_errno};
 use crate::handles::{HandleTable, OpenFile};
 use crate::inode::{self, BLOCK_SIZE, Parents, child_path, inode_path};
 use crate::options::MountOptions;
+use crate::page_cache::CachedVersions;
 use crate::users::UserMap;
 use crate::writer::{self, WriteQueue, WrittenSizes};
 use crate::xattr;
@@ -48,10 +49,14 @@ pub struct MountState {
     options: MountOptions,
     pub handles: HandleTable,
     sizes: Arc<WrittenSizes>,
+    /// Which files' cached pages the kernel may keep at open.
+    cached: CachedVersions,
     parents: Parents,
     /// fuser's own unmount, taken by whichever end comes first: fuser would
     /// otherwise unmount again when the session ends, after someone else did.
     unmounter: Mutex<Option<SessionUnmounter>>,
+    /// Tells the kernel to drop what it cached.
+    notifier: Mutex<Option<Notifier>>,
 }
 
 impl MountState {
@@ -64,8 +69,28 @@ impl MountState {
             options,
             handles: HandleTable::default(),
             sizes: Arc::default(),
+            cached: CachedVersions::default(),
             parents: Parents::default(),
             unmounter: Mutex::default(),
+            notifier: Mutex::default(),
+        }
+    }
+
+    pub fn set_notifier(&self, notifier: Notifier) {
+        *self.notifier.lock() = Some(notifier);
+    }
+
+    /// Makes the kernel ask for `ino`'s attributes again before it trusts
+    /// its length, so that an open sees the length the namenode has now
+    /// rather than one cached up to `attr_ttl` ago (close-to-open). Only
+    /// the attributes: no page lock is taken, so an open may call it.
+    fn drop_cached_attributes(&self, ino: INodeNo) {
+        let notifier = self.notifier.lock().clone();
+        if let Some(notifier) = notifier
+            && let Err(err) = notifier.inval_inode(ino, -1, 0)
+        {
+            // The kernel has no such inode cached: nothing to drop.
+            tracing::trace!(ino = ino.0, error = %err, "attributes not dropped");
         }
     }
 
@@ -278,6 +303,11 @@ impl fuser::Filesystem for CairnFs {
     fn destroy(&mut self) {
         self.state.forget_mount();
         let _ = self.ended.send(true);
+    }
+
+    /// The kernel dropped the inode, and its cached pages with it.
+    fn forget(&self, _req: &Request, ino: INodeNo, _nlookup: u64) {
+        self.state.cached.forget(ino.0);
     }
 
     fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
@@ -582,11 +612,23 @@ impl fuser::Filesystem for CairnFs {
                         Arc::clone(&state.sizes),
                     )
                 });
-                Ok(state.handles.add_file(OpenFile::new(client, path, writes)))
+                let keep_cache = if write {
+                    state.cached.open_for_write(ino.0);
+                    false
+                } else {
+                    let written_here = state.sizes.get(ino.0).is_some();
+                    state.cached.open_for_read(&status, written_here)
+                };
+                if !keep_cache {
+                    state.drop_cached_attributes(ino);
+                }
+                let fh = state.handles.add_file(OpenFile::new(client, path, writes));
+                Ok((fh, keep_cache))
             }
             .await;
             match result {
-                Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+                Ok((fh, true)) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_KEEP_CACHE),
+                Ok((fh, false)) => reply.opened(FileHandle(fh), FopenFlags::empty()),
                 Err(errno) => reply.error(errno),
             }
         });
@@ -632,6 +674,7 @@ impl fuser::Filesystem for CairnFs {
                     append,
                     Arc::clone(&state.sizes),
                 );
+                state.cached.open_for_write(status.inode_id);
                 let fh = state
                     .handles
                     .add_file(OpenFile::new(client, file_path, Some(writes)));
@@ -715,7 +758,7 @@ impl fuser::Filesystem for CairnFs {
     fn release(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         fh: FileHandle,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
@@ -723,6 +766,9 @@ impl fuser::Filesystem for CairnFs {
         reply: ReplyEmpty,
     ) {
         let file = self.state.handles.remove_file(fh.0);
+        if file.is_some() {
+            self.state.cached.close(ino.0);
+        }
         self.queue_op(file, reply, |queue| async move { queue.release().await });
     }
 
@@ -840,6 +886,9 @@ impl fuser::Filesystem for CairnFs {
         let Some(name) = name.to_str().map(str::to_string) else {
             return reply.error(Errno::NO_XATTR);
         };
+        if !xattr::kept_by_namenode(&name) {
+            return reply.error(Errno::NO_XATTR);
+        }
         self.xattr_read(req, reply, move |client, reply| async move {
             xattr::get(&client, &inode_path(ino), &name, size, reply).await
         });

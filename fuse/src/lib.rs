@@ -8,6 +8,8 @@
 //!   are `/.reserved/.inodes/<id>`, attributes come from `FileStatus`.
 //! * `writer.rs` — one ordered write queue per handle open for writing.
 //! * `read_ahead.rs` — sequential reads served from chunks fetched ahead.
+//! * `page_cache.rs` — a file unchanged since it was last read keeps its
+//!   pages in the kernel's cache at open (close-to-open stays whole).
 //! * `dir.rs` — directory listings paged from the namenode.
 //! * `xattr.rs`, `access.rs`, `users.rs` (uid ↔ Cairn user names),
 //!   `options.rs` (`-o ro,allow_other,...`), `error.rs` (errno mapping).
@@ -26,6 +28,7 @@ mod filesystem;
 mod handles;
 mod inode;
 mod options;
+mod page_cache;
 mod read_ahead;
 mod session;
 mod users;

@@ -120,6 +120,7 @@ impl Mount {
                 source,
             })?;
         state.set_unmounter(session.unmount_callable());
+        state.set_notifier(session.notifier());
         let (done_tx, session_done) = oneshot::channel();
         // A plain thread, not the runtime's blocking pool: if a process
         // still holds a file of the mount open after the unmount, the

@@ -10,7 +10,11 @@ use fuser::{Errno, ReplyXattr};
 
 use crate::error::to_errno;
 
-fn kept_by_namenode(name: &str) -> bool {
+/// Whether the namenode keeps xattr `name`. One that it does not is
+/// answered at once, on fuser's own thread (no task, no thread hand-off):
+/// the kernel's `security.capability` request before every write is a
+/// round trip to the mount that the write waits for.
+pub fn kept_by_namenode(name: &str) -> bool {
     !(name.starts_with("security.") || name.starts_with("system."))
 }
 
@@ -27,10 +31,8 @@ fn reply_value(reply: ReplyXattr, size: u32, value: &[u8]) {
     }
 }
 
+/// Xattr `name`, one the namenode keeps ([`kept_by_namenode`]).
 pub async fn get(client: &DfsClient, path: &str, name: &str, size: u32, reply: ReplyXattr) {
-    if !kept_by_namenode(name) {
-        return reply.error(Errno::NO_XATTR);
-    }
     match client.get_xattr(path, name).await {
         Ok(Some(value)) => reply_value(reply, size, &value),
         Ok(None) => reply.error(Errno::NO_XATTR),

@@ -44,7 +44,7 @@ async fn namespace_operations_show_through_mount_and_cli() {
     if !fuse_available("namespace_operations_show_through_mount_and_cli") {
         return;
     }
-    let (cluster, _work, mount) = mounted_cluster(1, &[]).await.unwrap();
+    let (cluster, work, mount) = mounted_cluster(1, &[]).await.unwrap();
     let m = mount.path().display().to_string();
 
     // mkdir -p, and the inode number is the namenode's inode id.
@@ -151,6 +151,41 @@ async fn namespace_operations_show_through_mount_and_cli() {
         text(&out)
     );
     assert_eq!(dfs(&cluster, &["-cat", "/doc.txt"]), "final\n");
+
+    // Close-to-open with the kernel's page cache: a file read again,
+    // unchanged, keeps its cached pages; a change by another client shows
+    // at the next open, also one that leaves the length as it was.
+    let numbers = ok("seq 1 2000");
+    ok(&format!("seq 1 2000 > {m}/cached"));
+    let reads = |want: &str| {
+        for _ in 0..2 {
+            let got = ok(&format!("cat {m}/cached"));
+            assert!(
+                got == want,
+                "read {} bytes ending {:?}, expected {} ending {:?}",
+                got.len(),
+                &got[got.len().saturating_sub(12)..],
+                want.len(),
+                &want[want.len().saturating_sub(12)..]
+            );
+        }
+    };
+    reads(&numbers);
+    let more = work.path().join("more.txt");
+    std::fs::write(&more, "more\n").unwrap();
+    dfs(
+        &cluster,
+        &["-appendToFile", more.to_str().unwrap(), "/cached"],
+    );
+    reads(&format!("{numbers}more\n"));
+    let cut = (numbers.len()).to_string();
+    dfs(&cluster, &["-truncate", "-w", &cut, "/cached"]);
+    std::fs::write(&more, "MORE\n").unwrap();
+    dfs(
+        &cluster,
+        &["-appendToFile", more.to_str().unwrap(), "/cached"],
+    );
+    reads(&format!("{numbers}MORE\n"));
 
     // rm -r, and rmdir/unlink errors.
     let out = sh(&format!("rmdir {m}/a"));
