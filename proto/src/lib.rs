@@ -18,6 +18,7 @@ pub mod html;
 pub mod identity;
 pub mod rpc_metrics;
 pub mod webhdfs;
+pub mod write_block;
 
 pub use checksum::{BYTES_PER_CHECKSUM, CHECKSUM_SIZE, ChecksumType};
 pub use error::{ErrorKind, RpcError};
