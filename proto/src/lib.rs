@@ -42,9 +42,8 @@ pub const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 /// packet arrives in one or two frames rather than sixty-four. Clients set
 /// it for reads; datanodes set it on their server and on the channels to
 /// the next datanode of a pipeline too, now that packets are sent without
-/// being encoded again (`write_block`). (Session 3 measured 1 MiB frames
-/// slower on the write path at load 11–19; session 4, at load 6–7, saw the
-/// profile's cycles in h2 and tonic's decoder unchanged.)
+/// being encoded again (`write_block`): `dfsio-write --tmpfs` measured 35%
+/// faster than with 16 KiB frames (BENCHMARKS.md, data path, session 4).
 pub const MAX_FRAME_SIZE: u32 = 1024 * 1024;
 
 /// The S3 gateway's staging directory for uploads in progress (`/.cairn-s3`
