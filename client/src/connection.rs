@@ -195,19 +195,22 @@ pub(crate) struct DatanodeChannels {
 }
 
 impl DatanodeChannels {
+    /// The channel to the datanode at `address` ("host:port").
+    pub(crate) fn channel(&self, address: &str) -> Result<Channel, DfsError> {
+        let mut channels = self.channels.lock();
+        match channels.get(address) {
+            Some(channel) => Ok(channel.clone()),
+            None => {
+                let channel = endpoint(address)?.connect_lazy();
+                channels.insert(address.to_string(), channel.clone());
+                Ok(channel)
+            }
+        }
+    }
+
     /// The `DataTransfer` client of the datanode at `address` ("host:port").
     pub(crate) fn client(&self, address: &str) -> Result<DatanodeClient, DfsError> {
-        let channel = {
-            let mut channels = self.channels.lock();
-            match channels.get(address) {
-                Some(channel) => channel.clone(),
-                None => {
-                    let channel = endpoint(address)?.connect_lazy();
-                    channels.insert(address.to_string(), channel.clone());
-                    channel
-                }
-            }
-        };
+        let channel = self.channel(address)?;
         Ok(DataTransferClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE))

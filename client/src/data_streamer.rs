@@ -181,7 +181,7 @@ impl Connection {
             )
             .into());
         };
-        let mut datanode = client.datanode(&first)?;
+        let datanode = client.datanode_channel(&first)?;
         // Room for the header and the last packet beyond the window, so a
         // send never waits on the channel while the window has room.
         let (requests, outgoing) = mpsc::channel(window + 2);
@@ -201,7 +201,9 @@ impl Connection {
             .await
             .map_err(|_| names.failure(first.clone(), "request stream closed before the header"))?;
 
-        let call = datanode.write_block(ReceiverStream::new(outgoing));
+        // Packets go out with their data as it is (no copy into tonic's
+        // encode buffer): see `cairn_proto::write_block`.
+        let call = cairn_proto::write_block::write_block(datanode, ReceiverStream::new(outgoing));
         let mut acks = match tokio::time::timeout(timeout, call).await {
             Ok(Ok(response)) => response.into_inner(),
             Ok(Err(status)) => {

@@ -51,7 +51,7 @@ impl Downstream {
             first_bad_link: addr.clone(),
             message,
         };
-        let mut client = net::connect_datanode(target)
+        let channel = net::datanode_channel(target)
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let (packets, rx) = mpsc::channel(QUEUE);
@@ -61,8 +61,9 @@ impl Downstream {
         // The receiver is alive: this cannot fail.
         let _ = packets.send(first).await;
         let setup = async {
-            let mut acks = client
-                .write_block(ReceiverStream::new(rx))
+            // Packets are forwarded as the slices of the buffer they were
+            // received in, not encoded again (`cairn_proto::write_block`).
+            let mut acks = cairn_proto::write_block::write_block(channel, ReceiverStream::new(rx))
                 .await
                 .map_err(|s| {
                     unreachable(format!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cairn_proto::pb::data_transfer_client::DataTransferClient;
 use cairn_proto::pb::datanode_protocol_client::DatanodeProtocolClient;
-use cairn_proto::{CONNECTION_WINDOW, MAX_MESSAGE_SIZE, STREAM_WINDOW, pb};
+use cairn_proto::{CONNECTION_WINDOW, MAX_FRAME_SIZE, MAX_MESSAGE_SIZE, STREAM_WINDOW, pb};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{DatanodeError, Result};
@@ -21,7 +21,8 @@ pub fn endpoint(uri: &str) -> Result<Endpoint> {
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .initial_stream_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW))
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME_SIZE))
 }
 
 /// "host:port" of a datanode's data-transfer service, as named in
@@ -50,8 +51,13 @@ pub fn namenode_client(channel: Channel) -> DatanodeProtocolClient<Channel> {
 
 /// Connects to another datanode's DataTransfer service.
 pub async fn connect_datanode(node: &pb::DatanodeInfo) -> Result<DataTransferClient<Channel>> {
+    Ok(data_transfer_client(datanode_channel(node).await?))
+}
+
+/// A connected channel to another datanode's DataTransfer service.
+pub async fn datanode_channel(node: &pb::DatanodeInfo) -> Result<Channel> {
     let addr = xfer_addr(node);
-    let channel = endpoint(&format!("http://{addr}"))?
+    endpoint(&format!("http://{addr}"))?
         .connect()
         .await
         .map_err(|e| {
@@ -59,8 +65,7 @@ pub async fn connect_datanode(node: &pb::DatanodeInfo) -> Result<DataTransferCli
                 format!("cannot connect to datanode {addr}"),
                 tonic::Status::unavailable(e.to_string()),
             )
-        })?;
-    Ok(data_transfer_client(channel))
+        })
 }
 
 /// Exponential backoff for retrying a peer that is down.

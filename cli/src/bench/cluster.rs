@@ -7,9 +7,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use bytes::BytesMut;
+use bytes::Bytes;
 use cairn_client::{CreateOptions, DfsClient};
-use tokio::io::AsyncReadExt;
 
 use crate::config::Settings;
 use crate::embedded::EmbeddedCluster;
@@ -143,13 +142,17 @@ async fn wait_for_datanodes(client: &DfsClient, count: usize) -> anyhow::Result<
 }
 
 /// Streams a local file into Cairn in 8 MiB pieces, timing create to close.
+/// The pieces are read with plain `read(2)` calls straight into the buffer
+/// handed to the writer (as `dd` and the TCP relay read theirs): tokio's
+/// own file reads go through a 2 MiB staging buffer and copy every byte
+/// once more, which the profile showed as ~6% of the benchmark's cycles.
 pub async fn put_file(
     client: &DfsClient,
     source: &Path,
     path: &str,
     replication: u32,
 ) -> anyhow::Result<Duration> {
-    let mut file = tokio::fs::File::open(source).await?;
+    let mut file = Some(std::fs::File::open(source)?);
     let start = Instant::now();
     let mut writer = client
         .create(
@@ -163,19 +166,30 @@ pub async fn put_file(
         )
         .await?;
     loop {
-        let mut buf = BytesMut::with_capacity(8 << 20);
-        while buf.len() < buf.capacity() {
-            if file.read_buf(&mut buf).await? == 0 {
-                break;
-            }
-        }
+        let Some(mut from) = file.take() else { break };
+        let (from, buf) = tokio::task::spawn_blocking(move || {
+            let buf = read_piece(&mut from, 8 << 20);
+            (from, buf)
+        })
+        .await?;
+        let buf = buf?;
         if buf.is_empty() {
             break;
         }
-        writer.write_bytes(buf.freeze()).await?;
+        file = Some(from);
+        writer.write_bytes(buf).await?;
     }
     writer.close().await?;
     Ok(start.elapsed())
+}
+
+/// Up to `size` bytes of `file`, fewer only at its end. `read_to_end`
+/// reads into the vector's spare capacity without zeroing it first.
+fn read_piece(file: &mut std::fs::File, size: usize) -> std::io::Result<Bytes> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(size);
+    file.by_ref().take(size as u64).read_to_end(&mut buf)?;
+    Ok(Bytes::from(buf))
 }
 
 /// Reads a whole Cairn file, checking its length, timing open to the end.
