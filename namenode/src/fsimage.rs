@@ -120,7 +120,7 @@ pub async fn checkpoint(fs: &FsNamesystem, storage: &NnStorage) -> Result<(), Na
         .map_err(|msg| NamenodeError::io("cannot roll the edit log", std::io::Error::other(msg)))?;
     let storage = storage.clone();
     let started = std::time::Instant::now();
-    let inodes = snapshot.inodes.len();
+    let inodes = snapshot.inode_count;
     tokio::task::spawn_blocking(move || {
         image::save(&storage, &snapshot)?;
         let path = storage.image_path(txid);

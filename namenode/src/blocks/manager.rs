@@ -447,7 +447,6 @@ impl BlockManager {
             Some(n) => (
                 n.blocks
                     .iter()
-                    .copied()
                     .filter(|id| !reported.contains(id))
                     .collect(),
                 n.excess
@@ -521,7 +520,7 @@ impl BlockManager {
     pub fn node_dead(&mut self, dm: &mut DatanodeManager, node: DnIdx) {
         let held: Vec<BlockId> = dm
             .get(node)
-            .map(|n| n.blocks.iter().copied().collect())
+            .map(|n| n.blocks.iter().collect())
             .unwrap_or_default();
         for id in held {
             self.remove_replica(dm, node, id);

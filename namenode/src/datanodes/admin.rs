@@ -144,7 +144,7 @@ impl Namesystem {
                     info!(datanode = %addr, from = ?node.admin_state, to = ?new_state, "admin state changed");
                     node.admin_state = new_state;
                 }
-                node.blocks.iter().copied().collect()
+                node.blocks.iter().collect()
             }
             None => Vec::new(),
         };
@@ -176,7 +176,7 @@ impl Namesystem {
             let waiting = node
                 .blocks
                 .iter()
-                .filter(|&&id| !self.safe_elsewhere(id, in_service))
+                .filter(|&id| !self.safe_elsewhere(id, in_service))
                 .count();
             if waiting > 0 {
                 continue;
@@ -222,7 +222,7 @@ mod tests {
             .datanodes
             .get(node)
             .map(|n| {
-                n.blocks.iter().map(|&id| ReportedReplica {
+                n.blocks.iter().map(|id| ReportedReplica {
                     block: BlockRef { id, ..block },
                     finalized: true,
                 })

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use cairn_proto::pb;
 
+use crate::namespace::id_map::IdSet;
 use crate::namespace::inode::BlockId;
 
 /// Index of a datanode in the manager; stable for the life of the process,
@@ -34,7 +35,7 @@ pub struct DatanodeDescriptor {
     pub alive: bool,
     pub admin_state: pb::AdminState,
     /// Replicas the node reported (live or corrupt).
-    pub blocks: HashSet<BlockId>,
+    pub blocks: IdSet,
     /// Replicas to delete, sent in the next heartbeat reply.
     pub invalidate: BTreeMap<BlockId, pb::Block>,
     /// Replicas told to be deleted (queued or sent) but not yet reported
@@ -80,7 +81,7 @@ impl DatanodeDescriptor {
             last_heartbeat_ms: crate::now_ms(),
             alive: true,
             admin_state: pb::AdminState::Normal,
-            blocks: HashSet::new(),
+            blocks: IdSet::new(),
             invalidate: BTreeMap::new(),
             excess: HashSet::new(),
             transfers: Vec::new(),

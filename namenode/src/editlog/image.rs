@@ -18,22 +18,102 @@ use crate::error::{NamenodeError, Result};
 /// Checkpoints kept on disk (the newest and one to fall back on).
 pub const IMAGES_RETAINED: usize = 2;
 
-/// A consistent copy of the namespace, taken under the lock and written
-/// outside it.
+/// An image as read back: the header and every inode record, for loading.
 #[derive(Debug, Clone)]
 pub struct ImageSnapshot {
     pub header: pb::ImageHeader,
     pub inodes: Vec<pb::InodeRecord>,
 }
 
+/// Bytes a framed inode record usually takes (a file of one block with a
+/// short name is about 90): the buffer is sized once for the namespace.
+const FRAMED_INODE_ESTIMATE: usize = 112;
+/// `ImageRecord.inode`'s field number (fsimage.proto).
+const IMAGE_RECORD_INODE_TAG: u32 = 2;
+
+/// A consistent copy of the namespace, taken under the lock and written
+/// outside it: every inode record already encoded and framed, in one
+/// buffer. Encoding under the lock costs about what cloning the records
+/// did, and the copy is one large allocation that goes back to the system
+/// when it is freed. A `Vec` of records, each with its own strings, left a
+/// checkpoint's worth of freed small allocations in the heap instead: the
+/// namenode's resident set kept them (nn-memory: 207 bytes per object at
+/// 1M files, where the run's checkpoints fell, against 101 at 200k).
+#[derive(Debug)]
+pub struct EncodedImage {
+    pub header: pb::ImageHeader,
+    pub inode_count: u64,
+    frames: Vec<u8>,
+    /// The record being encoded, reused so an inode costs no allocation.
+    scratch: pb::InodeRecord,
+    payload: Vec<u8>,
+}
+
+impl EncodedImage {
+    /// An empty image for `header`, with room for about `inodes` records.
+    pub fn new(header: pb::ImageHeader, inodes: usize) -> Self {
+        Self {
+            header,
+            inode_count: 0,
+            frames: Vec::with_capacity(inodes.saturating_mul(FRAMED_INODE_ESTIMATE)),
+            scratch: pb::InodeRecord::default(),
+            payload: Vec::new(),
+        }
+    }
+
+    /// Appends one inode: `fill` writes it into a reused record (reset to
+    /// its defaults, its strings and lists emptied but keeping their room).
+    pub fn push_inode(&mut self, fill: impl FnOnce(&mut pb::InodeRecord)) {
+        reset(&mut self.scratch);
+        fill(&mut self.scratch);
+        self.payload.clear();
+        // The bytes of `ImageRecord { record: Some(Record::Inode(..)) }`.
+        prost::encoding::message::encode(IMAGE_RECORD_INODE_TAG, &self.scratch, &mut self.payload);
+        frame::encode(&self.payload, &mut self.frames);
+        self.inode_count += 1;
+    }
+}
+
+/// Empties a record for reuse, keeping its strings' and lists' room.
+fn reset(rec: &mut pb::InodeRecord) {
+    let mut name = std::mem::take(&mut rec.name);
+    let mut owner = std::mem::take(&mut rec.owner);
+    let mut group = std::mem::take(&mut rec.group);
+    let mut blocks = std::mem::take(&mut rec.blocks);
+    let mut client_name = std::mem::take(&mut rec.client_name);
+    let mut client_machine = std::mem::take(&mut rec.client_machine);
+    let mut symlink_target = std::mem::take(&mut rec.symlink_target);
+    for s in [
+        &mut name,
+        &mut owner,
+        &mut group,
+        &mut client_name,
+        &mut client_machine,
+        &mut symlink_target,
+    ] {
+        s.clear();
+    }
+    blocks.clear();
+    *rec = pb::InodeRecord {
+        name,
+        owner,
+        group,
+        blocks,
+        client_name,
+        client_machine,
+        symlink_target,
+        ..Default::default()
+    };
+}
+
 fn record(r: pb::image_record::Record) -> Vec<u8> {
     pb::ImageRecord { record: Some(r) }.encode_to_vec()
 }
 
-/// Writes the image for `snapshot.header.txid` durably.
-pub fn save(storage: &NnStorage, snapshot: &ImageSnapshot) -> Result<()> {
+/// Writes the image for `image.header.txid` durably.
+pub fn save(storage: &NnStorage, image: &EncodedImage) -> Result<()> {
     use pb::image_record::Record;
-    let txid = snapshot.header.txid;
+    let txid = image.header.txid;
     let path = storage.image_path(txid);
     let tmp = path.with_extension("ckpt");
     let ctx = |what: &str| format!("cannot {what} checkpoint {}", tmp.display());
@@ -45,19 +125,18 @@ pub fn save(storage: &NnStorage, snapshot: &ImageSnapshot) -> Result<()> {
         .map_err(|e| NamenodeError::io(ctx("create"), e))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut buf = Vec::new();
-    let mut emit = |payload: Vec<u8>, out: &mut BufWriter<fs::File>| -> Result<()> {
+    let mut emit = |payload: &[u8], out: &mut BufWriter<fs::File>| -> Result<()> {
         buf.clear();
-        frame::encode(&payload, &mut buf);
+        frame::encode(payload, &mut buf);
         out.write_all(&buf)
             .map_err(|e| NamenodeError::io(ctx("write"), e))
     };
-    emit(record(Record::Header(snapshot.header.clone())), &mut out)?;
-    for inode in &snapshot.inodes {
-        emit(record(Record::Inode(inode.clone())), &mut out)?;
-    }
+    emit(&record(Record::Header(image.header.clone())), &mut out)?;
+    out.write_all(&image.frames)
+        .map_err(|e| NamenodeError::io(ctx("write"), e))?;
     emit(
-        record(Record::Footer(pb::ImageFooter {
-            inode_count: snapshot.inodes.len() as u64,
+        &record(Record::Footer(pb::ImageFooter {
+            inode_count: image.inode_count,
         })),
         &mut out,
     )?;
@@ -74,7 +153,7 @@ pub fn save(storage: &NnStorage, snapshot: &ImageSnapshot) -> Result<()> {
         )
     })?;
     storage.sync_dir()?;
-    info!(txid, inodes = snapshot.inodes.len(), file = %path.display(), "saved checkpoint");
+    info!(txid, inodes = image.inode_count, file = %path.display(), "saved checkpoint");
     Ok(())
 }
 
@@ -159,20 +238,21 @@ mod tests {
     use super::*;
     use crate::editlog::storage::format;
 
-    fn snapshot(txid: u64) -> ImageSnapshot {
-        ImageSnapshot {
-            header: pb::ImageHeader {
+    fn snapshot(txid: u64) -> EncodedImage {
+        let mut image = EncodedImage::new(
+            pb::ImageHeader {
                 layout_version: 1,
                 cluster_id: "CID-t".into(),
                 txid,
                 ..Default::default()
             },
-            inodes: vec![pb::InodeRecord {
-                id: 1,
-                file_type: pb::FileType::Directory as i32,
-                ..Default::default()
-            }],
-        }
+            1,
+        );
+        image.push_inode(|rec| {
+            rec.id = 1;
+            rec.file_type = pb::FileType::Directory as i32;
+        });
+        image
     }
 
     #[test]
@@ -202,6 +282,8 @@ mod tests {
         let loaded = load(&storage.image_path(20)).unwrap();
         assert_eq!(loaded.header.txid, 20);
         assert_eq!(loaded.inodes.len(), 1);
+        assert_eq!(loaded.inodes[0].id, 1);
+        assert_eq!(loaded.inodes[0].file_type, pb::FileType::Directory as i32);
 
         // A truncated image is refused.
         let path = storage.image_path(20);

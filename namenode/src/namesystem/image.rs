@@ -5,7 +5,7 @@ use std::time::Instant;
 use cairn_proto::pb;
 
 use crate::blocks::blocks_map::{BlockInfo, BlockState};
-use crate::editlog::image::ImageSnapshot;
+use crate::editlog::image::{EncodedImage, ImageSnapshot};
 use crate::editlog::storage::LAYOUT_VERSION;
 use crate::error::{NamenodeError, Result};
 use crate::namespace::inode::{
@@ -26,61 +26,54 @@ fn snapshot_header(ns: &Namesystem, txid: u64) -> pb::ImageHeader {
 }
 
 impl Namesystem {
-    /// A consistent copy of the namespace at `txid` (call under the lock).
-    pub fn snapshot(&self, txid: u64) -> ImageSnapshot {
+    /// A consistent copy of the namespace at `txid` (call under the lock),
+    /// encoded as it goes (see [`EncodedImage`]).
+    pub fn snapshot(&self, txid: u64) -> EncodedImage {
         let order = self.dir.preorder();
-        let mut inodes = Vec::with_capacity(order.len());
+        let mut image = EncodedImage::new(snapshot_header(self, txid), order.len());
         for id in order {
             let Some(inode) = self.dir.get(id) else {
                 continue;
             };
-            let mut rec = pb::InodeRecord {
-                id,
-                parent_id: inode.parent,
-                name: inode.name.to_string(),
-                owner: self.dir.names.name(inode.owner).to_string(),
-                group: self.dir.names.name(inode.group).to_string(),
-                mode: u32::from(inode.mode),
-                mtime_ms: inode.mtime,
-                atime_ms: inode.atime,
-                xattrs: inode
-                    .xattr_list()
-                    .iter()
-                    .map(|x| pb::XAttrRecord {
+            image.push_inode(|rec| {
+                rec.id = id;
+                rec.parent_id = inode.parent;
+                rec.name.push_str(inode.name.as_str());
+                rec.owner.push_str(self.dir.names.name(inode.owner));
+                rec.group.push_str(self.dir.names.name(inode.group));
+                rec.mode = u32::from(inode.mode);
+                rec.mtime_ms = inode.mtime;
+                rec.atime_ms = inode.atime;
+                rec.xattrs
+                    .extend(inode.xattr_list().iter().map(|x| pb::XAttrRecord {
                         name: x.name.to_string(),
                         value: x.value.clone(),
-                    })
-                    .collect(),
-                ..Default::default()
-            };
-            match &inode.kind {
-                InodeKind::Directory(_) => rec.file_type = pb::FileType::Directory as i32,
-                InodeKind::Symlink(target) => {
-                    rec.file_type = pb::FileType::Symlink as i32;
-                    rec.symlink_target = target.to_string();
-                }
-                InodeKind::File(f) => {
-                    rec.file_type = pb::FileType::File as i32;
-                    rec.replication = u32::from(f.replication);
-                    rec.preferred_block_size = f.preferred_block_size;
-                    rec.blocks = f
-                        .blocks
-                        .iter()
-                        .filter_map(|&b| self.blocks.map.get(b).map(|info| info.to_pb(b)))
-                        .collect();
-                    if let Some(uc) = &f.under_construction {
-                        rec.under_construction = true;
-                        rec.client_name = uc.client_name.clone();
-                        rec.client_machine = uc.client_machine.clone();
+                    }));
+                match &inode.kind {
+                    InodeKind::Directory(_) => rec.file_type = pb::FileType::Directory as i32,
+                    InodeKind::Symlink(target) => {
+                        rec.file_type = pb::FileType::Symlink as i32;
+                        rec.symlink_target.push_str(target);
+                    }
+                    InodeKind::File(f) => {
+                        rec.file_type = pb::FileType::File as i32;
+                        rec.replication = u32::from(f.replication);
+                        rec.preferred_block_size = f.preferred_block_size;
+                        rec.blocks.extend(
+                            f.blocks
+                                .iter()
+                                .filter_map(|&b| self.blocks.map.get(b).map(|info| info.to_pb(b))),
+                        );
+                        if let Some(uc) = &f.under_construction {
+                            rec.under_construction = true;
+                            rec.client_name.push_str(&uc.client_name);
+                            rec.client_machine.push_str(&uc.client_machine);
+                        }
                     }
                 }
-            }
-            inodes.push(rec);
+            });
         }
-        ImageSnapshot {
-            header: snapshot_header(self, txid),
-            inodes,
-        }
+        image
     }
 
     /// Rebuilds the namespace from an image (into an empty namesystem).
