@@ -42,7 +42,7 @@ pub mod xceiver;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use cairn_proto::{CONNECTION_WINDOW, MAX_FRAME_SIZE, STREAM_WINDOW, pb};
+use cairn_proto::{CONNECTION_WINDOW, STREAM_WINDOW, pb};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -142,10 +142,6 @@ impl Datanode {
                 .layer(ctx.metrics.rpc.layer())
                 .initial_stream_window_size(STREAM_WINDOW)
                 .initial_connection_window_size(CONNECTION_WINDOW)
-                // Packets arrive in frames of up to 1 MiB instead of
-                // HTTP/2's default 16 KiB: 64 times fewer frames to parse
-                // and hand to the decoder per packet.
-                .max_frame_size(MAX_FRAME_SIZE)
                 .add_service(DataXceiver::new(Arc::clone(&ctx)).into_server())
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), {
                     let mut rx = shutdown_rx.clone();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cairn_proto::pb::data_transfer_client::DataTransferClient;
 use cairn_proto::pb::datanode_protocol_client::DatanodeProtocolClient;
-use cairn_proto::{CONNECTION_WINDOW, MAX_FRAME_SIZE, MAX_MESSAGE_SIZE, STREAM_WINDOW, pb};
+use cairn_proto::{CONNECTION_WINDOW, MAX_MESSAGE_SIZE, STREAM_WINDOW, pb};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{DatanodeError, Result};
@@ -21,8 +21,7 @@ pub fn endpoint(uri: &str) -> Result<Endpoint> {
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .initial_stream_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_frame_size(MAX_FRAME_SIZE))
+        .initial_connection_window_size(CONNECTION_WINDOW))
 }
 
 /// "host:port" of a datanode's data-transfer service, as named in

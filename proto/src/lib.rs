@@ -38,12 +38,12 @@ pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 pub const STREAM_WINDOW: u32 = 8 * 1024 * 1024;
 pub const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 
-/// The largest HTTP/2 frame a peer accepts: 1 MiB instead of 16 KiB, so a
-/// packet arrives in one or two frames rather than sixty-four. Clients set
-/// it for reads; datanodes set it on their server and on the channels to
-/// the next datanode of a pipeline too, now that packets are sent without
-/// being encoded again (`write_block`): `dfsio-write --tmpfs` measured 35%
-/// faster than with 16 KiB frames (BENCHMARKS.md, data path, session 4).
+/// The largest HTTP/2 frame a client accepts: 1 MiB instead of 16 KiB, so a
+/// read packet arrives in one or two frames rather than sixty-four, which
+/// measured faster in `cairn bench dfsio`. Datanodes keep the default for
+/// what they receive: on a quiet machine 1 MiB frames on the write path
+/// measured 10–15% slower (`dfsio-write --tmpfs`, alternating builds,
+/// session 4), though under heavy load they had measured faster.
 pub const MAX_FRAME_SIZE: u32 = 1024 * 1024;
 
 /// The S3 gateway's staging directory for uploads in progress (`/.cairn-s3`
