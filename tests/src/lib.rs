@@ -683,3 +683,21 @@ pub fn text(output: &Output) -> (String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// Runs `cairn bench --quick --json --dir DIR ARGS...` (no config file),
+/// failing the test if it fails; returns its JSON report and its stdout
+/// (for failure messages).
+pub fn quick_bench(dir: &Path, args: &[&str]) -> (serde_json::Value, String) {
+    let output = Command::new(cairn_bin())
+        .args(["bench", "--quick", "--json", "--dir"])
+        .arg(dir)
+        .args(args)
+        .env_remove("CAIRN_CONFIG")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cairn bench: {e}"));
+    let (out, err) = text(&output);
+    assert!(output.status.success(), "{out}{err}");
+    let report = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("cairn bench printed no JSON report ({e}): {out}"));
+    (report, out)
+}

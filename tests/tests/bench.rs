@@ -7,7 +7,7 @@
 
 use std::process::Command;
 
-use cairn_tests::{cairn_bin, text};
+use cairn_tests::{cairn_bin, quick_bench, text};
 
 /// Every benchmark of issue 7's table, by the name its rows carry.
 const BENCHMARKS: [&str; 9] = [
@@ -25,15 +25,7 @@ const BENCHMARKS: [&str; 9] = [
 #[test]
 fn quick_run_reports_every_benchmark_with_positive_figures() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(cairn_bin())
-        .args(["bench", "--quick", "--json", "--dir"])
-        .arg(dir.path())
-        .env_remove("CAIRN_CONFIG")
-        .output()
-        .unwrap();
-    let (out, err) = text(&output);
-    assert!(output.status.success(), "{out}{err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (report, out) = quick_bench(dir.path(), &[]);
     assert!(report["load_before"].is_string(), "{out}");
     let rows = report["rows"].as_array().unwrap();
     for bench in BENCHMARKS {

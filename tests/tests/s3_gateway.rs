@@ -213,16 +213,7 @@ fn hex_md5(data: &[u8]) -> String {
 fn s3_benchmarks_report_gateway_and_direct_figures() {
     for (bench, unit) in [("s3-large", "MB/s"), ("s3-small", "ops/s")] {
         let dir = tempfile::tempdir().unwrap();
-        let output = std::process::Command::new(cairn_tests::cairn_bin())
-            .args(["bench", "--quick", "--json", "--dir"])
-            .arg(dir.path())
-            .arg(bench)
-            .env_remove("CAIRN_CONFIG")
-            .output()
-            .unwrap();
-        let (out, err) = text(&output);
-        assert!(output.status.success(), "{out}{err}");
-        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let (report, out) = cairn_tests::quick_bench(dir.path(), &[bench]);
         let rows = report["rows"].as_array().unwrap();
         for op in ["PUT", "GET"] {
             let row = rows

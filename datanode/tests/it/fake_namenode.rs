@@ -218,6 +218,20 @@ impl FakeNamenode {
         )
         .await
     }
+
+    /// An incremental report from `uuid` of a block at generation stamp
+    /// `gs` (an append's or a recovery's new stamp).
+    pub async fn wait_for_stamp(&self, uuid: &str, gs: u64) {
+        self.wait_for(&format!("a report at stamp {gs} from {uuid}"), |s| {
+            s.incremental
+                .iter()
+                .find(|(u, r)| {
+                    u == uuid && r.block.as_ref().is_some_and(|b| b.generation_stamp == gs)
+                })
+                .map(|_| ())
+        })
+        .await
+    }
 }
 
 impl Drop for FakeNamenode {

@@ -207,16 +207,7 @@ async fn append_to_a_partial_last_chunk_keeps_every_checksum_right() {
             .await;
         if reported.generation_stamp == 1 {
             // The first write's report; wait for the append's.
-            nn.wait_for("the append's report", |s| {
-                s.incremental
-                    .iter()
-                    .find(|(u, r)| {
-                        u == dn.datanode_uuid()
-                            && r.block.as_ref().is_some_and(|b| b.generation_stamp == 2)
-                    })
-                    .map(|_| ())
-            })
-            .await;
+            nn.wait_for_stamp(dn.datanode_uuid(), 2).await;
         }
         assert_replica(&finalized_paths(dir, 21, 2), &data);
         assert!(
@@ -270,16 +261,7 @@ async fn an_append_with_another_checksum_type_keeps_the_replicas_type() {
     let acks = p.write_all(sent).await;
     assert!(acks.iter().all(|a| a.replies == [OK, OK]), "{acks:?}");
     for (dn, dir) in &dns {
-        nn.wait_for("the append's report", |s| {
-            s.incremental
-                .iter()
-                .find(|(u, r)| {
-                    u == dn.datanode_uuid()
-                        && r.block.as_ref().is_some_and(|b| b.generation_stamp == 2)
-                })
-                .map(|_| ())
-        })
-        .await;
+        nn.wait_for_stamp(dn.datanode_uuid(), 2).await;
         // Still a CRC32 replica, every checksum right.
         assert_replica(&finalized_paths(dir, 31, 2), &data);
         let read = read_range(dn, block(31, 2, 0), 500, 150_000).await.unwrap();
