@@ -19,7 +19,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::error::DfsError;
 
 /// Time allowed to open a TCP connection to a namenode or datanode.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The namenode's `ClientProtocol`, with the user attached to every call.
 pub(crate) type NamenodeClient =

@@ -1,6 +1,8 @@
 //! HDFS's DataStreamer, for one block: the write pipeline to the datanodes
-//! chosen by `addBlock`. Packets go out on the request stream as the writer
-//! produces them; a separate task (HDFS's ResponseProcessor) reads the acks.
+//! chosen by `addBlock`, over a DataTransferProtocol connection to the first
+//! (`cairn_proto::data_transfer`). Packets go out on the socket as the
+//! writer produces them (a task writes them); a separate task (HDFS's
+//! ResponseProcessor) reads the acks from the same socket.
 //! At most a window of packets is unacknowledged: the writer waits for a
 //! permit of the window before each packet, and an ack returns the permit.
 //!
@@ -17,19 +19,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use cairn_proto::data_transfer::{self, FrameReader};
 use cairn_proto::pb::{
     AckStatus, Block, DatanodeInfo, Packet, PipelineAck, UpdateBlockForPipelineRequest,
-    UpdatePipelineRequest, WriteBlockHeader, WriteBlockRequest, WriteStage, write_block_request,
+    UpdatePipelineRequest, WriteBlockHeader, WriteStage,
 };
 use cairn_proto::{BYTES_PER_CHECKSUM, ErrorKind, RpcError};
 use parking_lot::Mutex;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::Streaming;
 
 use crate::Result;
-use crate::connection::datanode_address;
+use crate::connection::{CONNECT_TIMEOUT, datanode_address};
 use crate::dfs_client::DfsClient;
 use crate::error::DfsError;
 use crate::packet;
@@ -131,20 +134,22 @@ impl PipelineNames {
     }
 }
 
-/// One open connection of a pipeline: the request stream to the first
-/// datanode and the task reading its acks. Recovery replaces it whole.
+/// One open connection of a pipeline: the task writing packets to the
+/// first datanode and the task reading its acks. Recovery replaces it whole.
 struct Connection {
     names: PipelineNames,
-    requests: mpsc::Sender<WriteBlockRequest>,
+    requests: mpsc::Sender<Packet>,
     shared: Arc<AckShared>,
     ack_task: JoinHandle<()>,
+    send_task: JoinHandle<()>,
 }
 
 impl Drop for Connection {
-    /// Dropping a connection abandons it: the request stream closes with the
-    /// sender and the ack task stops reading.
+    /// Dropping a connection abandons it: both tasks stop, which closes the
+    /// socket.
     fn drop(&mut self) {
         self.ack_task.abort();
+        self.send_task.abort();
     }
 }
 
@@ -181,10 +186,6 @@ impl Connection {
             )
             .into());
         };
-        let datanode = client.datanode_channel(&first)?;
-        // Room for the header and the last packet beyond the window, so a
-        // send never waits on the channel while the window has room.
-        let (requests, outgoing) = mpsc::channel(window + 2);
         let message = WriteBlockHeader {
             block: Some(header.block),
             targets: nodes.get(1..).unwrap_or_default().to_vec(),
@@ -194,36 +195,26 @@ impl Connection {
             bytes_per_checksum: BYTES_PER_CHECKSUM as u32,
             checksum_type: client.config().checksum_type.to_pb() as i32,
         };
-        requests
-            .send(WriteBlockRequest {
-                message: Some(write_block_request::Message::Header(message)),
-            })
+        let stream = data_transfer::connect(&first, CONNECT_TIMEOUT)
             .await
-            .map_err(|_| names.failure(first.clone(), "request stream closed before the header"))?;
-
-        // Packets go out with their data as it is (no copy into tonic's
-        // encode buffer): see `cairn_proto::write_block`.
-        let call = cairn_proto::write_block::write_block(datanode, ReceiverStream::new(outgoing));
-        let mut acks = match tokio::time::timeout(timeout, call).await {
-            Ok(Ok(response)) => response.into_inner(),
-            Ok(Err(status)) => {
-                return Err(names.failure(
-                    first,
-                    format!("cannot open the pipeline: {}", RpcError::from(status)),
-                ));
+            .map_err(|e| names.failure(first.clone(), format!("cannot open the pipeline: {e}")))?;
+        let (read, mut write) = stream.into_split();
+        let op = data_transfer::encode_write_block(&message);
+        match tokio::time::timeout(timeout, write.write_all(&op)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(names.failure(first, format!("cannot open the pipeline: {e}")));
             }
             Err(_) => return Err(names.failure(first, "timed out opening the pipeline")),
-        };
-        let setup_ack = match tokio::time::timeout(timeout, acks.message()).await {
+        }
+        let mut acks = FrameReader::new(read, first.clone(), timeout);
+        let setup_ack = match tokio::time::timeout(timeout, acks.read_ack()).await {
             Ok(Ok(Some(ack))) => ack,
             Ok(Ok(None)) => {
                 return Err(names.failure(first, "pipeline closed before the setup ack"));
             }
-            Ok(Err(status)) => {
-                return Err(names.failure(
-                    first,
-                    format!("pipeline setup failed: {}", RpcError::from(status)),
-                ));
+            Ok(Err(e)) => {
+                return Err(names.failure(first, format!("pipeline setup failed: {e}")));
             }
             Err(_) => return Err(names.failure(first, "timed out waiting for the setup ack")),
         };
@@ -250,11 +241,16 @@ impl Connection {
             window: Arc::new(Semaphore::new(window)),
         });
         let ack_task = tokio::spawn(process_acks(acks, Arc::clone(&shared), names.clone()));
+        // Room for the last packet beyond the window, so a send never waits
+        // on the channel while the window has room.
+        let (requests, outgoing) = mpsc::channel(window + 1);
+        let send_task = data_transfer::spawn_sender(write, outgoing, first, timeout);
         Ok(Self {
             names,
             requests,
             shared,
             ack_task,
+            send_task,
         })
     }
 
@@ -397,10 +393,7 @@ impl BlockPipeline {
             packet: packet.clone(),
             _permit: permit,
         });
-        let request = WriteBlockRequest {
-            message: Some(write_block_request::Message::Packet(packet)),
-        };
-        let cause = match tokio::time::timeout(self.timeout, self.conn.requests.send(request)).await
+        let cause = match tokio::time::timeout(self.timeout, self.conn.requests.send(packet)).await
         {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(_)) => self.conn.failure(),
@@ -546,10 +539,7 @@ impl BlockPipeline {
                 packet: packet.clone(),
                 _permit: permit,
             });
-            let request = WriteBlockRequest {
-                message: Some(write_block_request::Message::Packet(packet)),
-            };
-            let sent = tokio::time::timeout(self.timeout, self.conn.requests.send(request)).await;
+            let sent = tokio::time::timeout(self.timeout, self.conn.requests.send(packet)).await;
             if !matches!(sent, Ok(Ok(()))) {
                 packets.extend(pending);
                 return Err(self.conn.failure());
@@ -634,12 +624,12 @@ pub(crate) fn bad_node_index(err: &DfsError, nodes: &[DatanodeInfo]) -> Option<u
 /// HDFS's ResponseProcessor: matches acks to the oldest unacknowledged
 /// packet, frees their window permits, and records the first failure.
 async fn process_acks(
-    mut acks: Streaming<PipelineAck>,
+    mut acks: FrameReader<OwnedReadHalf>,
     shared: Arc<AckShared>,
     names: PipelineNames,
 ) {
     let failure = loop {
-        let ack = match acks.message().await {
+        let ack = match acks.read_ack().await {
             Ok(Some(ack)) => ack,
             Ok(None) => {
                 let pending = shared.unacked.lock().len();
@@ -651,11 +641,8 @@ async fn process_acks(
                     format!("the pipeline closed with {pending} packets unacknowledged"),
                 );
             }
-            Err(status) => {
-                break names.failure(
-                    names.first(),
-                    format!("the pipeline broke: {}", RpcError::from(status)),
-                );
+            Err(e) => {
+                break names.failure(names.first(), format!("the pipeline broke: {e}"));
             }
         };
         if let Err(err) = names.check_ack(&ack) {

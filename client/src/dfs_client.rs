@@ -523,12 +523,6 @@ impl DfsClient {
         self.inner.datanodes.client(address)
     }
 
-    /// The channel to a datanode, for calls made without the generated
-    /// client (WriteBlock, see `cairn_proto::write_block`).
-    pub(crate) fn datanode_channel(&self, address: &str) -> Result<tonic::transport::Channel> {
-        self.inner.datanodes.channel(address)
-    }
-
     pub(crate) fn client_host(&self) -> &str {
         &self.inner.client_host
     }

@@ -8,16 +8,15 @@
 //! chunk that brings the stream back onto the boundaries.
 
 use bytes::Bytes;
+use cairn_proto::data_transfer::MAX_PACKET_DATA;
 use cairn_proto::pb::Packet;
-use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, MAX_MESSAGE_SIZE};
+use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType};
 
 /// The data bytes of a full packet: the configured size in whole chunks, at
-/// least one chunk, and small enough that a packet with its checksums fits
-/// in one gRPC message.
+/// least one chunk, and no more than a datanode accepts.
 pub(crate) fn packet_data_size(configured: usize) -> usize {
     let chunk = BYTES_PER_CHECKSUM;
-    // Leave room for the checksums (4 bytes per 512) and the framing.
-    let ceiling = (MAX_MESSAGE_SIZE / 2) / chunk * chunk;
+    let ceiling = MAX_PACKET_DATA / chunk * chunk;
     (configured / chunk * chunk).clamp(chunk, ceiling)
 }
 
@@ -85,7 +84,7 @@ mod tests {
         assert_eq!(packet_data_size(1 << 20), 1 << 20);
         assert_eq!(packet_data_size(1000), 512);
         assert_eq!(packet_data_size(0), 512);
-        assert_eq!(packet_data_size(usize::MAX), MAX_MESSAGE_SIZE / 2);
+        assert_eq!(packet_data_size(usize::MAX), MAX_PACKET_DATA);
     }
 
     #[test]

@@ -1,14 +1,17 @@
-//! The next datanode of a pipeline: opening WriteBlock to it, the setup
-//! handshake (its seqno -1 ack), and what went wrong when it fails.
+//! The next datanode of a pipeline: opening WriteBlock to it (a
+//! `cairn_proto::data_transfer` connection), the setup handshake (its
+//! seqno -1 ack), and what went wrong when it fails.
 
 use std::time::Duration;
 
-use cairn_proto::pb::{self, write_block_request};
+use cairn_proto::data_transfer::{self, FrameReader};
+use cairn_proto::pb;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tracing::warn;
 
 use crate::net;
+use crate::receiver::Upstream;
 
 /// How long the downstream datanode may take to set up the rest of the
 /// pipeline and answer the setup ack.
@@ -20,10 +23,11 @@ const QUEUE: usize = 16;
 /// An open WriteBlock stream to the next datanode.
 #[derive(Debug)]
 pub struct Downstream {
-    /// Where to push packets.
-    pub packets: mpsc::Sender<pb::WriteBlockRequest>,
+    /// Where to push packets (a task writes them to the socket; dropping
+    /// this closes our sending side).
+    pub packets: mpsc::Sender<pb::Packet>,
     /// Its acks, after the setup ack.
-    pub acks: tonic::Streaming<pb::PipelineAck>,
+    pub acks: Upstream,
     /// "host:port", for `first_bad_link`.
     pub addr: String,
     /// The setup ack's replies: one per datanode from there on.
@@ -51,30 +55,19 @@ impl Downstream {
             first_bad_link: addr.clone(),
             message,
         };
-        let channel = net::datanode_channel(target)
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let (packets, rx) = mpsc::channel(QUEUE);
-        let first = pb::WriteBlockRequest {
-            message: Some(write_block_request::Message::Header(header)),
-        };
-        // The receiver is alive: this cannot fail.
-        let _ = packets.send(first).await;
         let setup = async {
-            // Packets are forwarded as the slices of the buffer they were
-            // received in, not encoded again (`cairn_proto::write_block`).
-            let mut acks = cairn_proto::write_block::write_block(channel, ReceiverStream::new(rx))
+            let stream = data_transfer::connect(&addr, net::CONNECT_TIMEOUT)
                 .await
-                .map_err(|s| {
-                    unreachable(format!(
-                        "datanode {addr} refused the block: {}",
-                        s.message()
-                    ))
-                })?
-                .into_inner();
-            match acks.message().await {
+                .map_err(|e| unreachable(e.message))?;
+            let (read, mut write) = stream.into_split();
+            write
+                .write_all(&data_transfer::encode_write_block(&header))
+                .await
+                .map_err(|e| unreachable(format!("datanode {addr} refused the block: {e}")))?;
+            let mut acks = FrameReader::new(read, addr.clone(), net::SOCKET_TIMEOUT);
+            match acks.read_ack().await {
                 Ok(Some(ack)) if ack.seqno == -1 && all_success(&ack.replies) => {
-                    Ok((acks, ack.replies))
+                    Ok((acks, write, ack.replies))
                 }
                 Ok(Some(ack)) => Err(DownstreamFailure {
                     replies: if ack.replies.is_empty() {
@@ -92,13 +85,12 @@ impl Downstream {
                 Ok(None) => Err(unreachable(format!(
                     "datanode {addr} closed the pipeline during setup"
                 ))),
-                Err(s) => Err(unreachable(format!(
-                    "datanode {addr} failed during setup: {}",
-                    s.message()
+                Err(e) => Err(unreachable(format!(
+                    "datanode {addr} failed during setup: {e}"
                 ))),
             }
         };
-        let (acks, setup_replies) = match tokio::time::timeout(SETUP_TIMEOUT, setup).await {
+        let (acks, write, setup_replies) = match tokio::time::timeout(SETUP_TIMEOUT, setup).await {
             Ok(result) => result?,
             Err(_) => {
                 return Err(unreachable(format!(
@@ -106,6 +98,8 @@ impl Downstream {
                 )));
             }
         };
+        let (packets, outgoing) = mpsc::channel(QUEUE);
+        data_transfer::spawn_sender(write, outgoing, addr.clone(), net::SOCKET_TIMEOUT);
         Ok(Downstream {
             packets,
             acks,

@@ -5,7 +5,9 @@
 //! * [`storage`] — DataStorage: each volume's `VERSION` and formatting;
 //! * [`dataset`] — FsDatasetImpl: the replica map and every change of a
 //!   replica on disk (volumes, meta files, the rbw writer);
-//! * [`xceiver`] — DataXceiver: the DataTransfer gRPC service, with
+//! * [`xceiver`] — DataXceiver: WriteBlock over a plain TCP
+//!   DataTransferProtocol and the DataTransfer gRPC service, both on the
+//!   data-transfer port, with
 //!   [`receiver`] (BlockReceiver, the write pipeline), [`downstream`] (the
 //!   next datanode of a pipeline) and [`sender`] (BlockSender, reads);
 //! * [`scanner`] — BlockScanner/VolumeScanner: re-verifies every replica
@@ -45,7 +47,6 @@ use std::sync::Arc;
 use cairn_proto::{CONNECTION_WINDOW, STREAM_WINDOW, pb};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tracing::{info, warn};
 
 pub use config::DatanodeConfig;
@@ -67,6 +68,11 @@ pub struct Datanode {
     datanode_uuid: String,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
+    /// Accepts on the data-transfer port and sorts gRPC from WriteBlock.
+    accept: JoinHandle<()>,
+    /// Ends (None) once every data-transfer connection is closed: each
+    /// holds a clone of its sender.
+    connections_closed: tokio::sync::mpsc::Receiver<()>,
     actor: JoinHandle<()>,
     scanner: Arc<BlockScanner>,
     scanner_tasks: Vec<JoinHandle<()>>,
@@ -136,6 +142,27 @@ impl Datanode {
                 .port(),
             None => 0,
         };
+        // One port, two protocols: WriteBlock connections go to the
+        // xceiver, HTTP/2 to the gRPC server.
+        let wait_for_shutdown = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let (open_connection, connections_closed) = tokio::sync::mpsc::channel::<()>(1);
+        let (accept, incoming) = cairn_proto::data_transfer::demultiplex(
+            listener,
+            wait_for_shutdown(shutdown_rx.clone()),
+            {
+                let ctx = Arc::clone(&ctx);
+                move |stream, peer| {
+                    let serve = xceiver::serve_data_transfer(Arc::clone(&ctx), stream, peer);
+                    let open = open_connection.clone();
+                    tokio::spawn(async move {
+                        serve.await;
+                        drop(open);
+                    });
+                }
+            },
+        );
         let server = tokio::spawn(
             tonic::transport::Server::builder()
                 .tcp_nodelay(true)
@@ -143,12 +170,7 @@ impl Datanode {
                 .initial_stream_window_size(STREAM_WINDOW)
                 .initial_connection_window_size(CONNECTION_WINDOW)
                 .add_service(DataXceiver::new(Arc::clone(&ctx)).into_server())
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), {
-                    let mut rx = shutdown_rx.clone();
-                    async move {
-                        let _ = rx.wait_for(|stop| *stop).await;
-                    }
-                }),
+                .serve_with_incoming_shutdown(incoming, wait_for_shutdown(shutdown_rx.clone())),
         );
 
         let registration = pb::DatanodeRegistration {
@@ -170,6 +192,7 @@ impl Datanode {
             if let Ok(Err(serve)) = server.await {
                 warn!("data transfer server: {serve}");
             }
+            let _ = accept.await;
             return Err(e);
         }
         let actor = tokio::spawn(actor.run());
@@ -188,6 +211,8 @@ impl Datanode {
             datanode_uuid,
             shutdown,
             server,
+            accept,
+            connections_closed,
             actor,
             scanner,
             scanner_tasks,
@@ -215,6 +240,16 @@ impl Datanode {
     pub async fn shutdown(self) -> Result<(), DatanodeError> {
         let _ = self.shutdown.send(true);
         self.actor.await?;
+        // The listener closes with the accept loop; the WriteBlock
+        // connections end at the signal, with an error ack.
+        self.accept.await?;
+        let mut connections_closed = self.connections_closed;
+        if tokio::time::timeout(SHUTDOWN_TIMEOUT, connections_closed.recv())
+            .await
+            .is_err()
+        {
+            warn!("data transfer connections still open after {SHUTDOWN_TIMEOUT:?}");
+        }
         for task in self.scanner_tasks {
             task.await?;
         }

@@ -1,5 +1,6 @@
-//! gRPC plumbing shared by every connection the datanode opens: message
-//! limits, HTTP/2 windows and TCP_NODELAY as the whole project uses them.
+//! Plumbing shared by every connection the datanode opens: gRPC message
+//! limits, HTTP/2 windows and TCP_NODELAY as the whole project uses them,
+//! and the timeouts of data-transfer connections.
 
 use std::time::Duration;
 
@@ -12,6 +13,11 @@ use crate::error::{DatanodeError, Result};
 
 /// How long we wait for a TCP connection to another daemon.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a data-transfer peer may stall in the middle of a frame, or
+/// take none of ours, before we give up on it (HDFS's
+/// dfs.client.socket-timeout).
+pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An endpoint with Cairn's transport settings.
 pub fn endpoint(uri: &str) -> Result<Endpoint> {

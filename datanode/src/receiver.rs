@@ -1,4 +1,5 @@
-//! BlockReceiver: one WriteBlock stream, from its header to the last ack.
+//! BlockReceiver: one WriteBlock connection (`cairn_proto::data_transfer`),
+//! from its header to the last ack.
 //!
 //! Two halves run at once, as in HDFS: the receiver reads packets from
 //! upstream, forwards them downstream and writes them; the responder (HDFS's PacketResponder) waits for the downstream
@@ -14,8 +15,10 @@
 
 use std::sync::Arc;
 
-use cairn_proto::pb::{self, write_block_request};
-use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, ErrorKind, RpcError};
+use cairn_proto::data_transfer::FrameReader;
+use cairn_proto::pb;
+use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
@@ -28,13 +31,19 @@ use crate::node::NodeContext;
 pub const ACK_QUEUE: usize = 64;
 
 /// The largest packet we accept (data bytes).
-pub const MAX_PACKET_DATA: usize = 16 * 1024 * 1024;
+pub use cairn_proto::data_transfer::MAX_PACKET_DATA;
+
+/// How long the downstream datanode may take to ack a packet we forwarded.
+pub const ACK_TIMEOUT: std::time::Duration = crate::net::SOCKET_TIMEOUT;
 
 /// The seqno of an ack that answers no packet (a malformed message).
 pub const NO_SEQNO: i64 = -2;
 
-/// What the upstream sees of one WriteBlock call.
-pub type AckSender = mpsc::Sender<std::result::Result<pb::PipelineAck, tonic::Status>>;
+/// The acks on their way upstream (a task writes them to the socket).
+pub type AckSender = mpsc::Sender<pb::PipelineAck>;
+
+/// The packets from upstream.
+pub type Upstream = FrameReader<OwnedReadHalf>;
 
 /// A packet the responder must acknowledge, in the order received.
 #[derive(Debug)]
@@ -108,19 +117,19 @@ impl BlockReceiver {
     /// until the last one is acknowledged, the upstream or downstream goes
     /// away, or the datanode shuts down. The replica stays rbw unless the
     /// last packet arrived.
-    pub async fn run(self, upstream: tonic::Streaming<pb::WriteBlockRequest>, acks: AckSender) {
+    pub async fn run(self, upstream: Upstream, acks: AckSender) {
         let _xceiver = self.ctx.xceiver();
         let ctx = Arc::clone(&self.ctx);
         tokio::select! {
             () = self.receive(upstream, acks.clone()) => {}
             () = ctx.shutting_down() => {
-                let status = RpcError::new(ErrorKind::Unavailable, format!("datanode {} is shutting down", ctx.xfer_addr));
-                let _ = acks.send(Err(status.into())).await;
+                // An error ack naming us, so the writer leaves us out.
+                let _ = acks.send(error_ack(NO_SEQNO, &ctx.xfer_addr, format!("datanode {} is shutting down", ctx.xfer_addr))).await;
             }
         }
     }
 
-    async fn receive(self, upstream: tonic::Streaming<pb::WriteBlockRequest>, acks: AckSender) {
+    async fn receive(self, upstream: Upstream, acks: AckSender) {
         let block_id = self.writer.block_id();
         let mut rest = self.header.clone();
         let downstream = match rest.targets.first().cloned() {
@@ -134,12 +143,12 @@ impl BlockReceiver {
                         let mut replies = vec![pb::AckStatus::Success as i32];
                         replies.extend(failure.replies);
                         let _ = acks
-                            .send(Ok(pb::PipelineAck {
+                            .send(pb::PipelineAck {
                                 seqno: -1,
                                 replies,
                                 first_bad_link: failure.first_bad_link,
                                 message: failure.message,
-                            }))
+                            })
                             .await;
                         return;
                     }
@@ -159,7 +168,7 @@ impl BlockReceiver {
             replies,
             ..Default::default()
         };
-        if acks.send(Ok(setup)).await.is_err() {
+        if acks.send(setup).await.is_err() {
             return;
         }
 
@@ -208,27 +217,22 @@ async fn receive_packets(
     ctx: Arc<NodeContext>,
     writer: ReplicaWriter,
     (wire, verify): (ChecksumType, bool),
-    mut upstream: tonic::Streaming<pb::WriteBlockRequest>,
-    mut downstream: Option<mpsc::Sender<pb::WriteBlockRequest>>,
+    mut upstream: Upstream,
+    mut downstream: Option<mpsc::Sender<pb::Packet>>,
     queue: mpsc::Sender<Pending>,
 ) {
     let block_id = writer.block_id();
     let mut writer = Some(writer);
     loop {
-        let packet = match upstream.message().await {
-            Ok(Some(pb::WriteBlockRequest {
-                message: Some(write_block_request::Message::Packet(p)),
-            })) => p,
-            Ok(Some(_)) => {
-                warn!(
-                    block_id,
-                    "a second header or an empty message in a WriteBlock stream"
-                );
+        let packet = match upstream.read_packet().await {
+            Ok(Some(p)) => p,
+            Err(e) if e.kind == cairn_proto::ErrorKind::InvalidArgument => {
+                warn!(block_id, "a malformed packet: {e}");
                 let _ = queue
                     .send(Pending::Failed {
                         seqno: NO_SEQNO,
                         status: pb::AckStatus::Error,
-                        message: "expected a packet".into(),
+                        message: e.to_string(),
                     })
                     .await;
                 return;
@@ -240,12 +244,8 @@ async fn receive_packets(
                 );
                 return;
             }
-            Err(status) => {
-                info!(
-                    block_id,
-                    "upstream went away ({}); the replica stays rbw",
-                    status.message()
-                );
+            Err(e) => {
+                info!(block_id, "upstream went away ({e}); the replica stays rbw");
                 return;
             }
         };
@@ -294,10 +294,8 @@ async fn receive_packets(
         }
         // Forward first, so the next datanode works while we write.
         if let Some(tx) = &downstream {
-            let forward = pb::WriteBlockRequest {
-                message: Some(write_block_request::Message::Packet(packet.clone())),
-            };
-            if tx.send(forward).await.is_err() {
+            // The sender task writes it from the buffer it was read into.
+            if tx.send(packet.clone()).await.is_err() {
                 // The responder reports the downstream failure from its acks.
                 ctx.metrics.pipeline_errors.inc();
                 downstream = None;
@@ -359,7 +357,7 @@ async fn receive_packets(
 /// The responding half (HDFS's PacketResponder).
 async fn respond(
     mut queue: mpsc::Receiver<Pending>,
-    mut downstream: Option<(tonic::Streaming<pb::PipelineAck>, String)>,
+    mut downstream: Option<(Upstream, String)>,
     upstream: AckSender,
     acked: AckedLength,
     own_addr: String,
@@ -378,13 +376,19 @@ async fn respond(
                     first_bad_link: own_addr.clone(),
                     message,
                 };
-                let _ = upstream.send(Ok(ack)).await;
+                let _ = upstream.send(ack).await;
                 return;
             }
         };
         let mut replies = vec![pb::AckStatus::Success as i32];
         if let Some((acks, addr)) = &mut downstream {
-            let failure = match acks.message().await {
+            let next = tokio::time::timeout(ACK_TIMEOUT, acks.read_ack()).await;
+            let failure = match next.unwrap_or_else(|_| {
+                Err(cairn_proto::RpcError::new(
+                    cairn_proto::ErrorKind::TimedOut,
+                    format!("no ack for seqno {seqno} within {ACK_TIMEOUT:?}"),
+                ))
+            }) {
                 Ok(Some(ack)) if ack.seqno == seqno && all_success(&ack.replies) => {
                     replies.extend(ack.replies);
                     None
@@ -407,12 +411,9 @@ async fn respond(
                     replies.push(pb::AckStatus::Error as i32);
                     Some((addr.clone(), format!("datanode {addr} closed the pipeline")))
                 }
-                Err(s) => {
+                Err(e) => {
                     replies.push(pb::AckStatus::Error as i32);
-                    Some((
-                        addr.clone(),
-                        format!("datanode {addr} failed: {}", s.message()),
-                    ))
+                    Some((addr.clone(), format!("datanode {addr} failed: {e}")))
                 }
             };
             if let Some((first_bad_link, message)) = failure {
@@ -423,7 +424,7 @@ async fn respond(
                     first_bad_link,
                     message,
                 };
-                let _ = upstream.send(Ok(ack)).await;
+                let _ = upstream.send(ack).await;
                 return;
             }
         }
@@ -433,9 +434,19 @@ async fn respond(
             replies,
             ..Default::default()
         };
-        if upstream.send(Ok(ack)).await.is_err() || last {
+        if upstream.send(ack).await.is_err() || last {
             return;
         }
+    }
+}
+
+/// An ack that fails the pipeline at `addr` (and no further).
+pub fn error_ack(seqno: i64, addr: &str, message: String) -> pb::PipelineAck {
+    pb::PipelineAck {
+        seqno,
+        replies: vec![pb::AckStatus::Error as i32],
+        first_bad_link: addr.to_string(),
+        message,
     }
 }
 

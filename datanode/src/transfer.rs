@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use cairn_proto::pb::{self, write_block_request};
+use cairn_proto::pb;
 use tracing::info;
 
 use crate::dataset::ReplicaState;
@@ -92,10 +92,7 @@ pub async fn transfer_replica(
                 last_packet_in_block: last,
                 sync: false,
             };
-            let message = pb::WriteBlockRequest {
-                message: Some(write_block_request::Message::Packet(packet)),
-            };
-            if packets.send(message).await.is_err() {
+            if packets.send(packet).await.is_err() {
                 // The acks tell why.
                 return Ok::<i64, DatanodeError>(seqno);
             }
@@ -108,10 +105,15 @@ pub async fn transfer_replica(
     let receive_acks = async {
         let mut expected = 0i64;
         loop {
-            let ack = acks
-                .message()
+            let ack = tokio::time::timeout(crate::receiver::ACK_TIMEOUT, acks.read_ack())
                 .await
-                .map_err(|s| DatanodeError::rpc(format!("transfer to {addr}"), s))?;
+                .unwrap_or_else(|_| {
+                    Err(cairn_proto::RpcError::new(
+                        cairn_proto::ErrorKind::TimedOut,
+                        format!("no ack for seqno {expected}"),
+                    ))
+                })
+                .map_err(|e| DatanodeError::rpc(format!("transfer to {addr}"), e))?;
             let Some(ack) = ack else {
                 return Err(DatanodeError::rpc(
                     format!("transfer of blk_{} to {addr}", block.id),

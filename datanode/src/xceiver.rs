@@ -1,22 +1,67 @@
-//! DataXceiver: the DataTransfer gRPC service every datanode serves —
-//! WriteBlock (the pipeline, see [`crate::receiver`]), ReadBlock (see
-//! [`crate::sender`]), GetReplicaVisibleLength, and the two steps of block
-//! recovery between datanodes (see [`crate::recovery`]).
+//! DataXceiver: what a datanode serves on its data-transfer port —
+//! WriteBlock (the pipeline, see [`crate::receiver`]) over a plain TCP
+//! DataTransferProtocol connection (`cairn_proto::data_transfer`), and the
+//! DataTransfer gRPC service: ReadBlock (see [`crate::sender`]),
+//! GetReplicaVisibleLength, and the two steps of block recovery between
+//! datanodes (see [`crate::recovery`]).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use cairn_proto::data_transfer::{self, FrameReader, Op};
+use cairn_proto::pb;
 use cairn_proto::pb::data_transfer_server::{DataTransfer, DataTransferServer};
-use cairn_proto::pb::{self, write_block_request};
 use cairn_proto::{ErrorKind, MAX_MESSAGE_SIZE, RpcError};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::error::DatanodeError;
+use crate::net;
 use crate::node::NodeContext;
-use crate::receiver::{ACK_QUEUE, BlockReceiver};
+use crate::receiver::{ACK_QUEUE, BlockReceiver, error_ack};
 use crate::sender::{BlockSender, visible_replica};
+
+/// Serves one data-transfer connection (HDFS's DataXceiver thread): reads
+/// its op, then runs it to the end. A WriteBlock the replica cannot be
+/// opened for is refused with an error setup ack naming this datanode.
+pub async fn serve_data_transfer(ctx: Arc<NodeContext>, stream: TcpStream, peer: SocketAddr) {
+    let (read, write) = stream.into_split();
+    let mut upstream = FrameReader::new(read, peer.to_string(), net::SOCKET_TIMEOUT);
+    let op = tokio::select! {
+        op = tokio::time::timeout(net::SOCKET_TIMEOUT, upstream.read_op()) => op,
+        () = ctx.shutting_down() => return,
+    };
+    let header = match op {
+        Ok(Ok(Some(Op::WriteBlock(header)))) => header,
+        Ok(Ok(None)) => return,
+        Ok(Err(e)) => {
+            warn!("refusing a data transfer connection: {e}");
+            return;
+        }
+        Err(_) => {
+            debug!(%peer, "no op within {:?}; closing", net::SOCKET_TIMEOUT);
+            return;
+        }
+    };
+    let (acks, outgoing) = mpsc::channel(ACK_QUEUE);
+    let sender =
+        data_transfer::spawn_sender(write, outgoing, peer.to_string(), net::SOCKET_TIMEOUT);
+    match BlockReceiver::open(Arc::clone(&ctx), header).await {
+        Ok(receiver) => receiver.run(upstream, acks).await,
+        Err(e) => {
+            warn!("refusing a WriteBlock from {peer}: {e}");
+            let _ = acks
+                .send(error_ack(-1, &ctx.xfer_addr, RpcError::from(e).to_string()))
+                .await;
+            drop(acks);
+        }
+    }
+    // The acks due go out before the connection closes.
+    let _ = sender.await;
+}
 
 /// The DataTransfer service of one datanode.
 #[derive(Debug, Clone)]
@@ -64,36 +109,7 @@ type Stream<T> = ReceiverStream<Result<T, Status>>;
 
 #[tonic::async_trait]
 impl DataTransfer for DataXceiver {
-    type WriteBlockStream = Stream<pb::PipelineAck>;
     type ReadBlockStream = Stream<pb::ReadPacket>;
-
-    async fn write_block(
-        &self,
-        request: Request<tonic::Streaming<pb::WriteBlockRequest>>,
-    ) -> Result<Response<Self::WriteBlockStream>, Status> {
-        let mut upstream = request.into_inner();
-        let header = match upstream.message().await? {
-            Some(pb::WriteBlockRequest {
-                message: Some(write_block_request::Message::Header(header)),
-            }) => header,
-            _ => {
-                return Err(RpcError::new(
-                    ErrorKind::InvalidArgument,
-                    "the first WriteBlock message must be a header",
-                )
-                .into());
-            }
-        };
-        let receiver = BlockReceiver::open(Arc::clone(&self.ctx), header)
-            .await
-            .map_err(|e| {
-                warn!("refusing a WriteBlock: {e}");
-                status(e)
-            })?;
-        let (acks, rx) = mpsc::channel(ACK_QUEUE);
-        tokio::spawn(receiver.run(upstream, acks));
-        Ok(Response::new(ReceiverStream::new(rx)))
-    }
 
     async fn read_block(
         &self,

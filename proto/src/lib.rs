@@ -13,12 +13,12 @@
 pub mod checksum;
 pub mod config_value;
 pub mod daemon_args;
+pub mod data_transfer;
 pub mod error;
 pub mod html;
 pub mod identity;
 pub mod rpc_metrics;
 pub mod webhdfs;
-pub mod write_block;
 
 pub use checksum::{BYTES_PER_CHECKSUM, CHECKSUM_SIZE, ChecksumType};
 pub use error::{ErrorKind, RpcError};

@@ -1,25 +1,33 @@
-//! A test double of a datanode: the real `DataTransfer` service on a real
-//! socket, keeping blocks in memory. It does not forward to the targets of
+//! A test double of a datanode: the real `DataTransfer` service and
+//! WriteBlock over `cairn_proto::data_transfer` on one real socket, keeping
+//! blocks in memory. It does not forward to the targets of
 //! a pipeline; it answers for the whole pipeline (one reply per node).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use cairn_proto::data_transfer::{self, FrameReader, Op};
 use cairn_proto::pb::data_transfer_server::{DataTransfer, DataTransferServer};
 use cairn_proto::pb::{
     AckStatus, DatanodeInfo, GetReplicaVisibleLengthRequest, GetReplicaVisibleLengthResponse,
     InitReplicaRecoveryRequest, InitReplicaRecoveryResponse, Packet, PipelineAck, ReadBlockRequest,
     ReadPacket, UpdateReplicaUnderRecoveryRequest, UpdateReplicaUnderRecoveryResponse,
-    WriteBlockHeader, WriteBlockRequest, write_block_request,
+    WriteBlockHeader,
 };
 use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, ErrorKind, RpcError};
 use parking_lot::Mutex;
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Request, Response, Status};
 
 use super::serve;
+
+/// How long the fake waits on a stalled frame.
+const STALL: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 pub(crate) struct DatanodeState {
@@ -74,10 +82,17 @@ impl FakeDatanode {
             changed: Arc::clone(&changed),
             ack_credits: ack_credits.clone(),
         };
+        let writes = service.clone();
         let service = DataTransferServer::new(service)
             .max_decoding_message_size(cairn_proto::MAX_MESSAGE_SIZE)
             .max_encoding_message_size(cairn_proto::MAX_MESSAGE_SIZE);
-        let server = serve::spawn(serve::server().add_service(service)).await;
+        let server = serve::spawn_with_data_transfer(
+            serve::server().add_service(service),
+            move |stream, _| {
+                tokio::spawn(writes.clone().write_block(stream));
+            },
+        )
+        .await;
         Self {
             addr: server.addr,
             state,
@@ -130,15 +145,12 @@ impl Service {
     async fn receive(
         self,
         header: WriteBlockHeader,
-        mut inbound: Streaming<WriteBlockRequest>,
+        mut inbound: FrameReader<OwnedReadHalf>,
         to_ack: mpsc::UnboundedSender<Packet>,
     ) {
         let block_id = header.block.map_or(0, |b| b.id);
         let kind = ChecksumType::from_pb(header.checksum_type).unwrap();
-        while let Ok(Some(request)) = inbound.message().await {
-            let Some(write_block_request::Message::Packet(packet)) = request.message else {
-                return;
-            };
+        while let Ok(Some(packet)) = inbound.read_packet().await {
             assert!(
                 kind.verify(&packet.data, packet.offset_in_block, &packet.checksums)
                     .is_ok(),
@@ -165,7 +177,7 @@ impl Service {
         self,
         nodes: usize,
         mut to_ack: mpsc::UnboundedReceiver<Packet>,
-        acks: mpsc::Sender<Result<PipelineAck, Status>>,
+        acks: mpsc::Sender<PipelineAck>,
     ) {
         while let Some(packet) = to_ack.recv().await {
             if let Some(credits) = &self.ack_credits {
@@ -192,38 +204,36 @@ impl Service {
             };
             let failed = ack.replies.iter().any(|r| *r != AckStatus::Success as i32);
             self.update(|s| s.acked += 1);
-            if acks.send(Ok(ack)).await.is_err() || failed {
+            if acks.send(ack).await.is_err() || failed {
                 return;
             }
         }
     }
 }
 
-#[tonic::async_trait]
-impl DataTransfer for Service {
-    type WriteBlockStream = ReceiverStream<Result<PipelineAck, Status>>;
-    type ReadBlockStream = ReceiverStream<Result<ReadPacket, Status>>;
-
-    async fn write_block(
-        &self,
-        request: Request<Streaming<WriteBlockRequest>>,
-    ) -> Result<Response<Self::WriteBlockStream>, Status> {
-        let mut inbound = request.into_inner();
-        let Some(WriteBlockRequest {
-            message: Some(write_block_request::Message::Header(header)),
-        }) = inbound.message().await?
-        else {
-            return Err(RpcError::new(ErrorKind::InvalidArgument, "no header").into());
+impl Service {
+    /// One WriteBlock connection: the setup ack for the whole pipeline,
+    /// then packets stored and acked.
+    async fn write_block(self, stream: TcpStream) {
+        let (read, write) = stream.into_split();
+        let mut inbound = FrameReader::new(read, "the client", STALL);
+        let Ok(Some(Op::WriteBlock(header))) = inbound.read_op().await else {
+            return;
         };
         let nodes = 1 + header.targets.len();
         self.update(|s| s.headers.push(header.clone()));
         let (acks, outgoing) = mpsc::channel(1024);
-        let _ = acks.send(Ok(success(-1, nodes))).await;
+        let _ = acks.send(success(-1, nodes)).await;
+        data_transfer::spawn_sender(write, outgoing, "the client".into(), STALL);
         let (to_ack, queued) = mpsc::unbounded_channel();
         tokio::spawn(self.clone().receive(header, inbound, to_ack));
-        tokio::spawn(self.clone().ack(nodes, queued, acks));
-        Ok(Response::new(ReceiverStream::new(outgoing)))
+        tokio::spawn(self.ack(nodes, queued, acks));
     }
+}
+
+#[tonic::async_trait]
+impl DataTransfer for Service {
+    type ReadBlockStream = ReceiverStream<Result<ReadPacket, Status>>;
 
     async fn read_block(
         &self,

@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tonic::transport::server::Router;
@@ -18,30 +18,42 @@ pub(crate) fn server() -> Server {
 
 pub(crate) struct ServerHandle {
     pub addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: watch::Sender<bool>,
 }
 
 impl Drop for ServerHandle {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
+        let _ = self.shutdown.send(true);
     }
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 pub(crate) async fn spawn(router: Router) -> ServerHandle {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (shutdown, stop) = oneshot::channel::<()>();
+    let (shutdown, stop) = watch::channel(false);
     tokio::spawn(
-        router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-            let _ = stop.await;
-        }),
+        router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped(stop)),
     );
-    ServerHandle {
-        addr,
-        shutdown: Some(shutdown),
-    }
+    ServerHandle { addr, shutdown }
+}
+
+/// Serves `router` and, on the same port, data-transfer connections
+/// (`cairn_proto::data_transfer`) with `data_transfer`, as a datanode does.
+pub(crate) async fn spawn_with_data_transfer(
+    router: Router,
+    data_transfer: impl Fn(TcpStream, SocketAddr) + Clone + Send + Sync + 'static,
+) -> ServerHandle {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (shutdown, stop) = watch::channel(false);
+    let (_accept, incoming) =
+        cairn_proto::data_transfer::demultiplex(listener, stopped(stop.clone()), data_transfer);
+    tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped(stop)));
+    ServerHandle { addr, shutdown }
 }
 
 /// An address nothing listens on (a port just released by the OS).

@@ -1,5 +1,6 @@
-//! Datanode tests on real files in temporary directories and real gRPC on
-//! 127.0.0.1:0, against a fake namenode serving the real DatanodeProtocol.
+//! Datanode tests on real files in temporary directories, real gRPC and
+//! real data-transfer connections on 127.0.0.1:0, against a fake namenode
+//! serving the real DatanodeProtocol.
 
 // Test helpers may fail loudly: a failure here is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -15,11 +16,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cairn_datanode::{Datanode, DatanodeConfig};
+use cairn_proto::data_transfer::{self, FrameReader};
+use cairn_proto::pb;
 use cairn_proto::pb::data_transfer_client::DataTransferClient;
-use cairn_proto::pb::{self, write_block_request};
-use cairn_proto::{ChecksumType, MAX_MESSAGE_SIZE};
+use cairn_proto::{ChecksumType, MAX_MESSAGE_SIZE, RpcError};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
 use fake_namenode::FakeNamenode;
@@ -156,44 +159,37 @@ pub fn packets(data: &[u8], start: u64, size: usize, finish: bool) -> Vec<pb::Pa
     out
 }
 
-/// An open WriteBlock call, set up (its seqno -1 ack received).
+/// An open WriteBlock connection, set up (its seqno -1 ack received).
 pub struct Pipeline {
-    pub tx: mpsc::Sender<pb::WriteBlockRequest>,
-    pub acks: tonic::Streaming<pb::PipelineAck>,
+    pub tx: mpsc::Sender<pb::Packet>,
+    pub acks: FrameReader<OwnedReadHalf>,
     pub setup: pb::PipelineAck,
 }
 
+/// How long a test's data-transfer connection waits on a stalled frame.
+const STALL: Duration = Duration::from_secs(30);
+
 impl Pipeline {
-    pub async fn open(
-        dn: &Datanode,
-        header: pb::WriteBlockHeader,
-    ) -> Result<Pipeline, tonic::Status> {
-        let (tx, rx) = mpsc::channel(1024);
-        tx.send(pb::WriteBlockRequest {
-            message: Some(write_block_request::Message::Header(header)),
-        })
-        .await
-        .unwrap();
-        let mut acks = client(dn)
+    pub async fn open(dn: &Datanode, header: pb::WriteBlockHeader) -> Result<Pipeline, RpcError> {
+        let addr = dn.local_addr().to_string();
+        let (read, mut write) = data_transfer::connect(&addr, STALL).await?.into_split();
+        write
+            .write_all(&data_transfer::encode_write_block(&header))
             .await
-            .write_block(ReceiverStream::new(rx))
-            .await?
-            .into_inner();
-        let setup = acks.message().await?.expect("a setup ack");
+            .unwrap();
+        let mut acks = FrameReader::new(read, addr.clone(), STALL);
+        let setup = acks.read_ack().await?.expect("a setup ack");
+        let (tx, rx) = mpsc::channel(1024);
+        data_transfer::spawn_sender(write, rx, addr, STALL);
         Ok(Pipeline { tx, acks, setup })
     }
 
     pub async fn send(&self, packet: pb::Packet) {
-        self.tx
-            .send(pb::WriteBlockRequest {
-                message: Some(write_block_request::Message::Packet(packet)),
-            })
-            .await
-            .unwrap();
+        self.tx.send(packet).await.unwrap();
     }
 
     pub async fn ack(&mut self) -> pb::PipelineAck {
-        self.acks.message().await.unwrap().expect("an ack")
+        self.acks.read_ack().await.unwrap().expect("an ack")
     }
 
     /// Sends all packets, then collects one ack per packet.

@@ -102,7 +102,7 @@ async fn a_corrupt_packet_is_refused_and_never_written() {
     // the first one stored the bad packet unverified, past the length the
     // pipeline acknowledged, which is all a reader sees and all pipeline
     // recovery keeps.
-    assert!(p.acks.message().await.map(|m| m.is_none()).unwrap_or(true));
+    assert!(p.acks.read_ack().await.map(|m| m.is_none()).unwrap_or(true));
     assert_replica(&rbw_paths(&dns[1].1, 5, 1), &data[..10_000]);
     let first = std::fs::read(rbw_paths(&dns[0].1, 5, 1).0).unwrap();
     assert_eq!(&first[..10_000], &data[..10_000]);
@@ -160,17 +160,20 @@ async fn a_second_create_of_the_same_block_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dn = start_datanode(&nn, &tmp.path().join("dn1")).await;
     write_block(&dn, 11, 4, b"abc").await;
-    let err = Pipeline::open(
+    let p = Pipeline::open(
         &dn,
         header(block(11, 4, 0), vec![], WriteStage::PipelineSetupCreate, 0),
     )
     .await
-    .err()
-    .expect("refused");
+    .unwrap();
+    // Refused in the setup ack, naming this datanode and why.
+    assert_eq!(p.setup.seqno, -1);
+    assert_eq!(p.setup.replies, vec![AckStatus::Error as i32]);
     assert_eq!(
-        cairn_proto::RpcError::from(err).kind,
-        cairn_proto::ErrorKind::AlreadyExists
+        p.setup.first_bad_link,
+        format!("127.0.0.1:{}", dn.local_addr().port())
     );
+    assert!(p.setup.message.contains("exists"), "{}", p.setup.message);
     dn.shutdown().await.unwrap();
 }
 
@@ -397,12 +400,15 @@ async fn shutdown_mid_block_leaves_the_replica_in_rbw() {
     .unwrap();
     let acks = p.write_all(packets(&data, 0, 4096, false)).await;
     assert_eq!(acks.len(), 2);
-    // The client keeps its stream open while the datanode stops.
+    // The client keeps its connection open while the datanode stops: an
+    // error ack naming the datanode ends it.
+    let addr = format!("127.0.0.1:{}", dn.local_addr().port());
     dn.shutdown().await.unwrap();
-    assert!(
-        p.acks.message().await.is_err(),
-        "the stream ends with an error"
-    );
+    let ack = p.ack().await;
+    assert_eq!(ack.replies, vec![AckStatus::Error as i32]);
+    assert_eq!(ack.first_bad_link, addr);
+    assert!(ack.message.contains("shutting down"), "{}", ack.message);
+    assert!(p.acks.read_ack().await.unwrap().is_none());
     assert_replica(&rbw_paths(&dir, 33, 2), &data);
     let dn = start_datanode(&nn, &dir).await;
     let report = nn.state.lock().block_reports.last().cloned().unwrap();
