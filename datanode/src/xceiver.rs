@@ -24,6 +24,9 @@ use crate::node::NodeContext;
 use crate::receiver::{ACK_QUEUE, BlockReceiver, error_ack};
 use crate::sender::{BlockSender, visible_replica};
 
+/// The name WriteBlock is counted under in the RPC metrics.
+const WRITE_BLOCK_PATH: &str = "/cairn.DataTransfer/WriteBlock";
+
 /// Serves one data-transfer connection (HDFS's DataXceiver thread): reads
 /// its op, then runs it to the end. A WriteBlock the replica cannot be
 /// opened for is refused with an error setup ack naming this datanode.
@@ -49,7 +52,20 @@ pub async fn serve_data_transfer(ctx: Arc<NodeContext>, stream: TcpStream, peer:
     let (acks, outgoing) = mpsc::channel(ACK_QUEUE);
     let sender =
         data_transfer::spawn_sender(write, outgoing, peer.to_string(), net::SOCKET_TIMEOUT);
-    match BlockReceiver::open(Arc::clone(&ctx), header).await {
+    let started = std::time::Instant::now();
+    let opened = BlockReceiver::open(Arc::clone(&ctx), header).await;
+    // Counted with the gRPC calls, as when WriteBlock was one: the code is
+    // gRPC's for the outcome of the open.
+    let code = match &opened {
+        Ok(_) => tonic::Code::Ok,
+        Err(e) => Status::from(RpcError::new(e.kind(), String::new())).code(),
+    };
+    ctx.metrics.rpc.record(
+        WRITE_BLOCK_PATH,
+        &(code as i32).to_string(),
+        started.elapsed().as_secs_f64(),
+    );
+    match opened {
         Ok(receiver) => receiver.run(upstream, acks).await,
         Err(e) => {
             warn!("refusing a WriteBlock from {peer}: {e}");
