@@ -1,7 +1,7 @@
 //! The write pipeline (WriteBlock) across real datanodes.
 
-use cairn_proto::ChecksumType;
 use cairn_proto::pb::{self, AckStatus, ReceivedDeletedStatus, WriteStage};
+use cairn_proto::{ChecksumType, data_transfer};
 
 use crate::fake_namenode::FakeNamenode;
 use crate::{
@@ -414,5 +414,56 @@ async fn shutdown_mid_block_leaves_the_replica_in_rbw() {
     let report = nn.state.lock().block_reports.last().cloned().unwrap();
     assert_eq!(report.replicas[0].state, pb::ReplicaState::Rbw as i32);
     assert_eq!(report.replicas[0].block, Some(block(33, 2, 8192)));
+    dn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn garbage_on_the_data_transfer_port_is_refused_and_serving_goes_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    init_tracing();
+    let nn = FakeNamenode::start("CID-p").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dn = start_datanode(&nn, &tmp.path().join("dn1")).await;
+    // Not HTTP/2 and not our magic: the datanode closes the connection.
+    let mut stream = tokio::net::TcpStream::connect(dn.local_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    // A close with our bytes unread may reach us as a reset.
+    let _ = stream.read_to_end(&mut answer).await;
+    assert!(answer.is_empty(), "{answer:?}");
+    // A packet length over the bound after a good header: refused with an
+    // error ack, before anything of that size is read.
+    let addr = dn.local_addr().to_string();
+    let stall = std::time::Duration::from_secs(30);
+    let (read, mut write) = data_transfer::connect(&addr, stall)
+        .await
+        .unwrap()
+        .into_split();
+    let create = header(block(12, 1, 0), vec![], WriteStage::PipelineSetupCreate, 0);
+    write
+        .write_all(&data_transfer::encode_write_block(&create))
+        .await
+        .unwrap();
+    let mut acks = data_transfer::FrameReader::new(read, addr, stall);
+    assert_eq!(acks.read_ack().await.unwrap().unwrap().replies, vec![OK]);
+    let mut prefix = u32::MAX.to_be_bytes().to_vec();
+    prefix.extend(4u16.to_be_bytes());
+    write.write_all(&prefix).await.unwrap();
+    let refused = acks.read_ack().await.unwrap().unwrap();
+    assert_eq!(refused.replies, vec![AckStatus::Error as i32]);
+    assert!(refused.message.contains("over the"), "{}", refused.message);
+    assert!(acks.read_ack().await.unwrap().is_none());
+    // Both the gRPC service and WriteBlock still answer on the port.
+    write_block(&dn, 13, 1, b"still serving").await;
+    assert_eq!(
+        read_range(&dn, block(13, 1, 13), 0, 13).await.unwrap(),
+        b"still serving"
+    );
     dn.shutdown().await.unwrap();
 }
