@@ -2,8 +2,10 @@
 //! is hashed for its ETag (and Content-MD5's check), and one MD5 stream is
 //! serial, so a lone stream runs at ~0.35 GB/s per core here. Several
 //! streams hashed together in the lanes of one AVX2/AVX-512 register go
-//! much further (`md5-many`: 4 uploads in 16 lanes ~2.5× the single-stream
-//! rate per core, see BENCHMARKS.md), as MinIO's md5-simd does in Go.
+//! much further (`md5-many`: 4 streams in 16 lanes 2.9× md-5's assembly
+//! per core in a microbenchmark; in `cairn bench s3-large` the PUT's MD5
+//! went from 2.1 to 1.1 CPU-s per GiB; see BENCHMARKS.md), as MinIO's
+//! md5-simd does in Go.
 //!
 //! [`Md5Lanes`] is that shared hasher: a thread of its own takes the pieces
 //! that uploads hand it and advances every pending stream together, in
