@@ -7,12 +7,12 @@ use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use cairn_client::{CreateOptions, DfsClient, FileReader};
 use futures::StreamExt;
-use md5::{Digest, Md5};
 use s3s::S3ErrorCode;
 use s3s::dto::StreamingBlob;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::{GatewayError, Result, s3_err};
+use crate::md5_lanes::Md5Lanes;
 
 /// Chunks read ahead of the client on a GET: enough to keep the datanode
 /// stream busy while the socket drains.
@@ -54,11 +54,12 @@ pub fn content_md5(headers: &hyper::HeaderMap) -> Result<Option<[u8; 16]>> {
 /// file is deleted again: nothing is left behind.
 pub async fn write_new_file(
     client: &DfsClient,
+    lanes: &Md5Lanes,
     path: &str,
     body: Option<StreamingBlob>,
     expected_md5: Option<[u8; 16]>,
 ) -> Result<Written> {
-    let result = write_file(client, path, body, expected_md5).await;
+    let result = write_file(client, lanes, path, body, expected_md5).await;
     if result.is_err()
         && let Err(err) = client.delete(path, false).await
     {
@@ -69,13 +70,14 @@ pub async fn write_new_file(
 
 async fn write_file(
     client: &DfsClient,
+    lanes: &Md5Lanes,
     path: &str,
     body: Option<StreamingBlob>,
     expected_md5: Option<[u8; 16]>,
 ) -> Result<Written> {
     let mut writer = client.create(path, CreateOptions::default()).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(BODY_PIECES_IN_FLIGHT);
-    let receiving = tokio::spawn(receive_body(body, tx));
+    let receiving = tokio::spawn(receive_body(body, tx, lanes.clone()));
     while let Some(chunk) = rx.recv().await {
         writer.write_bytes(chunk).await?;
     }
@@ -97,9 +99,10 @@ async fn write_file(
     })
 }
 
-/// Reads a request body, hashing it, and hands it to the writer in pieces
-/// of [`BODY_PIECE`] bytes. A task of its own, so that the socket, the MD5
-/// and the datanode pipeline work at the same time rather than in turn;
+/// Reads a request body and hands it to the writer, and to the shared MD5
+/// lanes, in pieces of [`BODY_PIECE`] bytes. A task of its own, so that the
+/// socket, the MD5 and the datanode pipeline work at the same time rather
+/// than in turn;
 /// and large pieces, because the client library cuts packets out of a large
 /// piece without copying, while the socket's chunks of a few hundred KiB
 /// each cost a copy and reallocations (measured at half the throughput).
@@ -108,45 +111,50 @@ async fn write_file(
 async fn receive_body(
     body: Option<StreamingBlob>,
     tx: tokio::sync::mpsc::Sender<Bytes>,
+    lanes: Md5Lanes,
 ) -> Result<([u8; 16], u64)> {
-    let mut md5 = Md5::new();
-    let mut length = 0u64;
+    let mut md5 = lanes.message();
     let mut piece = BytesMut::new();
     if let Some(mut body) = body {
         while let Some(chunk) = body.next().await {
             let mut chunk: Bytes = chunk.map_err(|e| GatewayError::Body(e.to_string()))?;
-            md5.update(&chunk);
-            length += chunk.len() as u64;
             while !chunk.is_empty() {
                 if piece.capacity() == 0 {
                     piece.reserve(BODY_PIECE);
                 }
                 let take = chunk.len().min(piece.capacity() - piece.len());
                 piece.extend_from_slice(&chunk.split_to(take));
-                if piece.len() == piece.capacity() && tx.send(piece.split().freeze()).await.is_err()
-                {
-                    return Ok((md5.finalize().into(), length));
+                if piece.len() == piece.capacity() {
+                    let full = piece.split().freeze();
+                    md5.push(full.clone()).await?;
+                    if tx.send(full).await.is_err() {
+                        // The writer failed; it reports why.
+                        return md5.finish().await;
+                    }
                 }
             }
         }
     }
     if !piece.is_empty() {
+        let last = piece.freeze();
+        md5.push(last.clone()).await?;
         // A closed channel means the writer failed; it reports why.
-        let _ = tx.send(piece.freeze()).await;
+        let _ = tx.send(last).await;
     }
-    Ok((md5.finalize().into(), length))
+    md5.finish().await
 }
 
 /// Copies `range` of the file open in `reader` into a new file at `path`.
 pub async fn copy_range_to_new_file(
     client: &DfsClient,
+    lanes: &Md5Lanes,
     mut reader: FileReader,
     range: Range<u64>,
     path: &str,
 ) -> Result<Written> {
     let result = async {
         let mut writer = client.create(path, CreateOptions::default()).await?;
-        let mut md5 = Md5::new();
+        let mut md5 = lanes.message();
         reader.seek(range.start);
         let mut left = range.end - range.start;
         while left > 0 {
@@ -157,13 +165,14 @@ pub async fn copy_range_to_new_file(
                 chunk.truncate(left as usize);
             }
             left -= chunk.len() as u64;
-            md5.update(&chunk);
+            md5.push(chunk.clone()).await?;
             writer.write_bytes(chunk).await?;
         }
         writer.close().await?;
+        let (digest, length) = md5.finish().await?;
         Ok(Written {
-            md5_hex: hex::encode(md5.finalize()),
-            length: range.end - range.start,
+            md5_hex: hex::encode(digest),
+            length,
         })
     }
     .await;

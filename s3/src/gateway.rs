@@ -14,6 +14,7 @@ use s3s::{S3, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::auth::KeyStore;
 use crate::error::{GatewayError, s3_err};
+use crate::md5_lanes::Md5Lanes;
 use crate::path::STAGING_ROOT;
 
 /// Where single PUTs are written before they are renamed into place.
@@ -29,15 +30,23 @@ pub struct Gateway {
     /// The user anonymous reads of public buckets run as.
     anonymous_user: String,
     clients: Mutex<HashMap<String, DfsClient>>,
+    /// Hashes every upload's body, several at once.
+    pub(crate) md5_lanes: Md5Lanes,
 }
 
 impl Gateway {
-    pub fn new(admin: DfsClient, keys: KeyStore, anonymous_user: String) -> Self {
+    pub fn new(
+        admin: DfsClient,
+        keys: KeyStore,
+        anonymous_user: String,
+        md5_lanes: Md5Lanes,
+    ) -> Self {
         Self {
             admin,
             keys,
             anonymous_user,
             clients: Mutex::new(HashMap::new()),
+            md5_lanes,
         }
     }
 

@@ -13,6 +13,8 @@
 //! * `path.rs`: bucket and key validation, S3 names to paths;
 //! * `meta.rs`: ETags and headers in extended attributes;
 //! * `body.rs`: request bodies into files, file ranges into responses;
+//! * `md5_lanes.rs`: the bodies' MD5s, concurrent uploads hashed together
+//!   in SIMD lanes;
 //! * `auth.rs`: access keys to Cairn users, anonymous public-read;
 //! * `host.rs`: virtual-hosted-style addressing (`bucket.DOMAIN`);
 //! * `server.rs`: the HTTP loop, request ids, `/metrics` (`metrics.rs`);
@@ -25,6 +27,7 @@ pub mod error;
 mod gateway;
 mod host;
 mod listing;
+mod md5_lanes;
 mod meta;
 mod metrics;
 mod multipart;
@@ -45,6 +48,7 @@ pub use auth::{AccessKey, KeyStore, PUBLIC_READ};
 pub use error::GatewayError;
 pub use gateway::Gateway;
 pub use host::BaseDomain;
+pub use md5_lanes::Md5Lanes;
 pub use meta::ACL_XATTR;
 pub use path::is_valid_bucket_name;
 
@@ -86,8 +90,14 @@ impl S3Gateway {
         ))
         .await?;
         let keys = KeyStore::new(options.keys);
-        let gateway = Gateway::new(admin.clone(), keys.clone(), options.anonymous_user);
-        let staging = Gateway::new(admin.clone(), KeyStore::default(), String::new());
+        let md5_lanes = md5_lanes::Md5Lanes::start()?;
+        let gateway = Gateway::new(
+            admin.clone(),
+            keys.clone(),
+            options.anonymous_user,
+            md5_lanes.clone(),
+        );
+        let staging = Gateway::new(admin.clone(), KeyStore::default(), String::new(), md5_lanes);
         // Usually ready at once; a namenode still in safe mode is waited for.
         if let Err(err) = staging.prepare_staging().await {
             tracing::info!(error = %err, "S3 staging directories not ready yet; retrying");

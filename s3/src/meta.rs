@@ -16,8 +16,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::md5_lanes::Md5Stream;
 use cairn_client::{DfsClient, FileStatus, XAttrSetFlag};
-use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -226,7 +226,7 @@ pub async fn from_xattrs(
 /// through S3.
 async fn compute_etag(client: &DfsClient, path: &str) -> Result<String> {
     let mut reader = client.open(path).await?;
-    let mut md5 = Md5::new();
+    let mut md5 = Md5Stream::new();
     while let Some(chunk) = reader.read_chunk().await? {
         md5.update(&chunk);
     }
@@ -236,7 +236,7 @@ async fn compute_etag(client: &DfsClient, path: &str) -> Result<String> {
 /// The ETag of a multipart object: the MD5 of the parts' binary MD5s, and
 /// the number of parts.
 pub fn multipart_etag(part_etags: &[String]) -> String {
-    let mut md5 = Md5::new();
+    let mut md5 = Md5Stream::new();
     for etag in part_etags {
         match hex::decode(etag) {
             Ok(bytes) => md5.update(&bytes),
@@ -248,6 +248,8 @@ pub fn multipart_etag(part_etags: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use md5::{Digest, Md5};
+
     use super::*;
 
     #[test]

@@ -171,7 +171,9 @@ impl Gateway {
         let op = object_path(&input.bucket, &input.key)?;
         let upload = find_upload(&client, &op, &input.upload_id).await?;
         let staging = format!("{}/.tmp-{:032x}", upload.dir, rand::random::<u128>());
-        let written = body::write_new_file(&client, &staging, input.body, expected_md5).await?;
+        let written =
+            body::write_new_file(&client, &self.md5_lanes, &staging, input.body, expected_md5)
+                .await?;
         store_part(
             &client,
             &staging,
@@ -205,7 +207,8 @@ impl Gateway {
             Some(text) => copy_range(text, length)?,
         };
         let staging = format!("{}/.tmp-{:032x}", upload.dir, rand::random::<u128>());
-        let written = body::copy_range_to_new_file(&client, reader, range, &staging).await?;
+        let written =
+            body::copy_range_to_new_file(&client, &self.md5_lanes, reader, range, &staging).await?;
         let status = store_part(
             &client,
             &staging,

@@ -103,7 +103,9 @@ impl Gateway {
         }
         let meta = object_meta!(input);
         let staging = self.staging_file();
-        let written = body::write_new_file(&client, &staging, input.body, expected_md5).await?;
+        let written =
+            body::write_new_file(&client, &self.md5_lanes, &staging, input.body, expected_md5)
+                .await?;
         commit_staged(&client, &staging, &op, &written.md5_hex, &meta).await?;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(written.md5_hex)),
@@ -283,7 +285,9 @@ impl Gateway {
         let reader = client.open(&src.path).await.map_err(GatewayError::from)?;
         let length = reader.len();
         let staging = self.staging_file();
-        let written = body::copy_range_to_new_file(&client, reader, 0..length, &staging).await?;
+        let written =
+            body::copy_range_to_new_file(&client, &self.md5_lanes, reader, 0..length, &staging)
+                .await?;
         // A multipart source keeps its ETag; a plain one's is its MD5.
         let etag = if found.stored.etag.contains('-') {
             found.stored.etag.clone()

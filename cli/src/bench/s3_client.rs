@@ -191,7 +191,7 @@ impl S3Client {
 /// Runs `workers` copies of `worker` at once, each taking the indexes of
 /// the operations it does from `next` until `count` is reached, and times
 /// them from the first start to the last end.
-async fn timed_workers<F, Fut>(workers: usize, count: u64, worker: F) -> anyhow::Result<Duration>
+async fn timed_workers<F, Fut>(workers: usize, count: u64, worker: F) -> anyhow::Result<Phase>
 where
     F: Fn(Jobs) -> Fut,
     Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -201,6 +201,7 @@ where
     // after the direct one ran at a quarter of the speed it has alone).
     tokio::task::spawn_blocking(nix::unistd::sync).await?;
     let next = Arc::new(AtomicU64::new(0));
+    let cpu_start = process_cpu_time()?;
     let start = Instant::now();
     let tasks: Vec<_> = (0..workers)
         .map(|_| {
@@ -213,7 +214,24 @@ where
     for task in tasks {
         task.await??;
     }
-    Ok(start.elapsed())
+    let wall = start.elapsed();
+    Ok(Phase {
+        wall,
+        cpu: process_cpu_time()?.saturating_sub(cpu_start),
+    })
+}
+
+/// User and system CPU time of this whole process so far.
+fn process_cpu_time() -> anyhow::Result<Duration> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
+    let seconds = |t: nix::sys::time::TimeVal| {
+        Duration::new(
+            u64::try_from(t.tv_sec()).unwrap_or(0),
+            u32::try_from(t.tv_usec()).unwrap_or(0) * 1000,
+        )
+    };
+    Ok(seconds(usage.user_time()) + seconds(usage.system_time()))
 }
 
 /// The operations still to do, shared by the workers of [`timed_workers`].
@@ -230,12 +248,22 @@ impl Jobs {
     }
 }
 
-/// How long each of the four phases of an S3 benchmark took.
+/// One phase of an S3 benchmark: how long it took, and the CPU time the
+/// process spent meanwhile. The cluster, the gateway and the clients all
+/// run in this process, so on a machine whose cores they saturate the
+/// throughput ratio follows the ratio of CPU per byte, which this shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Phase {
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+/// The four phases of an S3 benchmark.
 pub struct Timings {
-    pub direct_put: Duration,
-    pub s3_put: Duration,
-    pub direct_get: Duration,
-    pub s3_get: Duration,
+    pub direct_put: Phase,
+    pub s3_put: Phase,
+    pub direct_get: Phase,
+    pub s3_get: Phase,
 }
 
 /// The four phases on `bench`, each by `clients` concurrent clients over

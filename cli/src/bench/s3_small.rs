@@ -48,10 +48,10 @@ pub async fn run(
             Row::new(
                 "s3-small",
                 format!("{op} 4 KiB, {clients} clients"),
-                per_s(objects, s3),
+                per_s(objects, s3.wall),
                 "ops/s",
             )
-            .baseline(baseline, per_s(objects, direct)),
+            .baseline(baseline, per_s(objects, direct.wall)),
         );
     }
     Ok(())
