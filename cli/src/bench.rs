@@ -142,6 +142,11 @@ pub struct NnOpsArgs {
     /// in-process figure.
     #[arg(long)]
     pub rpc: bool,
+    /// Only these operations, comma-separated (e.g. `--op open` to profile
+    /// one); the ones they need (create before open) still run, untimed.
+    /// Default: all.
+    #[arg(long = "op", value_name = "OP", value_enum, value_delimiter = ',')]
+    pub only: Vec<nn_ops::NnOp>,
     /// (Internal) be that client process, against the namenode at ADDR.
     #[arg(long, value_name = "ADDR", hide = true)]
     pub rpc_client: Option<String>,
@@ -239,6 +244,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
                 a.ops.unwrap_or(sizes.nn_ops),
                 threads,
                 a.clients,
+                &a.only,
             )
             .await;
         }
@@ -281,6 +287,7 @@ async fn run_all(
         threads: vec![2, 16],
         clients: 256,
         rpc: true,
+        only: Vec::new(),
         rpc_client: None,
     };
     let commands = vec![
@@ -357,6 +364,7 @@ async fn run_one(
                 clients: a.clients,
                 ext4: true,
                 rpc: a.rpc,
+                only: a.only,
             };
             nn_ops::run(settings, dir, &plan, report).await
         }

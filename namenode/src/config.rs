@@ -12,6 +12,7 @@ use std::time::Duration;
 use cairn_proto::config_value::{duration, size};
 use serde::{Deserialize, Serialize};
 
+use crate::editlog::writer::CommitDelay;
 use crate::error::NamenodeError;
 
 /// Namenode settings, validated by [`NamenodeConfig::validate`] at start.
@@ -65,6 +66,14 @@ pub struct NamenodeConfig {
     /// Transactions after which a checkpoint is taken without waiting for
     /// `checkpoint-period`.
     pub checkpoint_txns: u64,
+    /// Microseconds the edit log waits before an fsync while it is busy, so
+    /// that one fsync makes more transactions durable (PostgreSQL's
+    /// `commit_delay`); 0 turns it off.
+    pub edit_log_commit_delay_us: u64,
+    /// The commit delay applies only while at least this many RPCs wait
+    /// for the edit log (PostgreSQL's `commit_siblings`): a lone client is
+    /// never delayed.
+    pub edit_log_commit_siblings: u32,
     /// Lease age after which another writer may take a file over.
     #[serde(with = "duration")]
     pub lease_soft_limit: Duration,
@@ -106,6 +115,8 @@ impl Default for NamenodeConfig {
             max_replication_streams: 2,
             checkpoint_period: Duration::from_secs(3600),
             checkpoint_txns: 1_000_000,
+            edit_log_commit_delay_us: 100,
+            edit_log_commit_siblings: 8,
             lease_soft_limit: Duration::from_secs(60),
             lease_hard_limit: Duration::from_secs(1200),
             listing_limit: 1000,
@@ -226,6 +237,18 @@ impl NamenodeConfig {
         if self.checkpoint_txns == 0 {
             return bad("checkpoint-txns must be at least 1".into());
         }
+        if self.edit_log_commit_delay_us > 100_000 {
+            return bad(format!(
+                "edit-log-commit-delay-us {} must be at most 100000 (0.1 s): every busy fsync waits that long",
+                self.edit_log_commit_delay_us
+            ));
+        }
+        if self.edit_log_commit_siblings < 2 {
+            return bad(format!(
+                "edit-log-commit-siblings {} must be at least 2, or a lone client would wait",
+                self.edit_log_commit_siblings
+            ));
+        }
         if self.listing_limit == 0 {
             return bad("listing-limit must be at least 1".into());
         }
@@ -238,6 +261,14 @@ impl NamenodeConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The edit log's commit delay, as configured.
+    pub fn commit_delay(&self) -> CommitDelay {
+        CommitDelay {
+            delay: Duration::from_micros(self.edit_log_commit_delay_us),
+            siblings: usize::try_from(self.edit_log_commit_siblings).unwrap_or(usize::MAX),
+        }
     }
 
     /// The rack of a datanode, by `host:port` first, then by `host`.

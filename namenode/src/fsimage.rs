@@ -96,7 +96,11 @@ pub fn load(
         // Pin the first image (and so the root's owner) right away.
         image::save(storage, &ns.snapshot(outcome.last_txid))?;
     }
-    let edit_log = Arc::new(EditLog::open(storage.clone(), outcome.last_txid + 1)?);
+    let edit_log = Arc::new(EditLog::open_with(
+        storage.clone(),
+        outcome.last_txid + 1,
+        config.commit_delay(),
+    )?);
     ns.journal = Some(Arc::clone(&edit_log));
     ns.update_safe_mode();
     Ok((ns, edit_log))

@@ -6,8 +6,10 @@
 //! The time recorded is until the response headers: for a unary call that
 //! is the whole call; for a streaming call, until the stream is accepted.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -42,7 +44,23 @@ type HistogramFamily = Family<MethodLabels, Histogram, fn() -> Histogram>;
 pub struct RpcMetrics {
     calls: Family<CallLabels, Counter>,
     latency: HistogramFamily,
+    /// The series of a path's successful calls, found once: looking them up
+    /// in the families builds five label strings per call, which cost a
+    /// small RPC (e.g. a namenode read, ~25 µs of CPU) about 1 µs.
+    by_path: Arc<RwLock<HashMap<Arc<str>, MethodSeries>>>,
 }
+
+/// One path's series for calls that end with status OK.
+#[derive(Clone)]
+struct MethodSeries {
+    path: Arc<str>,
+    ok: Counter,
+    latency: Histogram,
+}
+
+/// Paths whose series are kept in [`RpcMetrics::by_path`]; calls to other
+/// paths (a client sending made-up ones) take the slower lookup.
+const CACHED_PATHS: usize = 256;
 
 /// 100 µs up to about 26 s, by factors of 4.
 fn latency_histogram() -> Histogram {
@@ -54,6 +72,7 @@ impl Default for RpcMetrics {
         Self {
             calls: Family::default(),
             latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            by_path: Arc::default(),
         }
     }
 }
@@ -94,6 +113,42 @@ impl RpcMetrics {
         self.latency
             .get_or_create(&MethodLabels { service, method })
             .observe(seconds);
+    }
+
+    /// The series of `path`'s successful calls, cached.
+    fn series(&self, path: &str) -> MethodSeries {
+        let cached = self
+            .by_path
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+            .cloned();
+        if let Some(series) = cached {
+            return series;
+        }
+        let (service, method) = split_path(path);
+        let ok = self
+            .calls
+            .get_or_create(&CallLabels {
+                service: service.clone(),
+                method: method.clone(),
+                code: "0".to_string(),
+            })
+            .clone();
+        let latency = self
+            .latency
+            .get_or_create(&MethodLabels { service, method })
+            .clone();
+        let series = MethodSeries {
+            path: path.into(),
+            ok,
+            latency,
+        };
+        let mut by_path = self.by_path.write().unwrap_or_else(PoisonError::into_inner);
+        if by_path.len() < CACHED_PATHS {
+            by_path.insert(Arc::clone(&series.path), series.clone());
+        }
+        series
     }
 
     /// Calls of `method` answered so far (every status), for tests and
@@ -158,12 +213,13 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let path = request.uri().path().to_string();
+        let series = self.metrics.series(request.uri().path());
         let started = Instant::now();
         let metrics = self.metrics.clone();
         let response = self.inner.call(request);
         Box::pin(async move {
             let response = response.await;
+            let seconds = started.elapsed().as_secs_f64();
             let code = match &response {
                 // An error is "trailers only": its status is in the headers.
                 // Without one the call succeeded (its status is in trailers).
@@ -171,11 +227,15 @@ where
                     .headers()
                     .get("grpc-status")
                     .and_then(|v| v.to_str().ok())
-                    .unwrap_or("0")
-                    .to_string(),
-                Err(_) => "transport".to_string(),
+                    .unwrap_or("0"),
+                Err(_) => "transport",
             };
-            metrics.record(&path, &code, started.elapsed().as_secs_f64());
+            if code == "0" {
+                series.ok.inc();
+                series.latency.observe(seconds);
+            } else {
+                metrics.record(&series.path, code, seconds);
+            }
             response
         })
     }
@@ -216,5 +276,19 @@ mod tests {
             "{text}"
         );
         assert_eq!(metrics.calls_of("ClientProtocol", "Mkdirs", "0"), 2);
+    }
+
+    #[test]
+    fn cached_series_count_in_the_same_families() {
+        let metrics = RpcMetrics::default();
+        metrics.record("/cairn.ClientProtocol/Rename", "0", 0.001);
+        let series = metrics.series("/cairn.ClientProtocol/Rename");
+        series.ok.inc();
+        series.latency.observe(0.002);
+        assert_eq!(metrics.calls_of("ClientProtocol", "Rename", "0"), 2);
+        // The second lookup is the cached one, sharing the same counter.
+        metrics.series("/cairn.ClientProtocol/Rename").ok.inc();
+        assert_eq!(metrics.calls_of("ClientProtocol", "Rename", "0"), 3);
+        assert_eq!(metrics.by_path.read().unwrap().len(), 1);
     }
 }

@@ -56,6 +56,12 @@ pub async fn run(
         fsyncs / time.as_secs_f64().max(1e-9),
         "fsync/s",
     ));
+    report.push(Row::new(
+        "editlog",
+        "fsyncs delayed to grow the batch",
+        after.delayed.saturating_sub(before.delayed) as f64,
+        "fsyncs",
+    ));
     report.push(Row::new("editlog", "creates", per_s(ops, time), "ops/s"));
     Ok(())
 }

@@ -49,6 +49,27 @@ impl NnOp {
         NnOp::Delete,
     ];
 
+    /// The operations to run so that `only` can be timed, in order: open,
+    /// fileStatus and rename need created files, delete renamed ones. All
+    /// of them when `only` is empty.
+    pub fn needed_for(only: &[NnOp]) -> Vec<NnOp> {
+        if only.is_empty() {
+            return Self::ALL.to_vec();
+        }
+        let wanted = |op: &NnOp| only.contains(op);
+        let needs_files = [NnOp::Open, NnOp::FileStatus, NnOp::Rename, NnOp::Delete]
+            .iter()
+            .any(wanted);
+        Self::ALL
+            .into_iter()
+            .filter(|op| {
+                wanted(op)
+                    || (*op == NnOp::Create && needs_files)
+                    || (*op == NnOp::Rename && wanted(&NnOp::Delete))
+            })
+            .collect()
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             NnOp::Mkdirs => "mkdirs",
@@ -106,6 +127,8 @@ pub struct NnOpsPlan {
     pub clients: usize,
     pub ext4: bool,
     pub rpc: bool,
+    /// Only these operations are timed (empty: all).
+    pub only: Vec<NnOp>,
 }
 
 /// One op's time, as the RPC client process reports it.
@@ -133,7 +156,8 @@ pub async fn run(
             "nn-ops: {} ops each, {threads} threads, in process",
             plan.ops
         );
-        let in_process = run_all(&target, &user, &layout, threads, plan.clients).await?;
+        let in_process =
+            run_all(&target, &user, &layout, threads, plan.clients, &plan.only).await?;
         let ext4 = if plan.ext4 {
             let root = scratch.join(format!("ext4-t{threads}"));
             Some(ext4::run_all(&root, plan.ops, threads)?)
@@ -150,8 +174,10 @@ pub async fn run(
             None
         };
         for (i, op) in NnOp::ALL.into_iter().enumerate() {
-            let time = in_process.get(i).copied().unwrap_or_default();
-            let cairn = per_s(plan.ops, time);
+            let Some(time) = in_process.iter().find(|t| t.op == op).map(|t| t.seconds) else {
+                continue;
+            };
+            let cairn = plan.ops as f64 / time.max(1e-9);
             let measure = format!("{} {threads} thr", op.name());
             if let Some(ext4) = &ext4 {
                 let base = per_s(plan.ops, ext4.get(i).copied().unwrap_or_default());
@@ -179,18 +205,36 @@ pub async fn run(
     Ok(())
 }
 
-/// Runs every op in order against `target`; returns their times.
+/// Runs the ops `only` needs, in order, against `target`; returns the
+/// times of those in `only` (of all, when it is empty).
 pub async fn run_all(
     target: &NnTarget,
     user: &str,
     layout: &Layout,
     threads: usize,
     clients: usize,
-) -> anyhow::Result<Vec<Duration>> {
+    only: &[NnOp],
+) -> anyhow::Result<Vec<OpTime>> {
     prepare(target, user, layout).await?;
     let mut times = Vec::new();
-    for op in NnOp::ALL {
-        times.push(drive(target.clone(), user, layout, op, threads, clients).await?);
+    for op in NnOp::needed_for(only) {
+        let timed = only.is_empty() || only.contains(&op);
+        eprintln!(
+            "nn-ops: {}{}",
+            op.name(),
+            if timed {
+                ""
+            } else {
+                " (untimed, needed later)"
+            }
+        );
+        let time = drive(target.clone(), user, layout, op, threads, clients).await?;
+        if timed {
+            times.push(OpTime {
+                op,
+                seconds: time.as_secs_f64(),
+            });
+        }
     }
     Ok(times)
 }
@@ -372,7 +416,7 @@ async fn rpc_client_process(
     threads: usize,
     user: &str,
 ) -> anyhow::Result<Vec<OpTime>> {
-    let args = [
+    let mut args: Vec<std::ffi::OsString> = vec![
         "nn-ops".into(),
         "--rpc-client".into(),
         addr.to_string().into(),
@@ -383,6 +427,15 @@ async fn rpc_client_process(
         "--clients".into(),
         plan.clients.to_string().into(),
     ];
+    if !plan.only.is_empty() {
+        let names: Vec<_> = plan
+            .only
+            .iter()
+            .filter_map(|op| op.to_possible_value().map(|v| v.get_name().to_string()))
+            .collect();
+        args.push("--op".into());
+        args.push(names.join(",").into());
+    }
     rerun("RPC client", user, &args).await
 }
 
@@ -393,22 +446,15 @@ pub async fn rpc_client(
     ops: u64,
     threads: usize,
     clients: usize,
+    only: &[NnOp],
 ) -> anyhow::Result<()> {
     let target = NnTarget::connect(addr).await?;
     let layout = Layout {
         prefix: format!("/nnbench-rpc-t{threads}"),
         ops,
     };
-    let times = run_all(&target, user, &layout, threads, clients).await?;
-    let out: Vec<OpTime> = NnOp::ALL
-        .into_iter()
-        .zip(times)
-        .map(|(op, t)| OpTime {
-            op,
-            seconds: t.as_secs_f64(),
-        })
-        .collect();
-    println!("{}", serde_json::to_string(&out)?);
+    let times = run_all(&target, user, &layout, threads, clients, only).await?;
+    println!("{}", serde_json::to_string(&times)?);
     Ok(())
 }
 

@@ -151,6 +151,20 @@ const KEYS: &[(&str, &str, Kind, &str)] = &[
     ),
     (
         "namenode",
+        "edit-log-commit-delay-us",
+        Kind::Plain,
+        "Microseconds the edit log waits before an fsync while busy, so one fsync\n\
+         makes more transactions durable (PostgreSQL's commit_delay); 0 turns it off.",
+    ),
+    (
+        "namenode",
+        "edit-log-commit-siblings",
+        Kind::Plain,
+        "The commit delay applies only while at least this many RPCs wait for the\n\
+         edit log (PostgreSQL's commit_siblings; at least 2: a lone client never waits).",
+    ),
+    (
+        "namenode",
         "lease-soft-limit",
         Kind::Duration,
         "Lease age after which another writer may take a file over.",
