@@ -239,11 +239,6 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// The peer's address, as given.
-    pub fn peer(&self) -> &str {
-        &self.peer
-    }
-
     /// The op a connection opens with; None if the peer closed without
     /// sending one.
     pub async fn read_op(&mut self) -> Result<Option<Op>, RpcError> {

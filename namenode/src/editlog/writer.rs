@@ -266,12 +266,14 @@ impl EditLog {
     }
 
     /// Callers currently waiting in [`EditLog::sync`].
-    pub fn waiters(&self) -> usize {
+    #[cfg(test)]
+    fn waiters(&self) -> usize {
         self.shared.waiters.load(Ordering::Relaxed)
     }
 
     /// True while records are buffered that the syncer has not taken yet.
-    pub fn has_buffered(&self) -> bool {
+    #[cfg(test)]
+    fn has_buffered(&self) -> bool {
         !self.shared.pending.lock().chunks.is_empty()
     }
 
