@@ -63,7 +63,7 @@ pub enum BenchCommand {
     /// Get one file from a warm page cache, beside one loopback TCP stream.
     DfsioRead(SizeArgs),
     /// The three dfsio workloads with CRC32C checksums (the default) beside
-    /// the same without checksums (NULL).
+    /// the same without checksums (NULL), three alternating pairs each.
     Checksum(SizeArgs),
     /// Namespace operations per second (NNThroughputBenchmark's create,
     /// mkdirs, open, fileStatus, rename, delete) in process, beside ext4;
@@ -199,6 +199,8 @@ struct Sizes {
     s3_large_size: u64,
     s3_large_objects: u64,
     s3_small: u64,
+    /// Runs of each checksum type per `checksum` workload.
+    checksum_pairs: u64,
 }
 
 impl Sizes {
@@ -214,6 +216,7 @@ impl Sizes {
                 s3_large_size: 8 << 20,
                 s3_large_objects: 4,
                 s3_small: 200,
+                checksum_pairs: 1,
             }
         } else {
             Sizes {
@@ -226,6 +229,7 @@ impl Sizes {
                 s3_large_size: 64 << 20,
                 s3_large_objects: 16,
                 s3_small: 5_000,
+                checksum_pairs: 3,
             }
         }
     }
@@ -355,7 +359,8 @@ async fn run_one(
             dfsio::read(settings, dir, a.size.unwrap_or(sizes.dfsio), report).await
         }
         BenchCommand::Checksum(a) => {
-            checksum::run(settings, dir, a.size.unwrap_or(sizes.dfsio), report).await
+            let size = a.size.unwrap_or(sizes.dfsio);
+            checksum::run(settings, dir, size, sizes.checksum_pairs, report).await
         }
         BenchCommand::NnOps(a) => {
             let plan = nn_ops::NnOpsPlan {
