@@ -101,37 +101,62 @@ pub async fn measure(
     }
 }
 
+/// The put beside its baseline, `rounds` times, alternating which runs
+/// first; the ratio is that of the total times (one run's figure swings
+/// with how the scheduler places the pipeline's hops on the cores).
 pub async fn write(
     settings: &Settings,
     scratch: &Path,
     size: u64,
     tmpfs: bool,
+    rounds: u64,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let source = source_file(scratch, size)?;
     let checksum = ChecksumType::default();
-    if tmpfs {
-        let cairn = measure(settings, scratch, &source, Workload::WriteTmpfs, checksum).await?;
-        let baseline = relay::relay(&source)?;
-        report.push(throughput_row(
-            ("dfsio-write --tmpfs", "put r=3, tmpfs"),
-            size,
-            cairn,
-            ("TCP relay 3 hops", baseline),
-            0.6,
-        ));
+    let workload = if tmpfs {
+        Workload::WriteTmpfs
     } else {
-        let cairn = measure(settings, scratch, &source, Workload::Write, checksum).await?;
-        let baseline = dd_copies(&source, scratch, REPLICATION)?;
-        report.push(throughput_row(
-            ("dfsio-write", "put r=3, durable"),
-            size,
-            cairn,
-            ("3 × dd fdatasync", baseline),
-            0.8,
-        ));
+        Workload::Write
+    };
+    let (mut cairn, mut baseline) = (Duration::ZERO, Duration::ZERO);
+    for round in 0..rounds {
+        let baseline_first = round % 2 == 1;
+        if baseline_first {
+            baseline += write_baseline(&source, scratch, tmpfs)?;
+        }
+        cairn += measure(settings, scratch, &source, workload, checksum).await?;
+        if !baseline_first {
+            baseline += write_baseline(&source, scratch, tmpfs)?;
+        }
     }
+    let row = if tmpfs {
+        (
+            ("dfsio-write --tmpfs", "put r=3, tmpfs"),
+            "TCP relay 3 hops",
+            0.6,
+        )
+    } else {
+        (("dfsio-write", "put r=3, durable"), "3 × dd fdatasync", 0.8)
+    };
+    let (names, baseline_name, goal) = row;
+    report.push(throughput_row(
+        names,
+        size * rounds,
+        cairn,
+        (baseline_name, baseline),
+        goal,
+    ));
     Ok(())
+}
+
+/// One run of the write's baseline: the TCP relay, or `dd` per replica.
+fn write_baseline(source: &Path, scratch: &Path, tmpfs: bool) -> anyhow::Result<Duration> {
+    if tmpfs {
+        relay::relay(source)
+    } else {
+        dd_copies(source, scratch, REPLICATION)
+    }
 }
 
 /// Starts a cluster in `dir`, times one put of `source`, stops the cluster.
