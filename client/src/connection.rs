@@ -196,7 +196,7 @@ pub(crate) struct DatanodeChannels {
 
 impl DatanodeChannels {
     /// The channel to the datanode at `address` ("host:port").
-    pub(crate) fn channel(&self, address: &str) -> Result<Channel, DfsError> {
+    fn channel(&self, address: &str) -> Result<Channel, DfsError> {
         let mut channels = self.channels.lock();
         match channels.get(address) {
             Some(channel) => Ok(channel.clone()),

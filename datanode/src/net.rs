@@ -54,15 +54,11 @@ pub fn namenode_client(channel: Channel) -> DatanodeProtocolClient<Channel> {
         .max_encoding_message_size(MAX_MESSAGE_SIZE)
 }
 
-/// Connects to another datanode's DataTransfer service.
+/// Connects to another datanode's DataTransfer gRPC service (block
+/// recovery; block writes use `cairn_proto::data_transfer`).
 pub async fn connect_datanode(node: &pb::DatanodeInfo) -> Result<DataTransferClient<Channel>> {
-    Ok(data_transfer_client(datanode_channel(node).await?))
-}
-
-/// A connected channel to another datanode's DataTransfer service.
-pub async fn datanode_channel(node: &pb::DatanodeInfo) -> Result<Channel> {
     let addr = xfer_addr(node);
-    endpoint(&format!("http://{addr}"))?
+    let channel = endpoint(&format!("http://{addr}"))?
         .connect()
         .await
         .map_err(|e| {
@@ -70,7 +66,8 @@ pub async fn datanode_channel(node: &pb::DatanodeInfo) -> Result<Channel> {
                 format!("cannot connect to datanode {addr}"),
                 tonic::Status::unavailable(e.to_string()),
             )
-        })
+        })?;
+    Ok(data_transfer_client(channel))
 }
 
 /// Exponential backoff for retrying a peer that is down.
