@@ -9,14 +9,9 @@ use cairn_client::{CreateOptions, DfsClient, FileReader};
 use futures::StreamExt;
 use s3s::S3ErrorCode;
 use s3s::dto::StreamingBlob;
-use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::{GatewayError, Result, s3_err};
 use crate::md5_lanes::Md5Lanes;
-
-/// Chunks read ahead of the client on a GET: enough to keep the datanode
-/// stream busy while the socket drains.
-const READ_AHEAD_CHUNKS: usize = 8;
 
 /// The pieces a PUT's body is gathered into for the writer, and how many
 /// are received ahead of the datanode pipeline.
@@ -184,37 +179,54 @@ pub async fn copy_range_to_new_file(
     result
 }
 
-/// A response body streaming `range` of the file open in `reader`. A task
-/// reads ahead of the client; a read error ends the body early, which the
+/// A response body streaming `range` of the file open in `reader`, read
+/// as hyper asks for more: no task of its own and no queue. The datanode
+/// already sends ahead of the reader by the HTTP/2 stream window (8 MiB),
+/// which keeps it busy while the socket drains; a queue of chunks in front
+/// of the writer would only hold more packet buffers alive, so that each
+/// packet is decoded into freshly faulted, cache-cold memory instead of the
+/// buffer the last one left. A read error ends the body early, which the
 /// client sees as a short response.
 pub fn stream_range(mut reader: FileReader, range: Range<u64>) -> StreamingBlob {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD_CHUNKS);
-    tokio::spawn(async move {
-        reader.seek(range.start);
-        let mut left = range.end - range.start;
-        while left > 0 {
-            let item = match reader.read_chunk().await {
-                Ok(Some(mut chunk)) => {
-                    if chunk.len() as u64 > left {
-                        chunk.truncate(left as usize);
-                    }
-                    left -= chunk.len() as u64;
-                    Ok(chunk)
-                }
-                Ok(None) => Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the file ended before the requested range",
-                )),
-                Err(err) => Err(std::io::Error::other(err.to_string())),
-            };
-            let failed = item.is_err();
-            if let Err(err) = &item {
-                tracing::warn!(error = %err, "object read failed");
-            }
-            if tx.send(item).await.is_err() || failed {
-                return;
-            }
+    reader.seek(range.start);
+    let left = range.end - range.start;
+    let chunks = futures::stream::unfold((reader, left), |(mut reader, left)| async move {
+        if left == 0 {
+            return None;
         }
+        let item = match reader.read_chunk().await {
+            Ok(Some(mut chunk)) => {
+                if chunk.len() as u64 > left {
+                    chunk.truncate(left as usize);
+                }
+                let left = left - chunk.len() as u64;
+                return Some((Ok(chunk), (reader, left)));
+            }
+            Ok(None) => std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file ended before the requested range",
+            ),
+            Err(err) => std::io::Error::other(err.to_string()),
+        };
+        tracing::warn!(error = %item, "object read failed");
+        // Nothing more after an error.
+        Some((Err(item), (reader, 0)))
     });
-    StreamingBlob::wrap(ReceiverStream::new(rx))
+    StreamingBlob::wrap(SyncStream(parking_lot::Mutex::new(chunks.boxed())))
+}
+
+/// A stream that is `Sync` because it is only ever polled through `&mut`:
+/// s3s wants response bodies `Sync`, and a stream that awaits a
+/// [`FileReader`] is not. The mutex is never locked (`get_mut`).
+struct SyncStream<S>(parking_lot::Mutex<S>);
+
+impl<S: futures::Stream + Unpin> futures::Stream for SyncStream<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        self.get_mut().0.get_mut().poll_next_unpin(cx)
+    }
 }

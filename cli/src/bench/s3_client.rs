@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::cluster::{BenchCluster, get_file};
 use crate::config::Settings;
+use crate::human;
 
 const ACCESS_KEY: &str = "AKIACAIRNBENCH";
 const SECRET_KEY: &str = "cairn-bench-secret-key";
@@ -252,13 +253,21 @@ impl Jobs {
 /// process spent meanwhile. The cluster, the gateway and the clients all
 /// run in this process, so on a machine whose cores they saturate the
 /// throughput ratio follows the ratio of CPU per byte, which this shows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Phase {
     pub wall: Duration,
     pub cpu: Duration,
 }
 
-/// The four phases of an S3 benchmark.
+impl std::ops::AddAssign for Phase {
+    fn add_assign(&mut self, other: Phase) {
+        self.wall += other.wall;
+        self.cpu += other.cpu;
+    }
+}
+
+/// The four phases of an S3 benchmark, each summed over its rounds.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Timings {
     pub direct_put: Phase,
     pub s3_put: Phase,
@@ -266,26 +275,74 @@ pub struct Timings {
     pub s3_get: Phase,
 }
 
-/// The four phases on `bench`, each by `clients` concurrent clients over
-/// `objects` copies of `data`: the direct client puts them (in pieces of at
-/// most `piece` bytes, as `cairn dfs -put` does) and S3 PUTs them; then
-/// both read them back, checking their lengths.
-pub async fn measure(
-    bench: &S3BenchCluster,
-    clients: usize,
-    objects: u64,
-    data: Bytes,
-    piece: usize,
-) -> anyhow::Result<Timings> {
-    let size = data.len() as u64;
-    let replication = bench.datanodes;
+/// What [`measure`] moves: `objects` copies of `data` by `clients`
+/// concurrent clients, `rounds` times; the direct client writes in pieces
+/// of at most `piece` bytes (as `cairn dfs -put` does).
+pub struct Workload {
+    pub clients: usize,
+    pub objects: u64,
+    pub data: Bytes,
+    pub piece: usize,
+    pub rounds: u64,
+}
+
+/// The four phases on `bench`, `rounds` times: the direct client puts the
+/// objects and S3 PUTs them, then both read them back (checking their
+/// lengths), and the round's objects are deleted. Rounds alternate which
+/// of the two goes first in each pair, and every phase's wall and CPU time
+/// is summed: a single phase's figure swings with how the scheduler places
+/// the clients, gateway and datanode on 2 cores (one pair's GET ratio
+/// ranged 0.42–1.28 under load), and which goes first matters too (the
+/// page cache, writeback).
+pub async fn measure(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Timings> {
     bench.direct().mkdirs("/direct", None).await?;
     S3Client::connect(bench.gateway_addr())
         .await?
         .create_bucket(BUCKET)
         .await?;
-    let direct_put = timed_workers(clients, objects, |jobs| {
-        let (client, data) = (bench.direct().clone(), data.clone());
+    let mut total = Timings::default();
+    for round in 0..work.rounds {
+        let s3_first = round % 2 == 1;
+        let progress = |what: &str, phase: Phase| {
+            let bytes = work.data.len() as u64 * work.objects;
+            eprintln!(
+                "  round {}/{}: {what} {} in {:.2} s ({:.0} MB/s, {:.2} CPU-s)",
+                round + 1,
+                work.rounds,
+                human::byte_desc(bytes),
+                phase.wall.as_secs_f64(),
+                bytes as f64 / 1e6 / phase.wall.as_secs_f64().max(1e-9),
+                phase.cpu.as_secs_f64(),
+            );
+            phase
+        };
+        for s3 in [s3_first, !s3_first] {
+            if s3 {
+                total.s3_put += progress("S3 PUT", s3_put(bench, work).await?);
+            } else {
+                total.direct_put += progress("direct put", direct_put(bench, work).await?);
+            }
+        }
+        for s3 in [s3_first, !s3_first] {
+            if s3 {
+                total.s3_get += progress("S3 GET", s3_get(bench, work).await?);
+            } else {
+                total.direct_get += progress("direct get", direct_get(bench, work).await?);
+            }
+        }
+        for i in 0..work.objects {
+            bench.direct().delete(&direct_path(i), false).await?;
+            bench.direct().delete(&object_path(i), false).await?;
+        }
+    }
+    Ok(total)
+}
+
+async fn direct_put(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Phase> {
+    let replication = bench.datanodes;
+    let piece = work.piece.max(1);
+    timed_workers(work.clients, work.objects, |jobs| {
+        let (client, data) = (bench.direct().clone(), work.data.clone());
         async move {
             while let Some(i) = jobs.take() {
                 let options = CreateOptions {
@@ -293,7 +350,7 @@ pub async fn measure(
                     ..Default::default()
                 };
                 let mut writer = client.create(&direct_path(i), options).await?;
-                for start in (0..data.len()).step_by(piece.max(1)) {
+                for start in (0..data.len()).step_by(piece) {
                     let end = (start + piece).min(data.len());
                     writer.write_bytes(data.slice(start..end)).await?;
                 }
@@ -302,9 +359,12 @@ pub async fn measure(
             Ok(())
         }
     })
-    .await?;
-    let s3_put = timed_workers(clients, objects, |jobs| {
-        let (gateway, data) = (bench.gateway_addr(), data.clone());
+    .await
+}
+
+async fn s3_put(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Phase> {
+    timed_workers(work.clients, work.objects, |jobs| {
+        let (gateway, data) = (bench.gateway_addr(), work.data.clone());
         async move {
             let mut s3 = S3Client::connect(gateway).await?;
             while let Some(i) = jobs.take() {
@@ -313,8 +373,12 @@ pub async fn measure(
             Ok(())
         }
     })
-    .await?;
-    let direct_get = timed_workers(clients, objects, |jobs| {
+    .await
+}
+
+async fn direct_get(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Phase> {
+    let size = work.data.len() as u64;
+    timed_workers(work.clients, work.objects, |jobs| {
         let client = bench.direct().clone();
         async move {
             while let Some(i) = jobs.take() {
@@ -323,8 +387,12 @@ pub async fn measure(
             Ok(())
         }
     })
-    .await?;
-    let s3_get = timed_workers(clients, objects, |jobs| {
+    .await
+}
+
+async fn s3_get(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Phase> {
+    let size = work.data.len() as u64;
+    timed_workers(work.clients, work.objects, |jobs| {
         let gateway = bench.gateway_addr();
         async move {
             let mut s3 = S3Client::connect(gateway).await?;
@@ -337,13 +405,7 @@ pub async fn measure(
             Ok(())
         }
     })
-    .await?;
-    Ok(Timings {
-        direct_put,
-        s3_put,
-        direct_get,
-        s3_get,
-    })
+    .await
 }
 
 /// Where the direct client puts object `i` (the baseline's files).
@@ -354,6 +416,11 @@ fn direct_path(i: u64) -> String {
 /// The key of object `i` in [`BUCKET`].
 fn key(i: u64) -> String {
     format!("obj-{i}")
+}
+
+/// The file behind [`key`] `i` (the bucket is a top-level directory).
+fn object_path(i: u64) -> String {
+    format!("/{BUCKET}/{}", key(i))
 }
 
 /// The `Authorization` header of SigV4 for a request without a query

@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use super::cluster::mb_per_s;
 use super::report::{Goal, Report, Row};
-use super::s3_client::{S3BenchCluster, measure};
+use super::s3_client::{S3BenchCluster, Workload, measure};
 use crate::config::Settings;
 use crate::human;
 
@@ -26,6 +26,8 @@ pub struct S3LargePlan {
     pub size: u64,
     pub objects: u64,
     pub clients: usize,
+    /// Alternating rounds of the four phases (see [`measure`]).
+    pub rounds: u64,
 }
 
 pub async fn run(
@@ -38,14 +40,22 @@ pub async fn run(
         size,
         objects,
         clients,
+        rounds,
     } = *plan;
     let what = format!("{}, {clients} clients", human::byte_desc(size));
-    eprintln!("s3-large: {objects} × {what}, direct then through S3");
+    eprintln!("s3-large: {objects} × {what}, directly and through S3, {rounds} alternating rounds");
     let bench = S3BenchCluster::start(settings, &scratch.join("cluster"), DATANODES).await?;
-    let timings = measure(&bench, clients, objects, random_bytes(size), DIRECT_PIECE).await;
+    let work = Workload {
+        clients,
+        objects,
+        data: random_bytes(size),
+        piece: DIRECT_PIECE,
+        rounds,
+    };
+    let timings = measure(&bench, &work).await;
     bench.shutdown().await?;
     let timings = timings?;
-    let total = size * objects;
+    let total = size * objects * rounds;
     for (op, s3, direct, baseline) in [
         (
             "PUT",
