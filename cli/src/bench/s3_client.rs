@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use cairn_client::{CreateOptions, DfsClient};
-use cairn_s3::{AccessKey, S3Gateway};
+use cairn_s3::{AccessKey, Md5Lanes, S3Gateway};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -401,6 +402,132 @@ async fn s3_get(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Phase
                 if got != size {
                     bail!("GetObject {} returned {got} bytes of {size}", key(i));
                 }
+            }
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// The pieces the gateway hashes a PUT's body in (its `BODY_PIECE`).
+const GATEWAY_PIECE: usize = 4 << 20;
+
+/// What any gateway must add to the direct client's work, each part
+/// measured alone on the same bytes by the same number of clients,
+/// `rounds` times.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GatewayFloor {
+    /// One loopback HTTP hop of the PUT bodies: this bench's S3 client
+    /// PUTting to a server that only reads them.
+    pub put_hop: Phase,
+    /// One loopback HTTP hop of the GET bodies: a server that answers each
+    /// GET with the object from memory.
+    pub get_hop: Phase,
+    /// The bodies' MD5s (the gateway's [`Md5Lanes`], fed the gateway's
+    /// 4 MiB pieces).
+    pub md5: Phase,
+}
+
+/// Measures the [`GatewayFloor`]: on cores the run saturates, a PUT
+/// through any gateway costs at least the direct put's CPU plus the PUT
+/// hop and MD5, and a GET the direct get's plus the GET hop.
+pub async fn gateway_floor(work: &Workload) -> anyhow::Result<GatewayFloor> {
+    let mut floor = GatewayFloor::default();
+    for _ in 0..work.rounds {
+        let (put_hop, get_hop) = http_hop_alone(work).await?;
+        floor.put_hop += put_hop;
+        floor.get_hop += get_hop;
+        floor.md5 += md5_alone(work).await?;
+    }
+    Ok(floor)
+}
+
+/// The S3 PUTs of [`s3_put`] and GETs of [`s3_get`] against an HTTP/1.1
+/// server that reads each PUT body (as hyper hands it over) and answers
+/// each GET with the object from memory: the hop and nothing else.
+async fn http_hop_alone(work: &Workload) -> anyhow::Result<(Phase, Phase)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let object = work.data.clone();
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            // As the gateway's connections: no Nagle delay.
+            if stream.set_nodelay(true).is_err() {
+                continue;
+            }
+            let object = object.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let object = object.clone();
+                    async move {
+                        let answer = if req.method() == Method::GET {
+                            object
+                        } else {
+                            let mut body = req.into_body();
+                            while let Some(frame) = body.frame().await {
+                                frame?;
+                            }
+                            Bytes::new()
+                        };
+                        Ok::<_, hyper::Error>(hyper::Response::new(Full::new(answer)))
+                    }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, "HTTP hop connection ended");
+                }
+            });
+        }
+    });
+    let size = work.data.len() as u64;
+    let phases = async {
+        let put = timed_workers(work.clients, work.objects, |jobs| {
+            let data = work.data.clone();
+            async move {
+                let mut s3 = S3Client::connect(addr).await?;
+                while let Some(i) = jobs.take() {
+                    s3.put(&key(i), data.clone()).await?;
+                }
+                Ok(())
+            }
+        })
+        .await?;
+        let get = timed_workers(work.clients, work.objects, |jobs| async move {
+            let mut s3 = S3Client::connect(addr).await?;
+            while let Some(i) = jobs.take() {
+                let got = s3.get(&key(i)).await?;
+                if got != size {
+                    bail!("the HTTP hop returned {got} bytes of {size}");
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok((put, get))
+    }
+    .await;
+    server.abort();
+    phases
+}
+
+/// The objects' MD5s through the gateway's hasher, each client hashing one
+/// object at a time in 4 MiB pieces as the gateway receives them.
+async fn md5_alone(work: &Workload) -> anyhow::Result<Phase> {
+    let lanes = Md5Lanes::start()?;
+    timed_workers(work.clients, work.objects, |jobs| {
+        let (lanes, data) = (lanes.clone(), work.data.clone());
+        async move {
+            while let Some(_i) = jobs.take() {
+                let mut md5 = lanes.message();
+                for start in (0..data.len()).step_by(GATEWAY_PIECE) {
+                    let end = (start + GATEWAY_PIECE).min(data.len());
+                    md5.push(data.slice(start..end)).await?;
+                }
+                md5.finish().await?;
             }
             Ok(())
         }
