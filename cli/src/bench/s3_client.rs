@@ -341,7 +341,7 @@ pub async fn measure(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<
 
 async fn direct_put(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Phase> {
     let replication = bench.datanodes;
-    let piece = work.piece.max(1);
+    let piece = work.piece;
     timed_workers(work.clients, work.objects, |jobs| {
         let (client, data) = (bench.direct().clone(), work.data.clone());
         async move {
@@ -351,9 +351,8 @@ async fn direct_put(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<P
                     ..Default::default()
                 };
                 let mut writer = client.create(&direct_path(i), options).await?;
-                for start in (0..data.len()).step_by(piece) {
-                    let end = (start + piece).min(data.len());
-                    writer.write_bytes(data.slice(start..end)).await?;
+                for piece in pieces(&data, piece) {
+                    writer.write_bytes(piece).await?;
                 }
                 writer.close().await?;
             }
@@ -521,11 +520,10 @@ async fn md5_alone(work: &Workload) -> anyhow::Result<Phase> {
     timed_workers(work.clients, work.objects, |jobs| {
         let (lanes, data) = (lanes.clone(), work.data.clone());
         async move {
-            while let Some(_i) = jobs.take() {
+            while jobs.take().is_some() {
                 let mut md5 = lanes.message();
-                for start in (0..data.len()).step_by(GATEWAY_PIECE) {
-                    let end = (start + GATEWAY_PIECE).min(data.len());
-                    md5.push(data.slice(start..end)).await?;
+                for piece in pieces(&data, GATEWAY_PIECE) {
+                    md5.push(piece).await?;
                 }
                 md5.finish().await?;
             }
@@ -533,6 +531,14 @@ async fn md5_alone(work: &Workload) -> anyhow::Result<Phase> {
         }
     })
     .await
+}
+
+/// `data` in slices of `piece` bytes (the last one shorter), without copying.
+fn pieces(data: &Bytes, piece: usize) -> impl Iterator<Item = Bytes> + '_ {
+    let piece = piece.max(1);
+    (0..data.len())
+        .step_by(piece)
+        .map(move |start| data.slice(start..(start + piece).min(data.len())))
 }
 
 /// Where the direct client puts object `i` (the baseline's files).
