@@ -109,18 +109,20 @@ async fn receive_body(
     lanes: Md5Lanes,
 ) -> Result<([u8; 16], u64)> {
     let mut md5 = lanes.message();
+    let mut buffers = PieceBuffers::default();
     let mut piece = BytesMut::new();
     if let Some(mut body) = body {
         while let Some(chunk) = body.next().await {
             let mut chunk: Bytes = chunk.map_err(|e| GatewayError::Body(e.to_string()))?;
             while !chunk.is_empty() {
                 if piece.capacity() == 0 {
-                    piece.reserve(BODY_PIECE);
+                    piece = buffers.next();
                 }
-                let take = chunk.len().min(piece.capacity() - piece.len());
+                let take = chunk.len().min(BODY_PIECE - piece.len());
                 piece.extend_from_slice(&chunk.split_to(take));
-                if piece.len() == piece.capacity() {
-                    let full = piece.split().freeze();
+                if piece.len() == BODY_PIECE {
+                    let full = std::mem::take(&mut piece).freeze();
+                    buffers.lend(&full);
                     md5.push(full.clone()).await?;
                     if tx.send(full).await.is_err() {
                         // The writer failed; it reports why.
@@ -137,6 +139,48 @@ async fn receive_body(
         let _ = tx.send(last).await;
     }
     md5.finish().await
+}
+
+/// The piece buffers of one body. A fresh 4 MiB buffer costs its page
+/// faults (and the kernel's zeroing) on first touch; once the writer has
+/// sent a piece's packets and the hasher is done with it, the buffer is
+/// this body's again and takes a later piece. Only whole pieces are lent,
+/// and a reused buffer is emptied first: a piece holds only the bytes
+/// received into it.
+#[derive(Default)]
+struct PieceBuffers {
+    /// Pieces handed to the writer and the hasher, oldest first.
+    lent: std::collections::VecDeque<Bytes>,
+}
+
+impl PieceBuffers {
+    /// Pieces kept track of: with the writer's packets in flight and the
+    /// pieces queued for it and the hasher, the oldest is usually free by
+    /// the time this many more were lent.
+    const MAX_LENT: usize = 16;
+
+    /// An empty buffer of [`BODY_PIECE`] bytes' capacity: the oldest lent
+    /// one if nothing else holds it any more, else a new one.
+    fn next(&mut self) -> BytesMut {
+        if let Some(oldest) = self.lent.pop_front() {
+            match oldest.try_into_mut() {
+                Ok(mut buffer) if buffer.capacity() >= BODY_PIECE => {
+                    buffer.clear();
+                    return buffer;
+                }
+                Ok(_) => {}
+                Err(still_held) => self.lent.push_front(still_held),
+            }
+        }
+        BytesMut::with_capacity(BODY_PIECE)
+    }
+
+    /// Notes a whole piece handed out, to take its buffer back later.
+    fn lend(&mut self, piece: &Bytes) {
+        if self.lent.len() < Self::MAX_LENT {
+            self.lent.push_back(piece.clone());
+        }
+    }
 }
 
 /// Copies `range` of the file open in `reader` into a new file at `path`.
@@ -228,5 +272,43 @@ impl<S: futures::Stream + Unpin> futures::Stream for SyncStream<S> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<S::Item>> {
         self.get_mut().0.get_mut().poll_next_unpin(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn fill(buffers: &mut PieceBuffers, byte: u8) -> Bytes {
+        let mut piece = buffers.next();
+        assert!(piece.is_empty());
+        piece.extend_from_slice(&vec![byte; BODY_PIECE]);
+        let piece = piece.freeze();
+        buffers.lend(&piece);
+        piece
+    }
+
+    /// A piece's buffer is taken back only once nothing else holds it, and
+    /// comes back empty: the next piece holds only its own bytes.
+    #[test]
+    fn piece_buffers_are_reused_only_when_free() {
+        let mut buffers = PieceBuffers::default();
+        let first = fill(&mut buffers, 1);
+        let first_at = first.as_ptr();
+        // The writer still holds the first piece: a new buffer.
+        let second = fill(&mut buffers, 2);
+        assert_ne!(second.as_ptr(), first_at);
+        drop(first);
+        let mut reused = buffers.next();
+        assert_eq!(reused.as_ptr(), first_at, "the free buffer is reused");
+        assert!(reused.is_empty());
+        reused.extend_from_slice(b"third");
+        assert_eq!(&reused[..], b"third");
+        assert!(
+            second.iter().all(|&b| b == 2),
+            "the held piece is untouched"
+        );
     }
 }
