@@ -100,6 +100,11 @@ pub struct S3LargeArgs {
     /// Concurrent clients (one connection each).
     #[arg(long, default_value_t = 4)]
     pub clients: usize,
+    /// Rounds of the four phases, alternating whether the direct client or
+    /// the gateway goes first; the ratios are of the totals. Default: 3, 1
+    /// with --quick.
+    #[arg(long)]
+    pub rounds: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -324,6 +329,7 @@ async fn run_all(
             size: None,
             objects: None,
             clients: 4,
+            rounds: None,
         }),
         BenchCommand::S3Small(S3SmallArgs {
             objects: None,
@@ -405,6 +411,7 @@ async fn run_one(
                 size: a.size.unwrap_or(sizes.s3_large_size),
                 objects: a.objects.unwrap_or(sizes.s3_large_objects),
                 clients: a.clients,
+                rounds: a.rounds.unwrap_or(sizes.rounds).max(1),
             };
             s3_large::run(settings, dir, &plan, report).await
         }

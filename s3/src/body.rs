@@ -9,14 +9,9 @@ use cairn_client::{CreateOptions, DfsClient, FileReader};
 use futures::StreamExt;
 use s3s::S3ErrorCode;
 use s3s::dto::StreamingBlob;
-use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::{GatewayError, Result, s3_err};
 use crate::md5_lanes::Md5Lanes;
-
-/// Chunks read ahead of the client on a GET: enough to keep the datanode
-/// stream busy while the socket drains.
-const READ_AHEAD_CHUNKS: usize = 8;
 
 /// The pieces a PUT's body is gathered into for the writer, and how many
 /// are received ahead of the datanode pipeline.
@@ -114,18 +109,20 @@ async fn receive_body(
     lanes: Md5Lanes,
 ) -> Result<([u8; 16], u64)> {
     let mut md5 = lanes.message();
+    let mut buffers = PieceBuffers::default();
     let mut piece = BytesMut::new();
     if let Some(mut body) = body {
         while let Some(chunk) = body.next().await {
             let mut chunk: Bytes = chunk.map_err(|e| GatewayError::Body(e.to_string()))?;
             while !chunk.is_empty() {
                 if piece.capacity() == 0 {
-                    piece.reserve(BODY_PIECE);
+                    piece = buffers.next();
                 }
-                let take = chunk.len().min(piece.capacity() - piece.len());
+                let take = chunk.len().min(BODY_PIECE - piece.len());
                 piece.extend_from_slice(&chunk.split_to(take));
-                if piece.len() == piece.capacity() {
-                    let full = piece.split().freeze();
+                if piece.len() == BODY_PIECE {
+                    let full = std::mem::take(&mut piece).freeze();
+                    buffers.lend(&full);
                     md5.push(full.clone()).await?;
                     if tx.send(full).await.is_err() {
                         // The writer failed; it reports why.
@@ -142,6 +139,48 @@ async fn receive_body(
         let _ = tx.send(last).await;
     }
     md5.finish().await
+}
+
+/// The piece buffers of one body. A fresh 4 MiB buffer costs its page
+/// faults (and the kernel's zeroing) on first touch; once the writer has
+/// sent a piece's packets and the hasher is done with it, the buffer is
+/// this body's again and takes a later piece. Only whole pieces are lent,
+/// and a reused buffer is emptied first: a piece holds only the bytes
+/// received into it.
+#[derive(Default)]
+struct PieceBuffers {
+    /// Pieces handed to the writer and the hasher, oldest first.
+    lent: std::collections::VecDeque<Bytes>,
+}
+
+impl PieceBuffers {
+    /// Pieces kept track of: with the writer's packets in flight and the
+    /// pieces queued for it and the hasher, the oldest is usually free by
+    /// the time this many more were lent.
+    const MAX_LENT: usize = 16;
+
+    /// An empty buffer of [`BODY_PIECE`] bytes' capacity: the oldest lent
+    /// one if nothing else holds it any more, else a new one.
+    fn next(&mut self) -> BytesMut {
+        if let Some(oldest) = self.lent.pop_front() {
+            match oldest.try_into_mut() {
+                Ok(mut buffer) if buffer.capacity() >= BODY_PIECE => {
+                    buffer.clear();
+                    return buffer;
+                }
+                Ok(_) => {}
+                Err(still_held) => self.lent.push_front(still_held),
+            }
+        }
+        BytesMut::with_capacity(BODY_PIECE)
+    }
+
+    /// Notes a whole piece handed out, to take its buffer back later.
+    fn lend(&mut self, piece: &Bytes) {
+        if self.lent.len() < Self::MAX_LENT {
+            self.lent.push_back(piece.clone());
+        }
+    }
 }
 
 /// Copies `range` of the file open in `reader` into a new file at `path`.
@@ -184,37 +223,92 @@ pub async fn copy_range_to_new_file(
     result
 }
 
-/// A response body streaming `range` of the file open in `reader`. A task
-/// reads ahead of the client; a read error ends the body early, which the
+/// A response body streaming `range` of the file open in `reader`, read
+/// as hyper asks for more: no task of its own and no queue. The datanode
+/// already sends ahead of the reader by the HTTP/2 stream window (8 MiB),
+/// which keeps it busy while the socket drains; a queue of chunks in front
+/// of the writer would only hold more packet buffers alive, so that each
+/// packet is decoded into freshly faulted, cache-cold memory instead of the
+/// buffer the last one left. A read error ends the body early, which the
 /// client sees as a short response.
 pub fn stream_range(mut reader: FileReader, range: Range<u64>) -> StreamingBlob {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD_CHUNKS);
-    tokio::spawn(async move {
-        reader.seek(range.start);
-        let mut left = range.end - range.start;
-        while left > 0 {
-            let item = match reader.read_chunk().await {
-                Ok(Some(mut chunk)) => {
-                    if chunk.len() as u64 > left {
-                        chunk.truncate(left as usize);
-                    }
-                    left -= chunk.len() as u64;
-                    Ok(chunk)
-                }
-                Ok(None) => Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "the file ended before the requested range",
-                )),
-                Err(err) => Err(std::io::Error::other(err.to_string())),
-            };
-            let failed = item.is_err();
-            if let Err(err) = &item {
-                tracing::warn!(error = %err, "object read failed");
-            }
-            if tx.send(item).await.is_err() || failed {
-                return;
-            }
+    reader.seek(range.start);
+    let left = range.end - range.start;
+    let chunks = futures::stream::unfold((reader, left), |(mut reader, left)| async move {
+        if left == 0 {
+            return None;
         }
+        let item = match reader.read_chunk().await {
+            Ok(Some(mut chunk)) => {
+                if chunk.len() as u64 > left {
+                    chunk.truncate(left as usize);
+                }
+                let left = left - chunk.len() as u64;
+                return Some((Ok(chunk), (reader, left)));
+            }
+            Ok(None) => std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file ended before the requested range",
+            ),
+            Err(err) => std::io::Error::other(err.to_string()),
+        };
+        tracing::warn!(error = %item, "object read failed");
+        // Nothing more after an error.
+        Some((Err(item), (reader, 0)))
     });
-    StreamingBlob::wrap(ReceiverStream::new(rx))
+    StreamingBlob::wrap(SyncStream(parking_lot::Mutex::new(chunks.boxed())))
+}
+
+/// A stream that is `Sync` because it is only ever polled through `&mut`:
+/// s3s wants response bodies `Sync`, and a stream that awaits a
+/// [`FileReader`] is not. The mutex is never locked (`get_mut`).
+struct SyncStream<S>(parking_lot::Mutex<S>);
+
+impl<S: futures::Stream + Unpin> futures::Stream for SyncStream<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        self.get_mut().0.get_mut().poll_next_unpin(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn fill(buffers: &mut PieceBuffers, byte: u8) -> Bytes {
+        let mut piece = buffers.next();
+        assert!(piece.is_empty());
+        piece.extend_from_slice(&vec![byte; BODY_PIECE]);
+        let piece = piece.freeze();
+        buffers.lend(&piece);
+        piece
+    }
+
+    /// A piece's buffer is taken back only once nothing else holds it, and
+    /// comes back empty: the next piece holds only its own bytes.
+    #[test]
+    fn piece_buffers_are_reused_only_when_free() {
+        let mut buffers = PieceBuffers::default();
+        let first = fill(&mut buffers, 1);
+        let first_at = first.as_ptr();
+        // The writer still holds the first piece: a new buffer.
+        let second = fill(&mut buffers, 2);
+        assert_ne!(second.as_ptr(), first_at);
+        drop(first);
+        let mut reused = buffers.next();
+        assert_eq!(reused.as_ptr(), first_at, "the free buffer is reused");
+        assert!(reused.is_empty());
+        reused.extend_from_slice(b"third");
+        assert_eq!(&reused[..], b"third");
+        assert!(
+            second.iter().all(|&b| b == 2),
+            "the held piece is untouched"
+        );
+    }
 }

@@ -10,14 +10,26 @@
 //! [`Md5Lanes`] is that shared hasher: a thread of its own takes the pieces
 //! that uploads hand it and advances every pending stream together, in
 //! steps of at most [`STEP`] bytes, so a stream that arrives while others
-//! are being hashed joins them at the next step. A lone stream never waits
-//! for company: it is hashed with the single-stream code at once.
+//! are being hashed joins them at the next step.
+//!
+//! Pieces of concurrent uploads arrive at different moments (each upload
+//! hands over a 4 MiB piece every few tens of milliseconds, and hashing one
+//! takes a few), so hashing each piece as it comes hashed most of them
+//! alone, at the single-stream rate. So the hasher waits for company: it
+//! holds a piece until every open message has one waiting, and no longer
+//! than its owner can spare: until the owner needs the digest state back
+//! (it hands over its next piece, or finishes), or [`MAX_WAIT`] has passed.
+//! The owner receives its next piece meanwhile, so the wait costs the
+//! upload nothing. A lone message never waits: it is hashed at once.
 //!
 //! Each upload owns its [`Md5Stream`] and hands it over with one piece at a
 //! time, getting it back advanced; so a stream's pieces are hashed in order
 //! without the hasher keeping any per-upload bookkeeping.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use md5_many::{Md5Many, Md5State};
@@ -39,6 +51,10 @@ const STEP: usize = 256 << 10;
 
 /// MD5 blocks are 64 bytes; lanes advance in whole blocks.
 const BLOCK: usize = 64;
+
+/// The longest a piece waits in the hasher for other messages' pieces to
+/// hash it with, when its owner has not asked for it yet.
+const MAX_WAIT: Duration = Duration::from_millis(50);
 
 /// One message's MD5 in progress.
 #[derive(Clone, Copy, Debug)]
@@ -91,6 +107,9 @@ struct Job {
     /// How much of `data` is hashed.
     done: usize,
     reply: oneshot::Sender<Md5Stream>,
+    /// Set while the owner waits for this piece: hash it now.
+    wanted: Arc<AtomicBool>,
+    arrived: Instant,
 }
 
 impl Job {
@@ -103,32 +122,50 @@ impl Job {
     fn can_share_lanes(&self) -> bool {
         self.stream.block_aligned() && self.rest().len() >= BLOCK
     }
+
+    fn is_wanted(&self) -> bool {
+        self.wanted.load(Ordering::Acquire)
+    }
+}
+
+/// What the hasher thread is sent: a piece to hash, or word that the
+/// messages' state changed (an owner now waits for its piece, or a message
+/// ended), so that it looks again whether to hash what it holds.
+enum Request {
+    Piece(Job),
+    LookAgain,
 }
 
 /// Handle to the shared hasher thread; cheap to clone. The thread ends
 /// when the last handle is dropped.
 #[derive(Clone, Debug)]
 pub struct Md5Lanes {
-    jobs: mpsc::Sender<Job>,
+    requests: mpsc::Sender<Request>,
+    /// Messages open now (each may send a piece soon).
+    open: Arc<AtomicUsize>,
 }
 
 impl Md5Lanes {
     /// Starts the hasher thread.
     pub fn start() -> Result<Self> {
-        let (jobs, queue) = mpsc::channel();
+        let (requests, queue) = mpsc::channel();
+        let open = Arc::new(AtomicUsize::new(0));
+        let open_seen = Arc::clone(&open);
         std::thread::Builder::new()
             .name("s3-md5-lanes".into())
-            .spawn(move || run(&queue))
+            .spawn(move || run(&queue, &open_seen))
             .map_err(|e| GatewayError::Startup(format!("cannot start the MD5 hasher: {e}")))?;
-        Ok(Self { jobs })
+        Ok(Self { requests, open })
     }
 
     /// A new message to hash through these lanes.
     pub fn message(&self) -> LaneMessage {
+        self.open.fetch_add(1, Ordering::AcqRel);
         LaneMessage {
             lanes: self.clone(),
             hashed: Md5Stream::new(),
             in_hasher: None,
+            wanted: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -142,6 +179,8 @@ pub struct LaneMessage {
     lanes: Md5Lanes,
     hashed: Md5Stream,
     in_hasher: Option<oneshot::Receiver<Md5Stream>>,
+    /// Shared with the piece in the hasher: set while this waits for it.
+    wanted: Arc<AtomicBool>,
 }
 
 impl LaneMessage {
@@ -153,13 +192,19 @@ impl LaneMessage {
         }
         let stream = self.settle().await?;
         let (reply, advanced) = oneshot::channel();
+        self.wanted.store(false, Ordering::Release);
         let job = Job {
             stream,
             data,
             done: 0,
             reply,
+            wanted: Arc::clone(&self.wanted),
+            arrived: Instant::now(),
         };
-        self.lanes.jobs.send(job).map_err(|_| hasher_stopped())?;
+        self.lanes
+            .requests
+            .send(Request::Piece(job))
+            .map_err(|_| hasher_stopped())?;
         self.in_hasher = Some(advanced);
         Ok(())
     }
@@ -173,9 +218,23 @@ impl LaneMessage {
     /// Waits for the piece in the hasher, if any.
     async fn settle(&mut self) -> Result<Md5Stream> {
         if let Some(advanced) = self.in_hasher.take() {
+            self.wanted.store(true, Ordering::Release);
+            self.lanes
+                .requests
+                .send(Request::LookAgain)
+                .map_err(|_| hasher_stopped())?;
             self.hashed = advanced.await.map_err(|_| hasher_stopped())?;
         }
         Ok(self.hashed)
+    }
+}
+
+impl Drop for LaneMessage {
+    /// One open message fewer: the others may no longer need to wait.
+    fn drop(&mut self) {
+        self.lanes.open.fetch_sub(1, Ordering::AcqRel);
+        // A stopped hasher has nothing to look at.
+        let _ = self.lanes.requests.send(Request::LookAgain);
     }
 }
 
@@ -183,19 +242,36 @@ fn hasher_stopped() -> GatewayError {
     GatewayError::Body("the MD5 hasher has stopped".into())
 }
 
-/// The hasher thread: waits for work only when it has none, and otherwise
-/// takes in every newly arrived piece before each step.
-fn run(queue: &mpsc::Receiver<Job>) {
+/// The hasher thread: takes in every newly arrived piece before each step,
+/// and waits for more while what it holds is not [`worth_a_step`].
+fn run(queue: &mpsc::Receiver<Request>, open: &AtomicUsize) {
     let engine = Md5Many::new();
     let mut pending: Vec<Job> = Vec::new();
     loop {
-        if pending.is_empty() {
-            match queue.recv() {
-                Ok(job) => pending.push(job),
-                Err(mpsc::RecvError) => return,
+        let take = |request: Request, pending: &mut Vec<Job>| {
+            if let Request::Piece(job) = request {
+                pending.push(job);
+            }
+        };
+        for request in queue.try_iter() {
+            take(request, &mut pending);
+        }
+        // An upload that went away no longer wants its digest.
+        pending.retain(|job| !job.reply.is_closed());
+        while !worth_a_step(&pending, open.load(Ordering::Acquire)) {
+            let request = match pending.iter().map(|job| job.arrived).min() {
+                None => queue
+                    .recv()
+                    .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(oldest) => queue
+                    .recv_timeout((oldest + MAX_WAIT).saturating_duration_since(Instant::now())),
+            };
+            match request {
+                Ok(request) => take(request, &mut pending),
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
-        pending.extend(queue.try_iter());
         step(engine, &mut pending);
         let mut i = 0;
         while i < pending.len() {
@@ -208,6 +284,17 @@ fn run(queue: &mpsc::Receiver<Job>) {
             }
         }
     }
+}
+
+/// Whether to hash what is `pending` now rather than wait for more: every
+/// one of the `open` messages has a piece here (or a whole group of lanes
+/// is full), or an owner waits for its piece, or a piece has waited
+/// [`MAX_WAIT`] (checked by the caller's timeout).
+fn worth_a_step(pending: &[Job], open: usize) -> bool {
+    !pending.is_empty()
+        && (pending.len() >= open.min(LANES)
+            || pending.iter().any(Job::is_wanted)
+            || pending.iter().any(|job| job.arrived.elapsed() >= MAX_WAIT))
 }
 
 /// Advances every pending job by up to [`STEP`] bytes: those that can
@@ -351,6 +438,55 @@ mod tests {
         }
     }
 
+    fn job(len: usize, arrived: Instant) -> Job {
+        let (reply, _) = oneshot::channel();
+        Job {
+            stream: Md5Stream::new(),
+            data: Bytes::from(vec![7u8; len]),
+            done: 0,
+            reply,
+            wanted: Arc::new(AtomicBool::new(false)),
+            arrived,
+        }
+    }
+
+    #[test]
+    fn a_piece_waits_for_the_other_open_messages_unless_wanted() {
+        let now = Instant::now();
+        let one = vec![job(4096, now)];
+        assert!(!worth_a_step(&[], 1), "nothing to hash");
+        assert!(worth_a_step(&one, 1), "a lone message never waits");
+        assert!(!worth_a_step(&one, 3), "two more messages are open");
+        let two = vec![job(4096, now), job(4096, now)];
+        assert!(worth_a_step(&two, 2), "every open message has a piece here");
+        one[0].wanted.store(true, Ordering::Release);
+        assert!(worth_a_step(&one, 3), "its owner waits for it");
+        if let Some(long_ago) = now.checked_sub(MAX_WAIT) {
+            assert!(
+                worth_a_step(&[job(4096, long_ago)], 3),
+                "waited long enough"
+            );
+        }
+        let full: Vec<Job> = (0..LANES).map(|_| job(4096, now)).collect();
+        assert!(worth_a_step(&full, LANES + 5), "a whole group of lanes");
+    }
+
+    /// A message finishes while another stays open and sends nothing: its
+    /// owner asks for its last piece, so it is hashed without company.
+    #[tokio::test]
+    async fn a_message_finishes_beside_an_idle_one() {
+        let lanes = Md5Lanes::start().unwrap();
+        let idle = lanes.message();
+        let message = Bytes::from(vec![3u8; 1_000_000]);
+        let mut hashing = lanes.message();
+        hashing.push(message.slice(..300_000)).await.unwrap();
+        hashing.push(message.slice(300_000..)).await.unwrap();
+        let (digest, length) = hashing.finish().await.unwrap();
+        assert_eq!(length, 1_000_000);
+        assert_eq!(digest, <[u8; 16]>::from(Md5::digest(&message)));
+        drop(idle);
+    }
+
     #[test]
     fn a_step_shares_lanes_and_leaves_the_rest() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
@@ -369,6 +505,8 @@ mod tests {
                     data: Bytes::from(m.clone()),
                     done: 0,
                     reply,
+                    wanted: Arc::new(AtomicBool::new(false)),
+                    arrived: Instant::now(),
                 }
             })
             .collect();

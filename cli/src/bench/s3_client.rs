@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use cairn_client::{CreateOptions, DfsClient};
-use cairn_s3::{AccessKey, S3Gateway};
+use cairn_s3::{AccessKey, Md5Lanes, S3Gateway};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -24,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::cluster::{BenchCluster, get_file};
 use crate::config::Settings;
+use crate::human;
 
 const ACCESS_KEY: &str = "AKIACAIRNBENCH";
 const SECRET_KEY: &str = "cairn-bench-secret-key";
@@ -252,13 +254,21 @@ impl Jobs {
 /// process spent meanwhile. The cluster, the gateway and the clients all
 /// run in this process, so on a machine whose cores they saturate the
 /// throughput ratio follows the ratio of CPU per byte, which this shows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Phase {
     pub wall: Duration,
     pub cpu: Duration,
 }
 
-/// The four phases of an S3 benchmark.
+impl std::ops::AddAssign for Phase {
+    fn add_assign(&mut self, other: Phase) {
+        self.wall += other.wall;
+        self.cpu += other.cpu;
+    }
+}
+
+/// The four phases of an S3 benchmark, each summed over its rounds.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Timings {
     pub direct_put: Phase,
     pub s3_put: Phase,
@@ -266,26 +276,74 @@ pub struct Timings {
     pub s3_get: Phase,
 }
 
-/// The four phases on `bench`, each by `clients` concurrent clients over
-/// `objects` copies of `data`: the direct client puts them (in pieces of at
-/// most `piece` bytes, as `cairn dfs -put` does) and S3 PUTs them; then
-/// both read them back, checking their lengths.
-pub async fn measure(
-    bench: &S3BenchCluster,
-    clients: usize,
-    objects: u64,
-    data: Bytes,
-    piece: usize,
-) -> anyhow::Result<Timings> {
-    let size = data.len() as u64;
-    let replication = bench.datanodes;
+/// What [`measure`] moves: `objects` copies of `data` by `clients`
+/// concurrent clients, `rounds` times; the direct client writes in pieces
+/// of at most `piece` bytes (as `cairn dfs -put` does).
+pub struct Workload {
+    pub clients: usize,
+    pub objects: u64,
+    pub data: Bytes,
+    pub piece: usize,
+    pub rounds: u64,
+}
+
+/// The four phases on `bench`, `rounds` times: the direct client puts the
+/// objects and S3 PUTs them, then both read them back (checking their
+/// lengths), and the round's objects are deleted. Rounds alternate which
+/// of the two goes first in each pair, and every phase's wall and CPU time
+/// is summed: a single phase's figure swings with how the scheduler places
+/// the clients, gateway and datanode on 2 cores (one pair's GET ratio
+/// ranged 0.42–1.28 under load), and which goes first matters too (the
+/// page cache, writeback).
+pub async fn measure(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Timings> {
     bench.direct().mkdirs("/direct", None).await?;
     S3Client::connect(bench.gateway_addr())
         .await?
         .create_bucket(BUCKET)
         .await?;
-    let direct_put = timed_workers(clients, objects, |jobs| {
-        let (client, data) = (bench.direct().clone(), data.clone());
+    let mut total = Timings::default();
+    for round in 0..work.rounds {
+        let s3_first = round % 2 == 1;
+        let progress = |what: &str, phase: Phase| {
+            let bytes = work.data.len() as u64 * work.objects;
+            eprintln!(
+                "  round {}/{}: {what} {} in {:.2} s ({:.0} MB/s, {:.2} CPU-s)",
+                round + 1,
+                work.rounds,
+                human::byte_desc(bytes),
+                phase.wall.as_secs_f64(),
+                bytes as f64 / 1e6 / phase.wall.as_secs_f64().max(1e-9),
+                phase.cpu.as_secs_f64(),
+            );
+            phase
+        };
+        for s3 in [s3_first, !s3_first] {
+            if s3 {
+                total.s3_put += progress("S3 PUT", s3_put(bench, work).await?);
+            } else {
+                total.direct_put += progress("direct put", direct_put(bench, work).await?);
+            }
+        }
+        for s3 in [s3_first, !s3_first] {
+            if s3 {
+                total.s3_get += progress("S3 GET", s3_get(bench, work).await?);
+            } else {
+                total.direct_get += progress("direct get", direct_get(bench, work).await?);
+            }
+        }
+        for i in 0..work.objects {
+            bench.direct().delete(&direct_path(i), false).await?;
+            bench.direct().delete(&object_path(i), false).await?;
+        }
+    }
+    Ok(total)
+}
+
+async fn direct_put(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Phase> {
+    let replication = bench.datanodes;
+    let piece = work.piece;
+    timed_workers(work.clients, work.objects, |jobs| {
+        let (client, data) = (bench.direct().clone(), work.data.clone());
         async move {
             while let Some(i) = jobs.take() {
                 let options = CreateOptions {
@@ -293,18 +351,20 @@ pub async fn measure(
                     ..Default::default()
                 };
                 let mut writer = client.create(&direct_path(i), options).await?;
-                for start in (0..data.len()).step_by(piece.max(1)) {
-                    let end = (start + piece).min(data.len());
-                    writer.write_bytes(data.slice(start..end)).await?;
+                for piece in pieces(&data, piece) {
+                    writer.write_bytes(piece).await?;
                 }
                 writer.close().await?;
             }
             Ok(())
         }
     })
-    .await?;
-    let s3_put = timed_workers(clients, objects, |jobs| {
-        let (gateway, data) = (bench.gateway_addr(), data.clone());
+    .await
+}
+
+async fn s3_put(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Phase> {
+    timed_workers(work.clients, work.objects, |jobs| {
+        let (gateway, data) = (bench.gateway_addr(), work.data.clone());
         async move {
             let mut s3 = S3Client::connect(gateway).await?;
             while let Some(i) = jobs.take() {
@@ -313,8 +373,12 @@ pub async fn measure(
             Ok(())
         }
     })
-    .await?;
-    let direct_get = timed_workers(clients, objects, |jobs| {
+    .await
+}
+
+async fn direct_get(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Phase> {
+    let size = work.data.len() as u64;
+    timed_workers(work.clients, work.objects, |jobs| {
         let client = bench.direct().clone();
         async move {
             while let Some(i) = jobs.take() {
@@ -323,8 +387,12 @@ pub async fn measure(
             Ok(())
         }
     })
-    .await?;
-    let s3_get = timed_workers(clients, objects, |jobs| {
+    .await
+}
+
+async fn s3_get(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<Phase> {
+    let size = work.data.len() as u64;
+    timed_workers(work.clients, work.objects, |jobs| {
         let gateway = bench.gateway_addr();
         async move {
             let mut s3 = S3Client::connect(gateway).await?;
@@ -337,13 +405,140 @@ pub async fn measure(
             Ok(())
         }
     })
-    .await?;
-    Ok(Timings {
-        direct_put,
-        s3_put,
-        direct_get,
-        s3_get,
+    .await
+}
+
+/// The pieces the gateway hashes a PUT's body in (its `BODY_PIECE`).
+const GATEWAY_PIECE: usize = 4 << 20;
+
+/// What any gateway must add to the direct client's work, each part
+/// measured alone on the same bytes by the same number of clients,
+/// `rounds` times.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GatewayFloor {
+    /// One loopback HTTP hop of the PUT bodies: this bench's S3 client
+    /// PUTting to a server that only reads them.
+    pub put_hop: Phase,
+    /// One loopback HTTP hop of the GET bodies: a server that answers each
+    /// GET with the object from memory.
+    pub get_hop: Phase,
+    /// The bodies' MD5s (the gateway's [`Md5Lanes`], fed the gateway's
+    /// 4 MiB pieces).
+    pub md5: Phase,
+}
+
+/// Measures the [`GatewayFloor`]: on cores the run saturates, a PUT
+/// through any gateway costs at least the direct put's CPU plus the PUT
+/// hop and MD5, and a GET the direct get's plus the GET hop.
+pub async fn gateway_floor(work: &Workload) -> anyhow::Result<GatewayFloor> {
+    let mut floor = GatewayFloor::default();
+    for _ in 0..work.rounds {
+        let (put_hop, get_hop) = http_hop_alone(work).await?;
+        floor.put_hop += put_hop;
+        floor.get_hop += get_hop;
+        floor.md5 += md5_alone(work).await?;
+    }
+    Ok(floor)
+}
+
+/// The S3 PUTs of [`s3_put`] and GETs of [`s3_get`] against an HTTP/1.1
+/// server that reads each PUT body (as hyper hands it over) and answers
+/// each GET with the object from memory: the hop and nothing else.
+async fn http_hop_alone(work: &Workload) -> anyhow::Result<(Phase, Phase)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let object = work.data.clone();
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            // As the gateway's connections: no Nagle delay.
+            if stream.set_nodelay(true).is_err() {
+                continue;
+            }
+            let object = object.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let object = object.clone();
+                    async move {
+                        let answer = if req.method() == Method::GET {
+                            object
+                        } else {
+                            let mut body = req.into_body();
+                            while let Some(frame) = body.frame().await {
+                                frame?;
+                            }
+                            Bytes::new()
+                        };
+                        Ok::<_, hyper::Error>(hyper::Response::new(Full::new(answer)))
+                    }
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, "HTTP hop connection ended");
+                }
+            });
+        }
+    });
+    let size = work.data.len() as u64;
+    let phases = async {
+        let put = timed_workers(work.clients, work.objects, |jobs| {
+            let data = work.data.clone();
+            async move {
+                let mut s3 = S3Client::connect(addr).await?;
+                while let Some(i) = jobs.take() {
+                    s3.put(&key(i), data.clone()).await?;
+                }
+                Ok(())
+            }
+        })
+        .await?;
+        let get = timed_workers(work.clients, work.objects, |jobs| async move {
+            let mut s3 = S3Client::connect(addr).await?;
+            while let Some(i) = jobs.take() {
+                let got = s3.get(&key(i)).await?;
+                if got != size {
+                    bail!("the HTTP hop returned {got} bytes of {size}");
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok((put, get))
+    }
+    .await;
+    server.abort();
+    phases
+}
+
+/// The objects' MD5s through the gateway's hasher, each client hashing one
+/// object at a time in 4 MiB pieces as the gateway receives them.
+async fn md5_alone(work: &Workload) -> anyhow::Result<Phase> {
+    let lanes = Md5Lanes::start()?;
+    timed_workers(work.clients, work.objects, |jobs| {
+        let (lanes, data) = (lanes.clone(), work.data.clone());
+        async move {
+            while jobs.take().is_some() {
+                let mut md5 = lanes.message();
+                for piece in pieces(&data, GATEWAY_PIECE) {
+                    md5.push(piece).await?;
+                }
+                md5.finish().await?;
+            }
+            Ok(())
+        }
     })
+    .await
+}
+
+/// `data` in slices of `piece` bytes (the last one shorter), without copying.
+fn pieces(data: &Bytes, piece: usize) -> impl Iterator<Item = Bytes> + '_ {
+    let piece = piece.max(1);
+    (0..data.len())
+        .step_by(piece)
+        .map(move |start| data.slice(start..(start + piece).min(data.len())))
 }
 
 /// Where the direct client puts object `i` (the baseline's files).
@@ -354,6 +549,11 @@ fn direct_path(i: u64) -> String {
 /// The key of object `i` in [`BUCKET`].
 fn key(i: u64) -> String {
     format!("obj-{i}")
+}
+
+/// The file behind [`key`] `i` (the bucket is a top-level directory).
+fn object_path(i: u64) -> String {
+    format!("/{BUCKET}/{}", key(i))
 }
 
 /// The `Authorization` header of SigV4 for a request without a query

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::cluster::per_s;
 use super::report::{Report, Row};
-use super::s3_client::{S3BenchCluster, measure};
+use super::s3_client::{S3BenchCluster, Workload, measure};
 use crate::config::Settings;
 
 const OBJECT_BYTES: usize = 4096;
@@ -24,10 +24,16 @@ pub async fn run(
     clients: usize,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    eprintln!("s3-small: {objects} × 4 KiB by {clients} clients, direct then through S3");
+    eprintln!("s3-small: {objects} × 4 KiB by {clients} clients, directly and through S3");
     let bench = S3BenchCluster::start(settings, &scratch.join("cluster"), DATANODES).await?;
-    let data = Bytes::from(vec![0x5a; OBJECT_BYTES]);
-    let timings = measure(&bench, clients, objects, data, OBJECT_BYTES).await;
+    let work = Workload {
+        clients,
+        objects,
+        data: Bytes::from(vec![0x5a; OBJECT_BYTES]),
+        piece: OBJECT_BYTES,
+        rounds: 1,
+    };
+    let timings = measure(&bench, &work).await;
     bench.shutdown().await?;
     let timings = timings?;
     for (op, s3, direct, baseline) in [
