@@ -18,6 +18,7 @@ use crate::namesystem::{FsNamesystem, Namesystem};
 /// How long `complete` waits for replicas before answering false.
 const COMPLETE_WAIT: Duration = Duration::from_secs(2);
 
+#[derive(Clone)]
 pub struct ClientProtocolService {
     fs: Arc<FsNamesystem>,
 }
@@ -69,6 +70,20 @@ fn checker(ns: &Namesystem, user: &str) -> PermissionChecker {
 
 #[tonic::async_trait]
 impl ClientProtocol for ClientProtocolService {
+    type CallStream = cairn_proto::ipc::Answers;
+
+    /// Many calls over one stream (`cairn_proto::ipc`), each answered by
+    /// the handler of its unary rpc below.
+    async fn call(
+        &self,
+        request: Request<tonic::Streaming<pb::CallRequest>>,
+    ) -> Result<Response<Self::CallStream>, Status> {
+        Ok(Response::new(cairn_proto::ipc::serve(
+            Arc::new(self.clone()),
+            request,
+        )))
+    }
+
     async fn get_server_defaults(
         &self,
         _request: Request<pb::GetServerDefaultsRequest>,
