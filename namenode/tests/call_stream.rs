@@ -156,3 +156,32 @@ async fn mutations_and_reads_interleave_on_one_stream() {
         100
     );
 }
+
+#[tokio::test]
+async fn an_open_stream_ends_cleanly_when_the_namenode_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let nn = start(config(dir.path())).await;
+    let mut raw = anonymous(nn.local_addr()).await;
+    let (calls, outgoing) = tokio::sync::mpsc::unbounded_channel();
+    let mut answers = raw
+        .call(tokio_stream::wrappers::UnboundedReceiverStream::new(outgoing))
+        .await
+        .unwrap()
+        .into_inner();
+    calls
+        .send(pb::CallRequest {
+            call_id: 1,
+            user: SUPERUSER.into(),
+            request: Some(stat("/")),
+        })
+        .unwrap();
+    let answer = answers.next().await.unwrap().unwrap();
+    assert_eq!(answer.call_id, 1);
+    assert!(matches!(answer.response, Some(Answer::GetFileInfo(_))));
+
+    // The client keeps its side open; the namenode's graceful stop ends
+    // the stream rather than wait for it.
+    nn.shutdown().await.unwrap();
+    assert!(answers.next().await.is_none());
+    drop(calls);
+}

@@ -24,6 +24,7 @@
 //! commit).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -36,6 +37,7 @@ use crate::pb;
 use crate::pb::call_request::Request as Call;
 use crate::pb::call_response::Response as Answer;
 use crate::pb::client_protocol_server::ClientProtocol;
+use crate::rpc_metrics::RpcMetrics;
 use crate::{ErrorKind, RpcError};
 
 /// Expands `$apply!` with one `(method, Variant, Request, Response, how)`
@@ -138,6 +140,8 @@ type AnswerSender = mpsc::Sender<Result<pb::CallResponse, Status>>;
 #[derive(Clone)]
 struct Origin {
     connect_info: Option<TcpConnectInfo>,
+    /// The server's RPC metrics, if it keeps them.
+    metrics: Option<RpcMetrics>,
 }
 
 impl Origin {
@@ -156,23 +160,45 @@ impl Origin {
         }
         request
     }
+
+    /// Counts one call of `path` that took since `started`.
+    fn record<T>(&self, path: &str, started: Instant, result: &Result<T, Status>) {
+        if let Some(metrics) = &self.metrics {
+            let code = result
+                .as_ref()
+                .map_or_else(Status::code, |_| tonic::Code::Ok);
+            metrics.record_call(path, code, started.elapsed().as_secs_f64());
+        }
+    }
 }
 
 /// Serves the calls arriving on `request`'s stream with `service`'s
 /// handlers (the namenode's, or a test double's); returns the stream of
-/// their answers.
+/// their answers, each call counted in `metrics` as the unary rpc of its
+/// name would be. Once `closing` completes (the server is stopping) no new
+/// call is read, and the answers end after those in progress, so a stream
+/// does not hold up a graceful shutdown; the client's next call finds the
+/// stream ended and reconnects.
 pub fn serve<S: ClientProtocol>(
     service: Arc<S>,
     request: Request<Streaming<pb::CallRequest>>,
+    closing: impl Future<Output = ()> + Send + 'static,
+    metrics: Option<RpcMetrics>,
 ) -> Answers {
     let origin = Origin {
         connect_info: request.extensions().get::<TcpConnectInfo>().cloned(),
+        metrics,
     };
     let mut calls = request.into_inner();
     let (answers, outgoing) = mpsc::channel(ANSWER_QUEUE);
     tokio::spawn(async move {
+        tokio::pin!(closing);
         loop {
-            match calls.message().await {
+            let message = tokio::select! {
+                message = calls.message() => message,
+                () = &mut closing => break,
+            };
+            match message {
                 Ok(Some(call)) => {
                     if !dispatch(&service, &origin, call, &answers).await {
                         break;
@@ -207,20 +233,31 @@ fn answer_of<T>(
     }
 }
 
+/// The unary rpc's path, under which its calls are counted.
+macro_rules! path_of {
+    ($variant:ident) => {
+        concat!("/cairn.ClientProtocol/", stringify!($variant))
+    };
+}
+
 /// Runs one call's handler inline or on a task of its own (see the module
 /// comment), sending its answer.
 macro_rules! run_call {
-    (inline, $service:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
+    (inline, $service:ident, $origin:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
+        let started = Instant::now();
         let result = $service.$method($request).await;
+        $origin.record(path_of!($variant), started, &result);
         $answers
             .send(Ok(answer_of($call_id, result, Answer::$variant)))
             .await
             .is_ok()
     }};
-    (spawn, $service:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
-        let (service, answers) = (Arc::clone($service), $answers.clone());
+    (spawn, $service:ident, $origin:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
+        let (service, origin, answers) = (Arc::clone($service), $origin.clone(), $answers.clone());
         tokio::spawn(async move {
+            let started = Instant::now();
             let result = service.$method($request).await;
+            origin.record(path_of!($variant), started, &result);
             // Fails only when the client has gone.
             let _ = answers
                 .send(Ok(answer_of($call_id, result, Answer::$variant)))
@@ -254,7 +291,7 @@ macro_rules! dispatch_calls {
             match request {
                 $(Call::$variant(message) => {
                     let request = origin.request(&call.user, message);
-                    run_call!($how, service, answers, call_id, $method, $variant, request)
+                    run_call!($how, service, origin, answers, call_id, $method, $variant, request)
                 })*
             }
         }

@@ -233,17 +233,22 @@ impl ClientProtocol for Service {
         })
         .filter_map(futures::future::ready);
         let state = Arc::clone(&self.state);
-        let answers = cairn_proto::ipc::serve(Arc::new(self.clone()), request)
-            .map(move |answer| {
-                answer.map(|mut answer| {
-                    if state.lock().blank_answers {
-                        answer.response = None;
-                    }
-                    answer
-                })
+        let answers = cairn_proto::ipc::serve(
+            Arc::new(self.clone()),
+            request,
+            std::future::pending(),
+            None,
+        )
+        .map(move |answer| {
+            answer.map(|mut answer| {
+                if state.lock().blank_answers {
+                    answer.response = None;
+                }
+                answer
             })
-            .take_until(broken)
-            .chain(ending);
+        })
+        .take_until(broken)
+        .chain(ending);
         Ok(Response::new(Box::pin(answers)))
     }
 
