@@ -31,10 +31,6 @@ type Answer = Result<Response, Status>;
 /// than wait for an answer that cannot come.
 type Waiting = Mutex<Option<HashMap<u64, oneshot::Sender<Answer>>>>;
 
-/// The namenode's `ClientProtocol` over the transport (unary rpcs and the
-/// opening of a `Call` stream).
-pub(crate) type ProtocolClient<T> = ClientProtocolClient<T>;
-
 /// Calls multiplexed over one `Call` stream at a time. Cheap to clone:
 /// clones share the stream.
 #[derive(Clone)]
@@ -44,7 +40,7 @@ pub(crate) struct IpcConnection<T> {
 
 struct Shared<T> {
     /// Opens streams; the transport below reconnects by itself.
-    protocol: ProtocolClient<T>,
+    protocol: ClientProtocolClient<T>,
     /// Who the calls go to, for error messages ("host:port").
     authority: Arc<str>,
     /// The stream in use, if one is open.
@@ -74,7 +70,11 @@ where
 {
     /// Calls over `protocol`, to the namenode at `authority`, each waiting
     /// at most `timeout` for its answer.
-    pub(crate) fn new(protocol: ProtocolClient<T>, authority: &str, timeout: Duration) -> Self {
+    pub(crate) fn new(
+        protocol: ClientProtocolClient<T>,
+        authority: &str,
+        timeout: Duration,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 protocol,
@@ -209,6 +209,11 @@ async fn deliver_answers<T>(
     shared: Weak<Shared<T>>,
     authority: Arc<str>,
 ) {
+    let mut orphans = Orphans {
+        waiting: Arc::clone(&waiting),
+        authority: Arc::clone(&authority),
+        why: "the client's runtime stopped".to_string(),
+    };
     let why = loop {
         match answers.message().await {
             Ok(Some(answer)) => {
@@ -243,8 +248,23 @@ async fn deliver_answers<T>(
     if let Some(shared) = shared.upgrade() {
         forget_stream(&shared, &waiting);
     }
-    let orphans = waiting.lock().take().unwrap_or_default();
-    for (_, waiter) in orphans {
-        let _ = waiter.send(Err(lost(&authority, &why)));
+    orphans.why = why;
+}
+
+/// Fails the calls still waiting on a stream when its reader stops,
+/// however it stops: the stream ended, or the runtime the reader ran on
+/// shut down (then the next call finds the stream closed and opens one).
+struct Orphans {
+    waiting: Arc<Waiting>,
+    authority: Arc<str>,
+    why: String,
+}
+
+impl Drop for Orphans {
+    fn drop(&mut self) {
+        let orphans = self.waiting.lock().take().unwrap_or_default();
+        for (_, waiter) in orphans {
+            let _ = waiter.send(Err(lost(&self.authority, &self.why)));
+        }
     }
 }
