@@ -164,7 +164,9 @@ async fn an_open_stream_ends_cleanly_when_the_namenode_stops() {
     let mut raw = anonymous(nn.local_addr()).await;
     let (calls, outgoing) = tokio::sync::mpsc::unbounded_channel();
     let mut answers = raw
-        .call(tokio_stream::wrappers::UnboundedReceiverStream::new(outgoing))
+        .call(tokio_stream::wrappers::UnboundedReceiverStream::new(
+            outgoing,
+        ))
         .await
         .unwrap()
         .into_inner();
