@@ -20,7 +20,9 @@ use tokio::sync::OnceCell;
 
 use crate::Result;
 use crate::config::{ClientConfig, CreateOptions};
-use crate::connection::{self, DatanodeChannels, DatanodeClient, NamenodeChannel, NamenodeClient};
+use crate::connection::{
+    self, DatanodeChannels, DatanodeClient, NamenodeClient, NamenodeConnection,
+};
 use crate::error::DfsError;
 use crate::input_stream::FileReader;
 use crate::lease_renewer::{DEFAULT_RENEW_INTERVAL, LeaseGuard, LeaseRenewer};
@@ -44,8 +46,9 @@ struct Inner {
     /// The host this client writes from, for the namenode's placement of the
     /// first replica on the writer's node.
     client_host: String,
-    namenode_channel: NamenodeChannel,
-    /// Calls as `config.user` over `namenode_channel`.
+    /// The namenode's `Call` stream, shared by every user of this client.
+    namenode_connection: NamenodeConnection,
+    /// Calls as `config.user` over `namenode_connection`.
     namenode: NamenodeClient,
     datanodes: DatanodeChannels,
     lease_renewer: Arc<LeaseRenewer>,
@@ -58,8 +61,8 @@ impl DfsClient {
     /// is an error now.
     pub async fn connect(config: ClientConfig) -> Result<DfsClient> {
         let authority = connection::parse_namenode_address(&config.namenode)?;
-        let namenode_channel = connection::namenode_channel(&authority, config.rpc_timeout)?;
-        let namenode = connection::namenode_client_as(&namenode_channel, &config.user)?;
+        let namenode_connection = connection::namenode_connection(&authority, config.rpc_timeout)?;
+        let namenode = connection::namenode_client_as(&namenode_connection, &config.user)?;
         let client_host = local_host_towards(&authority).await;
         let client_name = format!("DFSClient_{:016x}", rand::random::<u64>());
         tracing::debug!(namenode = %authority, client = %client_name, %client_host, "client created");
@@ -68,7 +71,7 @@ impl DfsClient {
                 config,
                 client_name,
                 client_host,
-                namenode_channel,
+                namenode_connection,
                 namenode,
                 datanodes: DatanodeChannels::default(),
                 lease_renewer: Arc::default(),
@@ -88,8 +91,8 @@ impl DfsClient {
         let server_defaults = OnceCell::new_with(inner.server_defaults.get().cloned());
         Ok(DfsClient {
             inner: Arc::new(Inner {
-                namenode: connection::namenode_client_as(&inner.namenode_channel, user)?,
-                namenode_channel: inner.namenode_channel.clone(),
+                namenode: connection::namenode_client_as(&inner.namenode_connection, user)?,
+                namenode_connection: inner.namenode_connection.clone(),
                 config,
                 client_name: inner.client_name.clone(),
                 client_host: inner.client_host.clone(),
@@ -513,8 +516,10 @@ impl DfsClient {
 
     // ---- for the streams ----
 
-    /// A namenode client to call through (clones share the channel).
-    pub(crate) fn namenode(&self) -> NamenodeClient {
+    /// The namenode's `ClientProtocol` itself, calling as this client's
+    /// user over its connection (clones share the connection): for the
+    /// streams, and for tools that make calls this API does not wrap.
+    pub fn namenode(&self) -> NamenodeClient {
         self.inner.namenode.clone()
     }
 

@@ -11,8 +11,10 @@
 //!   locations, sequential and positional reads; `block_reader.rs` reads one
 //!   block range with checksum verification and replica failover.
 //! * `lease_renewer.rs`: renews the client's lease while a writer is open.
-//! * `connection.rs`: the namenode channel (with the `cairn-user` identity)
-//!   and the datanode channel cache; `retry.rs`: backoff for "not yet".
+//! * `connection.rs`: the namenode client ([`NamenodeClient`], calling as
+//!   one user) and the datanode channel cache; `ipc.rs`: the namenode calls
+//!   multiplexed over one `Call` stream per connection (Hadoop IPC's
+//!   design); `retry.rs`: backoff for "not yet".
 
 mod block_reader;
 mod config;
@@ -21,6 +23,7 @@ mod data_streamer;
 mod dfs_client;
 pub mod error;
 mod input_stream;
+mod ipc;
 mod lease_renewer;
 mod output_stream;
 mod packet;
@@ -36,6 +39,7 @@ pub use cairn_proto::pb::{
     FsStats, LocatedBlock, LocatedBlocks, SafeModeAction, ServerDefaults, XAttrSetFlag,
 };
 pub use config::{ClientConfig, CreateOptions};
+pub use connection::NamenodeClient;
 pub use dfs_client::DfsClient;
 pub use error::DfsError;
 pub use input_stream::FileReader;

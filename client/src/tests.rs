@@ -4,6 +4,7 @@
 
 mod fake_datanode;
 mod fake_namenode;
+mod ipc;
 mod namespace;
 mod read;
 mod serve;

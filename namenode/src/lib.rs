@@ -249,10 +249,13 @@ fn spawn_server(
     mut stop: watch::Receiver<bool>,
     metrics: &NamenodeMetrics,
 ) -> JoinHandle<Result<(), tonic::transport::Error>> {
-    let client =
-        ClientProtocolServer::new(rpc::client::ClientProtocolService::new(Arc::clone(&fs)))
-            .max_decoding_message_size(MAX_MESSAGE_SIZE)
-            .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let client = ClientProtocolServer::new(
+        rpc::client::ClientProtocolService::new(Arc::clone(&fs))
+            .stopping_with(stop.clone())
+            .with_metrics(metrics.rpc.clone()),
+    )
+    .max_decoding_message_size(MAX_MESSAGE_SIZE)
+    .max_encoding_message_size(MAX_MESSAGE_SIZE);
     let datanode = DatanodeProtocolServer::new(rpc::datanode::DatanodeProtocolService::new(fs))
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);

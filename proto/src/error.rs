@@ -147,19 +147,23 @@ impl From<RpcError> for tonic::Status {
 
 impl From<tonic::Status> for RpcError {
     fn from(status: tonic::Status) -> Self {
-        let coded = status
-            .metadata()
-            .get(ERROR_CODE_METADATA)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<i32>().ok())
-            .and_then(|v| ErrorCode::try_from(v).ok())
-            .and_then(ErrorKind::from_code);
+        let coded = error_code(&status).and_then(ErrorKind::from_code);
         let kind = coded.unwrap_or_else(|| ErrorKind::from_grpc(status.code()));
         Self {
             kind,
             message: status.message().to_string(),
         }
     }
+}
+
+/// The Cairn code a status carries in its `cairn-error-code` metadata.
+pub(crate) fn error_code(status: &tonic::Status) -> Option<ErrorCode> {
+    status
+        .metadata()
+        .get(ERROR_CODE_METADATA)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .and_then(|v| ErrorCode::try_from(v).ok())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod data_transfer;
 pub mod error;
 pub mod html;
 pub mod identity;
+pub mod ipc;
 pub mod rpc_metrics;
 pub mod webhdfs;
 

@@ -115,6 +115,28 @@ impl RpcMetrics {
             .observe(seconds);
     }
 
+    /// Records one call of `path` that ended with gRPC status `code`, as
+    /// the layer records a unary call: for the calls on a `Call` stream
+    /// (`crate::ipc`), which the layer sees as one long call.
+    pub fn record_call(&self, path: &str, code: tonic::Code, seconds: f64) {
+        let series = self.series(path);
+        if code == tonic::Code::Ok {
+            self.record_in(&series, "0", seconds);
+        } else {
+            self.record_in(&series, &(code as i32).to_string(), seconds);
+        }
+    }
+
+    /// Records a call in `series` when it succeeded, else by its code.
+    fn record_in(&self, series: &MethodSeries, code: &str, seconds: f64) {
+        if code == "0" {
+            series.ok.inc();
+            series.latency.observe(seconds);
+        } else {
+            self.record(&series.path, code, seconds);
+        }
+    }
+
     /// The series of `path`'s successful calls, cached.
     fn series(&self, path: &str) -> MethodSeries {
         let cached = self
@@ -230,12 +252,7 @@ where
                     .unwrap_or("0"),
                 Err(_) => "transport",
             };
-            if code == "0" {
-                series.ok.inc();
-                series.latency.observe(seconds);
-            } else {
-                metrics.record(&series.path, code, seconds);
-            }
+            metrics.record_in(&series, code, seconds);
             response
         })
     }

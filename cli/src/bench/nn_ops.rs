@@ -448,7 +448,7 @@ pub async fn rpc_client(
     clients: usize,
     only: &[NnOp],
 ) -> anyhow::Result<()> {
-    let target = NnTarget::connect(addr).await?;
+    let target = NnTarget::connect(addr, user).await?;
     let layout = Layout {
         prefix: format!("/nnbench-rpc-t{threads}"),
         ops,

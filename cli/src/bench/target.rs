@@ -1,19 +1,19 @@
 //! Where namespace operations go: the namenode's ClientProtocol handlers
 //! called in this process (as HDFS's NNThroughputBenchmark calls the
-//! NameNode's RPC server without RPC), or a namenode over gRPC. Both take
-//! the same requests, so the two figures differ by the RPC layer alone.
+//! NameNode's RPC server without RPC), or a namenode over gRPC through the
+//! client library, as `cairn dfs`, the mount and the S3 gateway call it.
+//! Both take the same requests, so the two figures differ by the RPC layer
+//! alone.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
+use cairn_client::{ClientConfig, DfsClient, NamenodeClient};
 use cairn_namenode::Namenode;
 use cairn_namenode::rpc::client::ClientProtocolService;
 use cairn_proto::pb;
-use cairn_proto::pb::client_protocol_client::ClientProtocolClient;
-use cairn_proto::{CONNECTION_WINDOW, MAX_MESSAGE_SIZE, STREAM_WINDOW};
-use tonic::transport::{Channel, Endpoint};
 
 use crate::config::Settings;
 use crate::daemon::bind;
@@ -21,7 +21,7 @@ use crate::daemon::bind;
 #[derive(Clone)]
 pub enum NnTarget {
     InProcess(Arc<ClientProtocolService>),
-    Rpc(ClientProtocolClient<Channel>),
+    Rpc(NamenodeClient),
 }
 
 /// Calls one ClientProtocol method on either target and unwraps the reply.
@@ -76,19 +76,12 @@ pub async fn create_file(
 }
 
 impl NnTarget {
-    /// A gRPC connection of its own to the namenode at `addr`.
-    pub async fn connect(addr: &str) -> anyhow::Result<NnTarget> {
-        let channel = Endpoint::from_shared(format!("http://{addr}"))?
-            .initial_stream_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW)
-            .tcp_nodelay(true)
-            .connect()
-            .await?;
-        Ok(NnTarget::Rpc(
-            ClientProtocolClient::new(channel)
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        ))
+    /// A connection of its own to the namenode at `addr`, calling as
+    /// `user`; its `Call` stream opens now, on this runtime.
+    pub async fn connect(addr: &str, user: &str) -> anyhow::Result<NnTarget> {
+        let client = DfsClient::connect(ClientConfig::new(addr, user)).await?;
+        client.server_defaults().await?;
+        Ok(NnTarget::Rpc(client.namenode()))
     }
 
     /// Waits until the namenode has left safe mode (an empty namespace

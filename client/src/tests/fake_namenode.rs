@@ -9,7 +9,11 @@ use std::sync::Arc;
 use cairn_proto::pb::client_protocol_server::{ClientProtocol, ClientProtocolServer};
 use cairn_proto::pb::*;
 use cairn_proto::{ErrorKind, RpcError};
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
 use parking_lot::Mutex;
+use tokio::sync::{Notify, watch};
 use tonic::{Request, Response, Status};
 
 use super::serve;
@@ -45,6 +49,12 @@ pub(crate) struct NamenodeState {
     pub append_last_block: Option<LocatedBlock>,
     pub listing: Vec<FileStatus>,
     pub page_size: usize,
+    /// `Call` streams the clients opened.
+    pub streams_opened: u32,
+    /// getFileInfo calls of `/hang` now waiting for [`FakeNamenode::release_hung`].
+    pub hung_calls: u32,
+    /// Answers go back with no response in them, as a broken peer's would.
+    pub blank_answers: bool,
 }
 
 impl Default for NamenodeState {
@@ -69,6 +79,9 @@ impl Default for NamenodeState {
             append_last_block: None,
             listing: Vec::new(),
             page_size: 2,
+            streams_opened: 0,
+            hung_calls: 0,
+            blank_answers: false,
         }
     }
 }
@@ -76,14 +89,20 @@ impl Default for NamenodeState {
 pub(crate) struct FakeNamenode {
     pub addr: SocketAddr,
     pub state: Arc<Mutex<NamenodeState>>,
+    breaks: watch::Sender<u64>,
+    hung: Arc<Notify>,
     _server: serve::ServerHandle,
 }
 
 impl FakeNamenode {
     pub(crate) async fn start() -> Self {
         let state = Arc::new(Mutex::new(NamenodeState::default()));
+        let (breaks, _) = watch::channel(0);
+        let hung = Arc::new(Notify::new());
         let service = ClientProtocolServer::new(Service {
             state: Arc::clone(&state),
+            breaks: breaks.clone(),
+            hung: Arc::clone(&hung),
         })
         .max_decoding_message_size(cairn_proto::MAX_MESSAGE_SIZE)
         .max_encoding_message_size(cairn_proto::MAX_MESSAGE_SIZE);
@@ -91,8 +110,21 @@ impl FakeNamenode {
         Self {
             addr: server.addr,
             state,
+            breaks,
+            hung,
             _server: server,
         }
+    }
+
+    /// Ends every open `Call` stream with an error, as a namenode that
+    /// went away would; the server itself keeps serving.
+    pub(crate) fn break_streams(&self) {
+        self.breaks.send_modify(|generation| *generation += 1);
+    }
+
+    /// Lets the getFileInfo calls of `/hang` answer.
+    pub(crate) fn release_hung(&self) {
+        self.hung.notify_waiters();
     }
 
     /// Adds a complete file made of `blocks` (id, length, locations).
@@ -150,8 +182,11 @@ pub(crate) fn file_status(path: &str, length: u64, block_size: u64) -> FileStatu
     }
 }
 
+#[derive(Clone)]
 struct Service {
     state: Arc<Mutex<NamenodeState>>,
+    breaks: watch::Sender<u64>,
+    hung: Arc<Notify>,
 }
 
 impl Service {
@@ -174,6 +209,49 @@ fn unimplemented<T>(what: &str) -> Result<Response<T>, Status> {
 
 #[tonic::async_trait]
 impl ClientProtocol for Service {
+    type CallStream = Pin<Box<dyn Stream<Item = Result<CallResponse, Status>> + Send>>;
+
+    /// The client's calls arrive here, each answered by the handler below
+    /// of the same name, as the namenode does; until `break_streams`.
+    async fn call(
+        &self,
+        request: Request<tonic::Streaming<CallRequest>>,
+    ) -> Result<Response<Self::CallStream>, Status> {
+        self.state.lock().streams_opened += 1;
+        let mut breaks = self.breaks.subscribe();
+        let after = self.breaks.subscribe();
+        let broken = async move {
+            let _ = breaks.changed().await;
+        };
+        // Once broken, the stream ends with an error; otherwise it ends
+        // when the client's does.
+        let ending = futures::stream::once(async move {
+            after
+                .has_changed()
+                .unwrap_or(true)
+                .then(|| Err(Status::unavailable("the fake namenode broke the stream")))
+        })
+        .filter_map(futures::future::ready);
+        let state = Arc::clone(&self.state);
+        let answers = cairn_proto::ipc::serve(
+            Arc::new(self.clone()),
+            request,
+            std::future::pending(),
+            None,
+        )
+        .map(move |answer| {
+            answer.map(|mut answer| {
+                if state.lock().blank_answers {
+                    answer.response = None;
+                }
+                answer
+            })
+        })
+        .take_until(broken)
+        .chain(ending);
+        Ok(Response::new(Box::pin(answers)))
+    }
+
     async fn get_server_defaults(
         &self,
         request: Request<GetServerDefaultsRequest>,
@@ -193,6 +271,11 @@ impl ClientProtocol for Service {
         &self,
         request: Request<GetFileInfoRequest>,
     ) -> Result<Response<GetFileInfoResponse>, Status> {
+        if request.get_ref().path == "/hang" {
+            let released = self.hung.notified();
+            self.state.lock().hung_calls += 1;
+            released.await;
+        }
         let state = self.enter(&request);
         let path = &request.get_ref().path;
         if path == "/forbidden" {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use cairn_proto::pb;
 use cairn_proto::pb::client_protocol_server::ClientProtocol;
+use cairn_proto::rpc_metrics::RpcMetrics;
 use cairn_proto::{ErrorKind, RpcError};
+use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use crate::error::Result;
@@ -18,13 +20,36 @@ use crate::namesystem::{FsNamesystem, Namesystem};
 /// How long `complete` waits for replicas before answering false.
 const COMPLETE_WAIT: Duration = Duration::from_secs(2);
 
+#[derive(Clone)]
 pub struct ClientProtocolService {
     fs: Arc<FsNamesystem>,
+    /// Becomes true when the server stops: `Call` streams then end.
+    stopping: Option<watch::Receiver<bool>>,
+    /// Where the calls on `Call` streams are counted, by method.
+    metrics: Option<RpcMetrics>,
 }
 
 impl ClientProtocolService {
     pub fn new(fs: Arc<FsNamesystem>) -> Self {
-        Self { fs }
+        Self {
+            fs,
+            stopping: None,
+            metrics: None,
+        }
+    }
+
+    /// Counts each call on a `Call` stream in `metrics` as the unary rpc
+    /// of its name (the server's layer sees a stream as one call).
+    pub fn with_metrics(mut self, metrics: RpcMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Ends every `Call` stream once `stopping` turns true, so open client
+    /// connections do not hold up the server's graceful shutdown.
+    pub fn stopping_with(mut self, stopping: watch::Receiver<bool>) -> Self {
+        self.stopping = Some(stopping);
+        self
     }
 
     /// Runs a mutation under the write lock, then waits for its txid.
@@ -69,6 +94,31 @@ fn checker(ns: &Namesystem, user: &str) -> PermissionChecker {
 
 #[tonic::async_trait]
 impl ClientProtocol for ClientProtocolService {
+    type CallStream = cairn_proto::ipc::Answers;
+
+    /// Many calls over one stream (`cairn_proto::ipc`), each answered by
+    /// the handler of its unary rpc below.
+    async fn call(
+        &self,
+        request: Request<tonic::Streaming<pb::CallRequest>>,
+    ) -> Result<Response<Self::CallStream>, Status> {
+        let stopping = self.stopping.clone();
+        let closing = async move {
+            match stopping {
+                Some(mut stopping) => {
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        Ok(Response::new(cairn_proto::ipc::serve(
+            Arc::new(self.clone()),
+            request,
+            closing,
+            self.metrics.clone(),
+        )))
+    }
+
     async fn get_server_defaults(
         &self,
         _request: Request<pb::GetServerDefaultsRequest>,

@@ -1,0 +1,270 @@
+//! Hadoop IPC's `Client.Connection` over gRPC: every namenode call of a
+//! client goes as one message on a long-lived `ClientProtocol.Call` stream,
+//! tagged with a call id, and its answer comes back on the response stream
+//! in whatever order the namenode finishes (`cairn_proto::ipc`).
+//!
+//! One stream per namenode channel, shared by every clone of a client and
+//! every user it calls as (the FUSE mount's callers). It opens on the first
+//! call; when it ends (the namenode restarted, the socket broke) every call
+//! waiting on it fails with UNAVAILABLE, as a unary call on a broken
+//! connection does, and the next call opens a new one over the channel,
+//! which reconnects by itself.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use cairn_proto::pb;
+use cairn_proto::pb::call_response::Response;
+use cairn_proto::pb::client_protocol_client::ClientProtocolClient;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::Status;
+
+/// What a waiting call receives: the namenode's answer or why there is none.
+type Answer = Result<Response, Status>;
+
+/// The calls sent on one stream and not answered yet, by call id. `None`
+/// once the stream has ended: a call that finds it so fails at once rather
+/// than wait for an answer that cannot come.
+type Waiting = Mutex<Option<HashMap<u64, oneshot::Sender<Answer>>>>;
+
+/// Calls multiplexed over one `Call` stream at a time. Cheap to clone:
+/// clones share the stream.
+#[derive(Clone)]
+pub(crate) struct IpcConnection<T> {
+    shared: Arc<Shared<T>>,
+}
+
+struct Shared<T> {
+    /// Opens streams; the transport below reconnects by itself.
+    protocol: ClientProtocolClient<T>,
+    /// Who the calls go to, for error messages ("host:port").
+    authority: Arc<str>,
+    /// The stream in use, if one is open.
+    current: Mutex<Option<Arc<Stream>>>,
+    /// Held while a stream opens, so concurrent first calls open one.
+    opening: tokio::sync::Mutex<()>,
+    next_call_id: AtomicU64,
+    /// How long a call waits for its answer (the client's rpc timeout).
+    timeout: Duration,
+}
+
+/// One open `Call` stream. Dropping it (the last clone of the connection
+/// went away, or a newer stream replaced it) ends the request stream,
+/// which tells the namenode the client is gone.
+struct Stream {
+    requests: mpsc::UnboundedSender<pb::CallRequest>,
+    waiting: Arc<Waiting>,
+}
+
+impl<T> IpcConnection<T>
+where
+    T: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + Sync + 'static,
+    T::Future: Send,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    T::Error: Into<tonic::codegen::StdError>,
+{
+    /// Calls over `protocol`, to the namenode at `authority`, each waiting
+    /// at most `timeout` for its answer.
+    pub(crate) fn new(
+        protocol: ClientProtocolClient<T>,
+        authority: &str,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                protocol,
+                authority: Arc::from(authority),
+                current: Mutex::new(None),
+                opening: tokio::sync::Mutex::new(()),
+                next_call_id: AtomicU64::new(1),
+                timeout,
+            }),
+        }
+    }
+
+    /// Makes one call as `user`; the namenode's answer, or the status the
+    /// call failed with (the namenode's own error, or UNAVAILABLE when the
+    /// stream ended before the answer came).
+    pub(crate) async fn call(&self, user: &str, request: pb::call_request::Request) -> Answer {
+        let call_id = self.shared.next_call_id.fetch_add(1, Ordering::Relaxed);
+        let mut message = pb::CallRequest {
+            call_id,
+            user: user.to_string(),
+            request: Some(request),
+        };
+        // A stream found ended before the call went out is replaced once:
+        // the call was not sent, so it is safe to send on the new one.
+        let mut attempts = 0;
+        let (stream, answered) = loop {
+            attempts += 1;
+            let stream = self.stream().await?;
+            let (answer, answered) = oneshot::channel();
+            let registered = match stream.waiting.lock().as_mut() {
+                Some(waiting) => waiting.insert(call_id, answer).is_none(),
+                None => false,
+            };
+            if registered {
+                match stream.requests.send(message) {
+                    Ok(()) => break (stream, answered),
+                    Err(mpsc::error::SendError(unsent)) => {
+                        forget(&stream.waiting, call_id);
+                        message = unsent;
+                    }
+                }
+            }
+            self.forget_stream(&stream);
+            if attempts == 2 {
+                return Err(self.lost("the connection closed"));
+            }
+        };
+        match tokio::time::timeout(self.shared.timeout, answered).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(self.lost("the connection closed")),
+            Err(_) => {
+                forget(&stream.waiting, call_id);
+                Err(Status::deadline_exceeded(format!(
+                    "Call to {} timed out after {:?} waiting for the namenode's answer",
+                    self.shared.authority, self.shared.timeout
+                )))
+            }
+        }
+    }
+
+    /// Stops using `stream` (it has ended), if it is still the current one.
+    fn forget_stream(&self, stream: &Arc<Stream>) {
+        forget_stream(&self.shared, &stream.waiting);
+    }
+
+    /// The open stream, or a new one.
+    async fn stream(&self) -> Result<Arc<Stream>, Status> {
+        if let Some(stream) = self.shared.current.lock().as_ref() {
+            return Ok(Arc::clone(stream));
+        }
+        let _opening = self.shared.opening.lock().await;
+        if let Some(stream) = self.shared.current.lock().as_ref() {
+            return Ok(Arc::clone(stream));
+        }
+        let (requests, outgoing) = mpsc::unbounded_channel();
+        let mut protocol = self.shared.protocol.clone();
+        let answers = protocol
+            .call(UnboundedReceiverStream::new(outgoing))
+            .await?
+            .into_inner();
+        let stream = Arc::new(Stream {
+            requests,
+            waiting: Arc::new(Mutex::new(Some(HashMap::new()))),
+        });
+        tokio::spawn(deliver_answers(
+            answers,
+            Arc::clone(&stream.waiting),
+            Arc::downgrade(&self.shared),
+            Arc::clone(&self.shared.authority),
+        ));
+        *self.shared.current.lock() = Some(Arc::clone(&stream));
+        tracing::debug!(namenode = %self.shared.authority, "call stream opened");
+        Ok(stream)
+    }
+
+    fn lost(&self, why: &str) -> Status {
+        lost(&self.shared.authority, why)
+    }
+}
+
+/// The status of a call whose stream ended before its answer came.
+fn lost(authority: &str, why: &str) -> Status {
+    Status::unavailable(format!(
+        "Call to {authority} failed: {why} before the namenode answered"
+    ))
+}
+
+/// Makes the stream whose calls wait in `waiting` no longer current, so
+/// the next call opens a new one.
+fn forget_stream<T>(shared: &Shared<T>, waiting: &Arc<Waiting>) {
+    let mut current = shared.current.lock();
+    if current
+        .as_ref()
+        .is_some_and(|s| Arc::ptr_eq(&s.waiting, waiting))
+    {
+        *current = None;
+    }
+}
+
+fn forget(waiting: &Waiting, call_id: u64) {
+    if let Some(waiting) = waiting.lock().as_mut() {
+        waiting.remove(&call_id);
+    }
+}
+
+/// Hands each answer on the stream to the call waiting for it, until the
+/// stream ends; then fails every call still waiting and forgets the stream,
+/// so the next call opens a new one.
+async fn deliver_answers<T>(
+    mut answers: tonic::Streaming<pb::CallResponse>,
+    waiting: Arc<Waiting>,
+    shared: Weak<Shared<T>>,
+    authority: Arc<str>,
+) {
+    let mut orphans = Orphans {
+        waiting: Arc::clone(&waiting),
+        authority: Arc::clone(&authority),
+        why: "the client's runtime stopped".to_string(),
+    };
+    let why = loop {
+        match answers.message().await {
+            Ok(Some(answer)) => {
+                let waiter = waiting
+                    .lock()
+                    .as_mut()
+                    .and_then(|w| w.remove(&answer.call_id));
+                let Some(waiter) = waiter else {
+                    // Its caller gave up waiting (timed out).
+                    tracing::debug!(
+                        call_id = answer.call_id,
+                        "answer to a call no longer waiting"
+                    );
+                    continue;
+                };
+                let answer = match answer.response {
+                    Some(Response::Error(error)) => Err(Status::from(error)),
+                    Some(response) => Ok(response),
+                    None => Err(Status::internal(format!(
+                        "the namenode at {authority} answered call {} with nothing",
+                        answer.call_id
+                    ))),
+                };
+                // A send fails only if the caller stopped waiting.
+                let _ = waiter.send(answer);
+            }
+            Ok(None) => break "the namenode closed the connection".to_string(),
+            Err(status) => break format!("the connection broke ({})", status.message()),
+        }
+    };
+    tracing::debug!(namenode = %authority, %why, "call stream ended");
+    if let Some(shared) = shared.upgrade() {
+        forget_stream(&shared, &waiting);
+    }
+    orphans.why = why;
+}
+
+/// Fails the calls still waiting on a stream when its reader stops,
+/// however it stops: the stream ended, or the runtime the reader ran on
+/// shut down (then the next call finds the stream closed and opens one).
+struct Orphans {
+    waiting: Arc<Waiting>,
+    authority: Arc<str>,
+    why: String,
+}
+
+impl Drop for Orphans {
+    fn drop(&mut self) {
+        let orphans = self.waiting.lock().take().unwrap_or_default();
+        for (_, waiter) in orphans {
+            let _ = waiter.send(Err(lost(&self.authority, &self.why)));
+        }
+    }
+}

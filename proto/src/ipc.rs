@@ -1,0 +1,346 @@
+//! Hadoop IPC's design carried over gRPC: ClientProtocol calls multiplexed
+//! over one long-lived `Call` stream per client connection, each message
+//! tagged with a call id (HDFS's `RpcRequestHeaderProto.callId`).
+//!
+//! A unary gRPC call pays for its own HTTP/2 HEADERS and trailers, hyper's
+//! per-request task and tonic's per-call body machinery: 48–70 µs of CPU
+//! for a namenode read whose handler takes 1–2 µs (BENCHMARKS.md, session
+//! 5). A message on an open stream pays for none of these, and many share
+//! one socket write.
+//!
+//! [`for_each_client_call!`] lists every rpc the stream carries, once, for
+//! the client library and [`serve`] to expand; [`pb::CallError`] carries a
+//! failed call's status exactly as [`crate::RpcError`] puts it in a
+//! `tonic::Status`.
+//!
+//! [`serve`] is the namenode's end: each message on the stream is one call,
+//! answered by the same handler as the unary rpc of the same name, with the
+//! same identity and permission checks, and its answer goes back tagged
+//! with the call's id. Handlers that never wait (reads, lease renewal,
+//! reports) run on the stream's own task, one after another, which costs
+//! no task switch; those that wait on the edit log's fsync or on replicas
+//! each get a task of their own, so a create waiting for its fsync does not
+//! hold up the reads behind it, and many creates share one fsync (group
+//! commit).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::metadata::MetadataValue;
+use tonic::transport::server::TcpConnectInfo;
+use tonic::{Request, Status, Streaming};
+
+use crate::error::{ERROR_CODE_METADATA, error_code};
+use crate::pb;
+use crate::pb::call_request::Request as Call;
+use crate::pb::call_response::Response as Answer;
+use crate::pb::client_protocol_server::ClientProtocol;
+use crate::rpc_metrics::RpcMetrics;
+use crate::{ErrorKind, RpcError};
+
+/// Expands `$apply!` with one `(method, Variant, Request, Response, how)`
+/// tuple per ClientProtocol rpc: the generated client's method name, the
+/// `oneof` variant of [`pb::call_request::Request`] and
+/// [`pb::call_response::Response`], the message types, and `inline` for
+/// handlers that never wait (the namenode answers them on the stream's own
+/// task) or `spawn` for those that wait on the edit log's fsync or on
+/// replicas (the namenode gives each its own task, so they do not stall
+/// the stream).
+#[macro_export]
+macro_rules! for_each_client_call {
+    ($apply:ident) => {
+        $apply! {
+            (get_server_defaults, GetServerDefaults, GetServerDefaultsRequest, ServerDefaults, inline),
+            (get_file_info, GetFileInfo, GetFileInfoRequest, GetFileInfoResponse, inline),
+            (get_listing, GetListing, GetListingRequest, GetListingResponse, inline),
+            (get_content_summary, GetContentSummary, GetContentSummaryRequest, ContentSummary, inline),
+            (get_block_locations, GetBlockLocations, GetBlockLocationsRequest, LocatedBlocks, inline),
+            (mkdirs, Mkdirs, MkdirsRequest, MkdirsResponse, spawn),
+            (create, Create, CreateRequest, CreateResponse, spawn),
+            (append, Append, AppendRequest, AppendResponse, spawn),
+            (add_block, AddBlock, AddBlockRequest, LocatedBlock, spawn),
+            (abandon_block, AbandonBlock, AbandonBlockRequest, Empty, spawn),
+            (complete, Complete, CompleteRequest, CompleteResponse, spawn),
+            (fsync, Fsync, FsyncRequest, Empty, spawn),
+            (renew_lease, RenewLease, RenewLeaseRequest, Empty, inline),
+            (update_block_for_pipeline, UpdateBlockForPipeline, UpdateBlockForPipelineRequest, LocatedBlock, spawn),
+            (update_pipeline, UpdatePipeline, UpdatePipelineRequest, Empty, spawn),
+            (rename, Rename, RenameRequest, Empty, spawn),
+            (delete, Delete, DeleteRequest, DeleteResponse, spawn),
+            (concat, Concat, ConcatRequest, Empty, spawn),
+            (truncate, Truncate, TruncateRequest, TruncateResponse, spawn),
+            (create_symlink, CreateSymlink, CreateSymlinkRequest, Empty, spawn),
+            (set_permission, SetPermission, SetPermissionRequest, Empty, spawn),
+            (set_owner, SetOwner, SetOwnerRequest, Empty, spawn),
+            (set_times, SetTimes, SetTimesRequest, Empty, spawn),
+            (set_replication, SetReplication, SetReplicationRequest, SetReplicationResponse, spawn),
+            (set_x_attr, SetXAttr, SetXAttrRequest, Empty, spawn),
+            (get_x_attrs, GetXAttrs, GetXAttrsRequest, GetXAttrsResponse, inline),
+            (list_x_attrs, ListXAttrs, ListXAttrsRequest, ListXAttrsResponse, inline),
+            (remove_x_attr, RemoveXAttr, RemoveXAttrRequest, Empty, spawn),
+            (report_bad_blocks, ReportBadBlocks, ReportBadBlocksRequest, Empty, inline),
+            (get_fs_stats, GetFsStats, GetFsStatsRequest, FsStats, inline),
+            (get_datanode_report, GetDatanodeReport, GetDatanodeReportRequest, GetDatanodeReportResponse, inline),
+            (set_safe_mode, SetSafeMode, SetSafeModeRequest, SetSafeModeResponse, inline),
+            (set_datanode_admin_state, SetDatanodeAdminState, SetDatanodeAdminStateRequest, SetDatanodeAdminStateResponse, inline),
+        }
+    };
+}
+
+impl From<tonic::Status> for pb::CallError {
+    /// The status's code, message and `cairn-error-code` metadata.
+    fn from(status: tonic::Status) -> Self {
+        let code = error_code(&status).unwrap_or(pb::ErrorCode::Unspecified);
+        Self {
+            grpc_code: status.code() as i32,
+            message: status.message().to_string(),
+            code: code as i32,
+        }
+    }
+}
+
+impl From<pb::CallError> for tonic::Status {
+    /// The status a unary call would have failed with, so
+    /// `RpcError::from` finds the same kind in it.
+    fn from(error: pb::CallError) -> Self {
+        let mut status = tonic::Status::new(tonic::Code::from_i32(error.grpc_code), error.message);
+        if error.code != pb::ErrorCode::Unspecified as i32 {
+            status
+                .metadata_mut()
+                .insert(ERROR_CODE_METADATA, MetadataValue::from(error.code));
+        }
+        status
+    }
+}
+
+impl pb::CallResponse {
+    /// The answer to call `call_id` that failed with `status`.
+    pub fn failed(call_id: u64, status: tonic::Status) -> Self {
+        Self {
+            call_id,
+            response: Some(pb::call_response::Response::Error(status.into())),
+        }
+    }
+}
+
+/// Answers waiting for the socket. When the client reads slower than the
+/// namenode answers, the stream's task waits here rather than buffer
+/// without bound.
+const ANSWER_QUEUE: usize = 1024;
+
+/// The answers of one stream, in the order they are ready.
+pub type Answers = ReceiverStream<Result<pb::CallResponse, Status>>;
+
+type AnswerSender = mpsc::Sender<Result<pb::CallResponse, Status>>;
+
+/// Where the stream came from, given to every call on it as a unary call
+/// gets it from its own request (the client's host for block placement).
+#[derive(Clone)]
+struct Origin {
+    connect_info: Option<TcpConnectInfo>,
+    /// The server's RPC metrics, if it keeps them.
+    metrics: Option<RpcMetrics>,
+}
+
+impl Origin {
+    /// A request as a unary call of `user` from this origin would arrive.
+    fn request<T>(&self, user: &str, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        if let Some(info) = &self.connect_info {
+            request.extensions_mut().insert(info.clone());
+        }
+        // A name that cannot be metadata is left out, so the handler
+        // refuses the call as it refuses a unary call naming no user.
+        if let Ok(user) = user.parse() {
+            request
+                .metadata_mut()
+                .insert(crate::identity::USER_METADATA, user);
+        }
+        request
+    }
+
+    /// Counts one call of `path` that took since `started`.
+    fn record<T>(&self, path: &str, started: Instant, result: &Result<T, Status>) {
+        if let Some(metrics) = &self.metrics {
+            let code = result
+                .as_ref()
+                .map_or_else(Status::code, |_| tonic::Code::Ok);
+            metrics.record_call(path, code, started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// Serves the calls arriving on `request`'s stream with `service`'s
+/// handlers (the namenode's, or a test double's); returns the stream of
+/// their answers, each call counted in `metrics` as the unary rpc of its
+/// name would be. Once `closing` completes (the server is stopping) no new
+/// call is read, and the answers end after those in progress, so a stream
+/// does not hold up a graceful shutdown; the client's next call finds the
+/// stream ended and reconnects.
+pub fn serve<S: ClientProtocol>(
+    service: Arc<S>,
+    request: Request<Streaming<pb::CallRequest>>,
+    closing: impl Future<Output = ()> + Send + 'static,
+    metrics: Option<RpcMetrics>,
+) -> Answers {
+    let origin = Origin {
+        connect_info: request.extensions().get::<TcpConnectInfo>().cloned(),
+        metrics,
+    };
+    let mut calls = request.into_inner();
+    let (answers, outgoing) = mpsc::channel(ANSWER_QUEUE);
+    tokio::spawn(async move {
+        tokio::pin!(closing);
+        loop {
+            let message = tokio::select! {
+                message = calls.message() => message,
+                () = &mut closing => break,
+            };
+            match message {
+                Ok(Some(call)) => {
+                    if !dispatch(&service, &origin, call, &answers).await {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(status) => {
+                    // A message that does not decode, or the connection
+                    // broke: the stream ends, and the client opens another.
+                    tracing::debug!(%status, "call stream ended");
+                    let _ = answers.send(Err(status)).await;
+                    break;
+                }
+            }
+        }
+    });
+    ReceiverStream::new(outgoing)
+}
+
+/// The answer to call `call_id` of a handler's result.
+fn answer_of<T>(
+    call_id: u64,
+    result: Result<tonic::Response<T>, Status>,
+    variant: impl FnOnce(T) -> Answer,
+) -> pb::CallResponse {
+    match result {
+        Ok(response) => pb::CallResponse {
+            call_id,
+            response: Some(variant(response.into_inner())),
+        },
+        Err(status) => pb::CallResponse::failed(call_id, status),
+    }
+}
+
+/// The unary rpc's path, under which its calls are counted.
+macro_rules! path_of {
+    ($variant:ident) => {
+        concat!("/cairn.ClientProtocol/", stringify!($variant))
+    };
+}
+
+/// Runs one call's handler inline or on a task of its own (see the module
+/// comment), sending its answer.
+macro_rules! run_call {
+    (inline, $service:ident, $origin:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
+        let started = Instant::now();
+        let result = $service.$method($request).await;
+        $origin.record(path_of!($variant), started, &result);
+        $answers
+            .send(Ok(answer_of($call_id, result, Answer::$variant)))
+            .await
+            .is_ok()
+    }};
+    (spawn, $service:ident, $origin:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
+        let (service, origin, answers) = (Arc::clone($service), $origin.clone(), $answers.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let result = service.$method($request).await;
+            origin.record(path_of!($variant), started, &result);
+            // Fails only when the client has gone.
+            let _ = answers
+                .send(Ok(answer_of($call_id, result, Answer::$variant)))
+                .await;
+        });
+        true
+    }};
+}
+
+/// `dispatch`: one arm per rpc of `cairn_proto::for_each_client_call!`.
+macro_rules! dispatch_calls {
+    ($(($method:ident, $variant:ident, $request:ident, $response:ident, $how:ident)),* $(,)?) => {
+        /// Answers one call; false once the client has stopped reading.
+        async fn dispatch<S: ClientProtocol>(
+            service: &Arc<S>,
+            origin: &Origin,
+            call: pb::CallRequest,
+            answers: &AnswerSender,
+        ) -> bool {
+            let call_id = call.call_id;
+            let Some(request) = call.request else {
+                let refused = RpcError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("call {call_id} names no operation this namenode knows"),
+                );
+                return answers
+                    .send(Ok(pb::CallResponse::failed(call_id, refused.into())))
+                    .await
+                    .is_ok();
+            };
+            match request {
+                $(Call::$variant(message) => {
+                    let request = origin.request(&call.user, message);
+                    run_call!($how, service, origin, answers, call_id, $method, $variant, request)
+                })*
+            }
+        }
+    };
+}
+
+for_each_client_call!(dispatch_calls);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ErrorKind, RpcError};
+
+    #[test]
+    fn an_error_keeps_its_kind_and_message_across_the_stream() {
+        for kind in [
+            ErrorKind::NotFound,
+            ErrorKind::PermissionDenied,
+            ErrorKind::SafeMode,
+            ErrorKind::LeaseConflict,
+            ErrorKind::NotReplicatedYet,
+        ] {
+            let status: tonic::Status = RpcError::new(kind, "`/a': boom").into();
+            let grpc = status.code();
+            let carried = pb::CallError::from(status);
+            let back = tonic::Status::from(carried);
+            assert_eq!(back.code(), grpc);
+            let back = RpcError::from(back);
+            assert_eq!(back.kind, kind);
+            assert_eq!(back.message, "`/a': boom");
+        }
+    }
+
+    #[test]
+    fn a_plain_status_stays_plain() {
+        let carried = pb::CallError::from(tonic::Status::unavailable("tcp connect error"));
+        assert_eq!(carried.code, pb::ErrorCode::Unspecified as i32);
+        let back = RpcError::from(tonic::Status::from(carried));
+        assert_eq!(back.kind, ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn a_made_up_code_from_the_network_is_still_an_error() {
+        let back = tonic::Status::from(pb::CallError {
+            grpc_code: 9999,
+            message: "odd".into(),
+            code: 12345,
+        });
+        assert_eq!(back.code(), tonic::Code::Unknown);
+        assert_eq!(RpcError::from(back).kind, ErrorKind::Internal);
+    }
+}
