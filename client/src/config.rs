@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use cairn_proto::ChecksumType;
 
+/// The default of [`ClientConfig::write_packet_size`].
+const DEFAULT_WRITE_PACKET_SIZE: usize = 256 * 1024;
+
 /// How a [`crate::DfsClient`] reaches the cluster and writes files.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -19,6 +22,11 @@ pub struct ClientConfig {
     /// Block size of new files; `None` = the namenode's default.
     pub block_size: Option<u64>,
     /// Data bytes per write packet (rounded down to whole 512-byte chunks).
+    /// 256 KiB by default: a packet small enough to stay in a core's cache
+    /// from the socket read through the checksum check, the forward and the
+    /// replica write at every datanode (1 MiB packets were copied and
+    /// checksummed from memory), and large enough that the per-packet
+    /// hand-offs stay cheap (BENCHMARKS.md, "Data path, session 6").
     pub write_packet_size: usize,
     /// Packets a writer may have sent but not yet seen acknowledged.
     pub max_packets_in_flight: usize,
@@ -40,7 +48,7 @@ impl ClientConfig {
             umask: 0o022,
             replication: None,
             block_size: None,
-            write_packet_size: 1024 * 1024,
+            write_packet_size: DEFAULT_WRITE_PACKET_SIZE,
             max_packets_in_flight: 16,
             rpc_timeout: Duration::from_secs(60),
             checksum_type: ChecksumType::default(),

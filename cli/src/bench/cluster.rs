@@ -141,11 +141,15 @@ async fn wait_for_datanodes(client: &DfsClient, count: usize) -> anyhow::Result<
     }
 }
 
-/// Streams a local file into Cairn in 8 MiB pieces, timing create to close.
+/// Streams a local file into Cairn in 1 MiB pieces, as `dfs -put` reads
+/// its source, timing create to close.
 /// The pieces are read with plain `read(2)` calls straight into the buffer
 /// handed to the writer (as `dd` and the TCP relay read theirs): tokio's
 /// own file reads go through a 2 MiB staging buffer and copy every byte
 /// once more, which the profile showed as ~6% of the benchmark's cycles.
+/// The 8 MiB pieces read before session 6 were larger than a core's
+/// cache, so the writer checksummed them from memory, and each came in
+/// fresh pages: their page faults were ~5% of the put's cycles.
 pub async fn put_file(
     client: &DfsClient,
     source: &Path,
@@ -168,7 +172,7 @@ pub async fn put_file(
     loop {
         let Some(mut from) = file.take() else { break };
         let (from, buf) = tokio::task::spawn_blocking(move || {
-            let buf = read_piece(&mut from, 8 << 20);
+            let buf = read_piece(&mut from, PUT_PIECE);
             (from, buf)
         })
         .await?;
@@ -182,6 +186,9 @@ pub async fn put_file(
     writer.close().await?;
     Ok(start.elapsed())
 }
+
+/// The pieces [`put_file`] reads its source in: `dfs -put`'s.
+const PUT_PIECE: usize = 1 << 20;
 
 /// Up to `size` bytes of `file`, fewer only at its end. `read_to_end`
 /// reads into the vector's spare capacity without zeroing it first.

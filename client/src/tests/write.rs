@@ -24,6 +24,39 @@ fn with_block_size(block_size: u64) -> CreateOptions {
     }
 }
 
+/// A client left at the default packet size sends 256 KiB packets (see
+/// `ClientConfig::write_packet_size`), the last one shorter.
+#[tokio::test]
+async fn default_packets_are_256_kib() {
+    let nn = FakeNamenode::start().await;
+    let dn = FakeDatanode::start().await;
+    nn.state.lock().pipeline = vec![dn.info("dn1")];
+    let mut config = crate::ClientConfig::new(nn.addr.to_string(), "alice");
+    // A guard against a hung test, not a timing assertion.
+    config.rpc_timeout = std::time::Duration::from_secs(30);
+    let client = crate::DfsClient::connect(config).await.unwrap();
+    let data = pattern(600_000);
+    let mut writer = client
+        .create("/f", with_block_size(128 << 20))
+        .await
+        .unwrap();
+    writer
+        .write_bytes(bytes::Bytes::from(data.clone()))
+        .await
+        .unwrap();
+    writer.close().await.unwrap();
+
+    let dn_state = dn.state.lock();
+    let sizes: Vec<usize> = dn_state
+        .packets
+        .iter()
+        .filter(|p| !p.last_packet_in_block)
+        .map(|p| p.data.len())
+        .collect();
+    assert_eq!(sizes, vec![256 << 10, 256 << 10, 600_000 - (512 << 10)]);
+    assert_eq!(dn_state.blocks[&1000], data);
+}
+
 #[tokio::test]
 async fn multi_block_write_sends_aligned_packets_and_headers() {
     let nn = FakeNamenode::start().await;
