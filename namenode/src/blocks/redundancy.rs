@@ -197,8 +197,15 @@ impl BlockManager {
         if live > expected {
             work.excess_invalidated += self.delete_excess(dm, id, expected);
         }
+        // HDFS's markBlockAsCorrupt: corrupt copies go once enough good ones
+        // exist, or once they and the good ones are more than the block
+        // needs. Kept otherwise, they would stay excluded as targets: a
+        // block with 2 good copies on a 4-node cluster whose other two nodes
+        // hold corrupt ones (left behind by a pipeline that lost them) would
+        // have nowhere to copy to, ever.
         let corrupt = self.map.corrupt_replicas(id).to_vec();
-        if !corrupt.is_empty() && live >= expected {
+        if !corrupt.is_empty() && live > 0 && (live >= expected || live + corrupt.len() > expected)
+        {
             let block = match self.map.get(id) {
                 Some(info) => info.to_pb(id),
                 None => return,
@@ -478,5 +485,61 @@ mod tests {
         assert_eq!(second.len(), 1);
         assert_ne!(first, second);
         assert_eq!(bm.pending.len(), 1);
+    }
+
+    /// One good copy of a replication-2 block on a 3-node cluster whose two
+    /// other nodes hold corrupt copies: the corrupt copies are deleted, so
+    /// that once the nodes confirm it a node is free to copy to.
+    #[test]
+    fn corrupt_copies_that_leave_no_target_are_deleted() {
+        use crate::blocks::manager::tests::{complete_block, finalized};
+
+        let config = NamenodeConfig::default();
+        let now = Instant::now();
+        let mut dm = cluster(3, now);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        let block = complete_block(&mut bm, 1);
+        bm.process_full_report(&mut dm, 0, &[finalized(block)]);
+        for node in [1, 2] {
+            bm.mark_corrupt(&mut dm, node, 1, "stale generation stamp");
+        }
+
+        let work = bm.compute_redundancy_work(&mut dm, &config, now, false);
+        assert_eq!((work.corrupt_invalidated, work.transfers), (2, 0));
+        for node in [1, 2] {
+            assert!(dm.get(node).unwrap().invalidate.contains_key(&1));
+        }
+
+        // The nodes delete them; then the block is copied to one of them.
+        let deleted = pb::ReceivedDeletedBlock {
+            block: Some(block.into()),
+            status: pb::ReceivedDeletedStatus::Deleted as i32,
+            storage_id: String::new(),
+        };
+        for node in [1, 2] {
+            bm.process_incremental(&mut dm, node, std::slice::from_ref(&deleted));
+        }
+        let work = bm.compute_redundancy_work(&mut dm, &config, now, false);
+        assert_eq!(work.transfers, 1);
+        assert_eq!(target_of(&mut dm, 0).len(), 1);
+    }
+
+    /// A corrupt copy beside fewer good ones than the block needs, with
+    /// another node free to copy to, is kept until the copy is made.
+    #[test]
+    fn a_corrupt_copy_is_kept_while_another_target_exists() {
+        use crate::blocks::manager::tests::{complete_block, finalized};
+
+        let config = NamenodeConfig::default();
+        let now = Instant::now();
+        let mut dm = cluster(3, now);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        let block = complete_block(&mut bm, 1);
+        bm.process_full_report(&mut dm, 0, &[finalized(block)]);
+        bm.mark_corrupt(&mut dm, 1, 1, "length mismatch");
+
+        let work = bm.compute_redundancy_work(&mut dm, &config, now, false);
+        assert_eq!((work.corrupt_invalidated, work.transfers), (0, 1));
+        assert_eq!(target_of(&mut dm, 0), vec!["dn2".to_string()]);
     }
 }
