@@ -487,22 +487,36 @@ mod tests {
         assert_eq!(bm.pending.len(), 1);
     }
 
+    /// A replication-2 block (id 1) with one good copy, on dn0 of a 3-node
+    /// cluster, and corrupt copies on `corrupt`.
+    fn one_good_copy(
+        corrupt: &[DnIdx],
+        now: Instant,
+    ) -> (
+        DatanodeManager,
+        BlockManager,
+        crate::blocks::manager::BlockRef,
+    ) {
+        use crate::blocks::manager::tests::{complete_block, finalized};
+
+        let mut dm = cluster(3, now);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        let block = complete_block(&mut bm, 1);
+        bm.process_full_report(&mut dm, 0, &[finalized(block)]);
+        for &node in corrupt {
+            bm.mark_corrupt(&mut dm, node, 1, "stale generation stamp");
+        }
+        (dm, bm, block)
+    }
+
     /// One good copy of a replication-2 block on a 3-node cluster whose two
     /// other nodes hold corrupt copies: the corrupt copies are deleted, so
     /// that once the nodes confirm it a node is free to copy to.
     #[test]
     fn corrupt_copies_that_leave_no_target_are_deleted() {
-        use crate::blocks::manager::tests::{complete_block, finalized};
-
         let config = NamenodeConfig::default();
         let now = Instant::now();
-        let mut dm = cluster(3, now);
-        let mut bm = BlockManager::new(1, Duration::from_secs(300));
-        let block = complete_block(&mut bm, 1);
-        bm.process_full_report(&mut dm, 0, &[finalized(block)]);
-        for node in [1, 2] {
-            bm.mark_corrupt(&mut dm, node, 1, "stale generation stamp");
-        }
+        let (mut dm, mut bm, block) = one_good_copy(&[1, 2], now);
 
         let work = bm.compute_redundancy_work(&mut dm, &config, now, false);
         assert_eq!((work.corrupt_invalidated, work.transfers), (2, 0));
@@ -528,15 +542,9 @@ mod tests {
     /// another node free to copy to, is kept until the copy is made.
     #[test]
     fn a_corrupt_copy_is_kept_while_another_target_exists() {
-        use crate::blocks::manager::tests::{complete_block, finalized};
-
         let config = NamenodeConfig::default();
         let now = Instant::now();
-        let mut dm = cluster(3, now);
-        let mut bm = BlockManager::new(1, Duration::from_secs(300));
-        let block = complete_block(&mut bm, 1);
-        bm.process_full_report(&mut dm, 0, &[finalized(block)]);
-        bm.mark_corrupt(&mut dm, 1, 1, "length mismatch");
+        let (mut dm, mut bm, _) = one_good_copy(&[1], now);
 
         let work = bm.compute_redundancy_work(&mut dm, &config, now, false);
         assert_eq!((work.corrupt_invalidated, work.transfers), (0, 1));
