@@ -4,7 +4,8 @@
 //! record appended to an in-memory buffer ([`EditLog::log`], which assigns
 //! the txid). After releasing the lock the RPC awaits [`EditLog::sync`]. One
 //! syncer thread writes whatever is buffered and fsyncs once for everyone
-//! waiting, then wakes them all up to the synced txid. Rolling a segment
+//! waiting, then wakes the callers whose records it made durable, and only
+//! them (see [`Durable`]). Rolling a segment
 //! (for a checkpoint) travels through the same queue, so it happens exactly
 //! after the records logged before it.
 //!
@@ -13,7 +14,7 @@
 //! covers the records that arrive meanwhile; a lone caller is never kept
 //! waiting.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -69,6 +70,42 @@ struct Shared {
     /// Callers inside [`EditLog::sync`] whose txid was not yet durable when
     /// they arrived: the load the commit delay looks at.
     waiters: AtomicUsize,
+    durable: Mutex<Durable>,
+}
+
+/// What the syncer has made durable, and the callers waiting for more, by
+/// the txid each waits for. An fsync wakes only the callers it covers:
+/// under a create load hundreds of callers wait, and waking each of them
+/// on every fsync (as a broadcast would) costs more CPU than the creates.
+#[derive(Default)]
+struct Durable {
+    synced_txid: u64,
+    /// Set once a write or fsync failed: nothing is durable any more.
+    failed: Option<String>,
+    /// The syncer has stopped: nothing more will become durable.
+    stopped: bool,
+    waiting: BTreeMap<u64, Vec<oneshot::Sender<()>>>,
+}
+
+impl Durable {
+    /// Wakes the callers waiting for `synced_txid` or an earlier txid.
+    fn advance(&mut self, synced_txid: u64) {
+        self.synced_txid = synced_txid;
+        let later = self.waiting.split_off(&synced_txid.saturating_add(1));
+        for waiter in std::mem::replace(&mut self.waiting, later)
+            .into_values()
+            .flatten()
+        {
+            // A send fails only if the caller stopped waiting.
+            let _ = waiter.send(());
+        }
+    }
+
+    /// Ends every wait: the callers find out why from `failed` or
+    /// `stopped` (their senders are dropped).
+    fn release_all(&mut self) {
+        self.waiting.clear();
+    }
 }
 
 /// When the syncer waits before an fsync so that more records share it
@@ -218,6 +255,10 @@ impl EditLog {
             }),
             wake: Condvar::new(),
             waiters: AtomicUsize::new(0),
+            durable: Mutex::new(Durable {
+                synced_txid: last,
+                ..Durable::default()
+            }),
         });
         let (tx, rx) = watch::channel(SyncStatus {
             synced_txid: last,
@@ -283,7 +324,7 @@ impl EditLog {
     }
 
     pub fn synced_txid(&self) -> u64 {
-        self.synced.borrow().synced_txid
+        self.shared.durable.lock().synced_txid
     }
 
     /// What is durable and how many fsyncs it took (group-commit counters).
@@ -309,23 +350,23 @@ impl EditLog {
 
     /// Waits until `txid` is on disk. Never called under the namesystem lock.
     pub async fn sync(&self, txid: u64) -> Result<()> {
-        if self.synced.borrow().synced_txid >= txid {
-            return Ok(());
-        }
+        let durable = {
+            let mut durable = self.shared.durable.lock();
+            if durable.synced_txid >= txid {
+                return Ok(());
+            }
+            if durable.failed.is_some() || durable.stopped {
+                return Err(not_durable(&durable, txid));
+            }
+            let (tx, rx) = oneshot::channel();
+            durable.waiting.entry(txid).or_default().push(tx);
+            rx
+        };
         let _waiting = Waiting::new(&self.shared.waiters);
-        let mut rx = self.synced.clone();
-        let status = rx
-            .wait_for(|s| s.synced_txid >= txid || s.failed.is_some())
-            .await
-            .map_err(|_| NamenodeError::Internal("the edit log is closed".into()))?
-            .clone();
-        if status.synced_txid >= txid {
+        if durable.await.is_ok() {
             return Ok(());
         }
-        Err(NamenodeError::io(
-            format!("edit log failed; transaction {txid} is not durable"),
-            std::io::Error::other(status.failed.unwrap_or_default()),
-        ))
+        Err(not_durable(&self.shared.durable.lock(), txid))
     }
 
     /// Writes and fsyncs what is buffered, finalizes the segment and stops
@@ -350,6 +391,17 @@ impl EditLog {
             )),
             None => Ok(()),
         }
+    }
+}
+
+/// Why `txid` will never become durable.
+fn not_durable(durable: &Durable, txid: u64) -> NamenodeError {
+    match &durable.failed {
+        Some(msg) => NamenodeError::io(
+            format!("edit log failed; transaction {txid} is not durable"),
+            std::io::Error::other(msg.clone()),
+        ),
+        None => NamenodeError::Internal("the edit log is closed".into()),
     }
 }
 
@@ -572,6 +624,7 @@ impl Syncer {
             s.syncs += 1;
             s.delayed += u64::from(delayed);
         });
+        self.shared.durable.lock().advance(synced);
     }
 
     fn roll(&mut self) -> Result<u64> {
@@ -592,8 +645,21 @@ impl Syncer {
         if self.failed.is_none() {
             error!("edit log failure, no further transaction is durable: {msg}");
             self.failed = Some(msg.clone());
-            self.status.send_modify(|s| s.failed = Some(msg));
+            self.status.send_modify(|s| s.failed = Some(msg.clone()));
+            let mut durable = self.shared.durable.lock();
+            durable.failed = Some(msg);
+            durable.release_all();
         }
+    }
+}
+
+impl Drop for Syncer {
+    /// However the syncer stops (closed, abandoned, panicked), no caller
+    /// is left waiting for an fsync that will not come.
+    fn drop(&mut self) {
+        let mut durable = self.shared.durable.lock();
+        durable.stopped = true;
+        durable.release_all();
     }
 }
 
@@ -671,6 +737,44 @@ mod tests {
         );
         let outcome = loader::replay(&storage, 0, |_| Ok(())).unwrap();
         assert_eq!(outcome.last_txid, 1);
+    }
+
+    #[test]
+    fn an_fsync_wakes_only_the_callers_it_made_durable() {
+        let mut durable = Durable::default();
+        let mut receivers: Vec<_> = [3, 1, 2, 2, 5]
+            .into_iter()
+            .map(|txid| {
+                let (tx, rx) = oneshot::channel();
+                durable.waiting.entry(txid).or_default().push(tx);
+                (txid, rx)
+            })
+            .collect();
+        durable.advance(2);
+        for (txid, rx) in &mut receivers {
+            let woken = rx.try_recv().is_ok();
+            assert_eq!(woken, *txid <= 2, "caller of txid {txid}");
+        }
+        assert_eq!(durable.waiting.keys().copied().collect::<Vec<_>>(), [3, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_caller_of_a_stopped_log_gets_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        format(dir.path(), Some("CID-w"), false).unwrap();
+        let log = Arc::new(EditLog::open(NnStorage::new(dir.path()), 1).unwrap());
+        let txid = log.log(mkdir(1));
+        log.sync(txid).await.unwrap();
+        let waiter = {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move { log.sync(txid + 1).await })
+        };
+        until(|| log.waiters() == 1).await;
+        log.abandon();
+        let err = waiter.await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("closed"), "{err}");
+        assert!(log.sync(txid + 2).await.is_err(), "a later caller too");
+        log.sync(txid).await.unwrap();
     }
 
     /// Polls `done` until it holds (readiness by polling, not by a sleep).
