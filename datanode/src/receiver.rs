@@ -4,7 +4,9 @@
 //! Two halves run at once, as in HDFS: the receiver reads packets from
 //! upstream, forwards them downstream and writes them; the responder (HDFS's PacketResponder) waits for the downstream
 //! ack of each packet, in order, and only then acks upstream with our own
-//! status in front of the downstream replies.
+//! status in front of the downstream replies. The receiver's disk work
+//! (the last datanode's CRC pass, the replica writes) runs on one blocking
+//! thread per replica, up to [`DISK_QUEUE`] packets behind the socket.
 //!
 //! As in HDFS, only the last datanode of a pipeline verifies the checksums
 //! (a corrupt packet is refused there, and the replicas upstream never
@@ -229,8 +231,11 @@ enum ToDisk {
 /// The receiving half: verify (when `verify`: see the module's doc),
 /// forward, and hand the packet to the replica's disk half, which writes
 /// it and queues its ack. The packets' checksums are of type `wire`.
-/// Returns after the last packet, or when upstream goes away or a packet
-/// fails; the disk half ends once it has written what it was given.
+/// A datanode that forwards verifies here, before forwarding; the last
+/// one leaves the CRC pass to its disk half, just before the write, so
+/// the socket is read meanwhile. Returns after the last packet, or when
+/// upstream goes away or a packet fails; the disk half ends once it has
+/// written what it was given.
 async fn receive_packets(
     ctx: Arc<NodeContext>,
     writer: ReplicaWriter,
@@ -242,11 +247,14 @@ async fn receive_packets(
     let block_id = writer.block_id();
     let (disk, disk_rx) = mpsc::channel(DISK_QUEUE);
     let disk_ctx = Arc::clone(&ctx);
+    let verify_on_disk = verify && downstream.is_none();
+    let verify_here = verify && !verify_on_disk;
     // One blocking thread per replica for the whole block, fed in order:
     // the packets' tmpfs/page-cache copies stay on one core's thread and
     // off the runtime's workers, and no task is spawned per packet.
-    let disk_half =
-        tokio::task::spawn_blocking(move || write_packets(disk_ctx, writer, wire, disk_rx, queue));
+    let disk_half = tokio::task::spawn_blocking(move || {
+        write_packets(disk_ctx, writer, (wire, verify_on_disk), disk_rx, queue)
+    });
     loop {
         let packet = match upstream.read_packet().await {
             Ok(Some(p)) => p,
@@ -293,29 +301,20 @@ async fn receive_packets(
                 .await;
             break;
         }
-        let checked = if verify {
+        let checked = if verify_here {
             wire.verify(&packet.data, packet.offset_in_block, &packet.checksums)
         } else if packet.checksums.len()
             == wire.checksums_len_at(packet.data.len(), packet.offset_in_block)
         {
-            // Stored as they came, so at least their count must fit the data.
+            // Stored as they came (or verified on disk), so at least their
+            // count must fit the data.
             Ok(())
         } else {
             Err(packet.offset_in_block)
         };
         if let Err(bad) = checked {
-            warn!(block_id, seqno, offset = bad, at = %ctx.xfer_addr, "checksum mismatch in a received packet; refusing it");
-            ctx.metrics.checksum_errors.inc();
-            let _ = disk
-                .send(fail(
-                    pb::AckStatus::ErrorChecksum,
-                    DatanodeError::ChecksumMismatch {
-                        block_id,
-                        offset: bad,
-                    }
-                    .to_string(),
-                ))
-                .await;
+            let refused = checksum_mismatch(&ctx, block_id, seqno, bad);
+            let _ = disk.send(ToDisk::Fail(refused)).await;
             break;
         }
         // Forward first, so the next datanode works while we write.
@@ -340,14 +339,15 @@ async fn receive_packets(
     }
 }
 
-/// The disk half: writes each packet to the replica (synced when asked,
-/// finalized after the last), then queues its ack for the responder, in
-/// the order received. Runs on a blocking thread until the network half
-/// stops sending, a write fails, or the responder is gone.
+/// The disk half: verifies each packet when `verify` (the last datanode),
+/// writes it to the replica (synced when asked, finalized after the last),
+/// then queues its ack for the responder, in the order received. Runs on
+/// a blocking thread until the network half stops sending, a packet or a
+/// write fails, or the responder is gone.
 fn write_packets(
     ctx: Arc<NodeContext>,
     writer: ReplicaWriter,
-    wire: ChecksumType,
+    (wire, verify): (ChecksumType, bool),
     mut packets: mpsc::Receiver<ToDisk>,
     queue: mpsc::Sender<Pending>,
 ) {
@@ -365,6 +365,12 @@ fn write_packets(
             return;
         };
         let seqno = packet.seqno;
+        if verify
+            && let Err(bad) = wire.verify(&packet.data, packet.offset_in_block, &packet.checksums)
+        {
+            let _ = queue.blocking_send(checksum_mismatch(&ctx, block_id, seqno, bad));
+            return;
+        }
         let end = packet.offset_in_block + packet.data.len() as u64;
         let last = packet.last_packet_in_block;
         let mut result = w.write_packet(
@@ -409,6 +415,22 @@ fn write_packets(
         {
             return;
         }
+    }
+}
+
+/// Logs and counts a packet whose checksums do not match its data at block
+/// offset `bad`, and the failure its ack carries.
+fn checksum_mismatch(ctx: &NodeContext, block_id: u64, seqno: i64, bad: u64) -> Pending {
+    warn!(block_id, seqno, offset = bad, at = %ctx.xfer_addr, "checksum mismatch in a received packet; refusing it");
+    ctx.metrics.checksum_errors.inc();
+    Pending::Failed {
+        seqno,
+        status: pb::AckStatus::ErrorChecksum,
+        message: DatanodeError::ChecksumMismatch {
+            block_id,
+            offset: bad,
+        }
+        .to_string(),
     }
 }
 

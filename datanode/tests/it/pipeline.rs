@@ -123,8 +123,9 @@ async fn a_corrupt_packet_is_refused_and_never_written() {
 #[tokio::test]
 async fn a_corrupt_packet_behind_a_full_disk_queue_is_refused_after_the_ones_before_it() {
     // The replica's writer runs behind the socket by up to DISK_QUEUE
-    // packets: a packet refused by the network half must still be acked
-    // after every packet before it, and those must all be on disk.
+    // packets, and the last datanode verifies there: a corrupt packet must
+    // be acked after every packet before it, those must all be on disk,
+    // and it must not be.
     init_tracing();
     let nn = FakeNamenode::start("CID-p").await;
     let tmp = tempfile::tempdir().unwrap();
