@@ -4,7 +4,9 @@
 //! Two halves run at once, as in HDFS: the receiver reads packets from
 //! upstream, forwards them downstream and writes them; the responder (HDFS's PacketResponder) waits for the downstream
 //! ack of each packet, in order, and only then acks upstream with our own
-//! status in front of the downstream replies.
+//! status in front of the downstream replies. The receiver's disk work
+//! (the last datanode's CRC pass, the replica writes) runs on one blocking
+//! thread per replica, up to [`DISK_QUEUE`] packets behind the socket.
 //!
 //! As in HDFS, only the last datanode of a pipeline verifies the checksums
 //! (a corrupt packet is refused there, and the replicas upstream never
@@ -210,9 +212,30 @@ impl BlockReceiver {
     }
 }
 
+/// Packets received and forwarded but not yet in the replica: the disk
+/// half writes them while the network half reads the next ones (HDFS's
+/// BlockReceiver also lets the socket run ahead of the disk, in its
+/// buffers). Bounds the memory a slow disk holds: 8 × 256 KiB packets.
+pub const DISK_QUEUE: usize = 8;
+
+/// What the network half hands the disk half, in packet order.
+#[derive(Debug)]
+enum ToDisk {
+    /// Verified (or checked for its checksum count) and forwarded: store it.
+    Write(pb::Packet),
+    /// The network half failed this packet: pass it on to the responder
+    /// after the packets before it, so their acks still go out first.
+    Fail(Pending),
+}
+
 /// The receiving half: verify (when `verify`: see the module's doc),
-/// forward, write, queue the ack. The packets' checksums are of type `wire`. Returns after
-/// the last packet, or when upstream goes away or a packet fails.
+/// forward, and hand the packet to the replica's disk half, which writes
+/// it and queues its ack. The packets' checksums are of type `wire`.
+/// A datanode that forwards verifies here, before forwarding; the last
+/// one leaves the CRC pass to its disk half, just before the write, so
+/// the socket is read meanwhile. Returns after the last packet, or when
+/// upstream goes away or a packet fails; the disk half ends once it has
+/// written what it was given.
 async fn receive_packets(
     ctx: Arc<NodeContext>,
     writer: ReplicaWriter,
@@ -222,41 +245,52 @@ async fn receive_packets(
     queue: mpsc::Sender<Pending>,
 ) {
     let block_id = writer.block_id();
-    let mut writer = Some(writer);
+    let (disk, disk_rx) = mpsc::channel(DISK_QUEUE);
+    let disk_ctx = Arc::clone(&ctx);
+    let verify_on_disk = verify && downstream.is_none();
+    let verify_here = verify && !verify_on_disk;
+    // One blocking thread per replica for the whole block, fed in order:
+    // the packets' tmpfs/page-cache copies stay on one core's thread and
+    // off the runtime's workers, and no task is spawned per packet.
+    let disk_half = tokio::task::spawn_blocking(move || {
+        write_packets(disk_ctx, writer, (wire, verify_on_disk), disk_rx, queue)
+    });
     loop {
         let packet = match upstream.read_packet().await {
             Ok(Some(p)) => p,
             Err(e) if e.kind == cairn_proto::ErrorKind::InvalidArgument => {
                 warn!(block_id, "a malformed packet: {e}");
-                let _ = queue
-                    .send(Pending::Failed {
+                let _ = disk
+                    .send(ToDisk::Fail(Pending::Failed {
                         seqno: NO_SEQNO,
                         status: pb::AckStatus::Error,
                         message: e.to_string(),
-                    })
+                    }))
                     .await;
-                return;
+                break;
             }
             Ok(None) => {
                 info!(
                     block_id,
                     "upstream closed the stream before the last packet; the replica stays rbw"
                 );
-                return;
+                break;
             }
             Err(e) => {
                 info!(block_id, "upstream went away ({e}); the replica stays rbw");
-                return;
+                break;
             }
         };
         let seqno = packet.seqno;
-        let fail = |status: pb::AckStatus, message: String| Pending::Failed {
-            seqno,
-            status,
-            message,
+        let fail = |status: pb::AckStatus, message: String| {
+            ToDisk::Fail(Pending::Failed {
+                seqno,
+                status,
+                message,
+            })
         };
         if packet.data.len() > MAX_PACKET_DATA {
-            let _ = queue
+            let _ = disk
                 .send(fail(
                     pb::AckStatus::Error,
                     format!(
@@ -265,32 +299,23 @@ async fn receive_packets(
                     ),
                 ))
                 .await;
-            return;
+            break;
         }
-        let checked = if verify {
+        let checked = if verify_here {
             wire.verify(&packet.data, packet.offset_in_block, &packet.checksums)
         } else if packet.checksums.len()
             == wire.checksums_len_at(packet.data.len(), packet.offset_in_block)
         {
-            // Stored as they came, so at least their count must fit the data.
+            // Stored as they came (or verified on disk), so at least their
+            // count must fit the data.
             Ok(())
         } else {
             Err(packet.offset_in_block)
         };
         if let Err(bad) = checked {
-            warn!(block_id, seqno, offset = bad, at = %ctx.xfer_addr, "checksum mismatch in a received packet; refusing it");
-            ctx.metrics.checksum_errors.inc();
-            let _ = queue
-                .send(fail(
-                    pb::AckStatus::ErrorChecksum,
-                    DatanodeError::ChecksumMismatch {
-                        block_id,
-                        offset: bad,
-                    }
-                    .to_string(),
-                ))
-                .await;
-            return;
+            let refused = checksum_mismatch(&ctx, block_id, seqno, bad);
+            let _ = disk.send(ToDisk::Fail(refused)).await;
+            break;
         }
         // Forward first, so the next datanode works while we write.
         if let Some(tx) = &downstream {
@@ -301,35 +326,73 @@ async fn receive_packets(
                 downstream = None;
             }
         }
+        let last = packet.last_packet_in_block;
+        // The disk half stops taking packets only when it failed one (and
+        // queued that failure) or the responder is gone.
+        if disk.send(ToDisk::Write(packet)).await.is_err() || last {
+            break;
+        }
+    }
+    drop(disk);
+    if let Err(e) = disk_half.await {
+        warn!(block_id, "the replica's writer ended abnormally: {e}");
+    }
+}
+
+/// The disk half: verifies each packet when `verify` (the last datanode),
+/// writes it to the replica (synced when asked, finalized after the last),
+/// then queues its ack for the responder, in the order received. Runs on
+/// a blocking thread until the network half stops sending, a packet or a
+/// write fails, or the responder is gone.
+fn write_packets(
+    ctx: Arc<NodeContext>,
+    writer: ReplicaWriter,
+    (wire, verify): (ChecksumType, bool),
+    mut packets: mpsc::Receiver<ToDisk>,
+    queue: mpsc::Sender<Pending>,
+) {
+    let block_id = writer.block_id();
+    let mut writer = Some(writer);
+    while let Some(work) = packets.blocking_recv() {
+        let packet = match work {
+            ToDisk::Write(packet) => packet,
+            ToDisk::Fail(failed) => {
+                let _ = queue.blocking_send(failed);
+                return;
+            }
+        };
         let Some(mut w) = writer.take() else {
             return;
         };
+        let seqno = packet.seqno;
+        if verify
+            && let Err(bad) = wire.verify(&packet.data, packet.offset_in_block, &packet.checksums)
+        {
+            let _ = queue.blocking_send(checksum_mismatch(&ctx, block_id, seqno, bad));
+            return;
+        }
         let end = packet.offset_in_block + packet.data.len() as u64;
-        let packet_len = packet.data.len() as u64;
         let last = packet.last_packet_in_block;
-        let dataset = Arc::clone(&ctx.dataset);
-        let written = tokio::task::spawn_blocking(move || {
-            let mut result = w.write_packet(
-                packet.offset_in_block,
-                &packet.data,
-                wire,
-                &packet.checksums,
-            );
-            if result.is_ok() && packet.sync {
-                result = w.sync();
+        let mut result = w.write_packet(
+            packet.offset_in_block,
+            &packet.data,
+            wire,
+            &packet.checksums,
+        );
+        if result.is_ok() && packet.sync {
+            result = w.sync();
+        }
+        let written = match result {
+            Ok(()) if last => ctx.dataset.finalize(w).map(Some),
+            Ok(()) => {
+                writer = Some(w);
+                Ok(None)
             }
-            if result.is_ok() && last {
-                return dataset.finalize(w).map(|done| (None, Some(done)));
-            }
-            result.map(|()| (Some(w), None))
-        })
-        .await
-        .map_err(DatanodeError::from)
-        .and_then(|r| r);
+            Err(e) => Err(e),
+        };
         match written {
-            Ok((w, finalized)) => {
-                writer = w;
-                ctx.metrics.bytes_written.inc_by(packet_len);
+            Ok(finalized) => {
+                ctx.metrics.bytes_written.inc_by(packet.data.len() as u64);
                 if let Some((block, storage_id)) = finalized {
                     ctx.reports.received(block, storage_id);
                 }
@@ -337,20 +400,37 @@ async fn receive_packets(
             Err(e) => {
                 warn!(block_id, seqno, "cannot write packet: {e}");
                 ctx.metrics.pipeline_errors.inc();
-                let _ = queue.send(fail(pb::AckStatus::Error, e.to_string())).await;
+                let _ = queue.blocking_send(Pending::Failed {
+                    seqno,
+                    status: pb::AckStatus::Error,
+                    message: e.to_string(),
+                });
                 return;
             }
         }
         if queue
-            .send(Pending::Written { seqno, end, last })
-            .await
+            .blocking_send(Pending::Written { seqno, end, last })
             .is_err()
+            || last
         {
             return;
         }
-        if last {
-            return;
+    }
+}
+
+/// Logs and counts a packet whose checksums do not match its data at block
+/// offset `bad`, and the failure its ack carries.
+fn checksum_mismatch(ctx: &NodeContext, block_id: u64, seqno: i64, bad: u64) -> Pending {
+    warn!(block_id, seqno, offset = bad, at = %ctx.xfer_addr, "checksum mismatch in a received packet; refusing it");
+    ctx.metrics.checksum_errors.inc();
+    Pending::Failed {
+        seqno,
+        status: pb::AckStatus::ErrorChecksum,
+        message: DatanodeError::ChecksumMismatch {
+            block_id,
+            offset: bad,
         }
+        .to_string(),
     }
 }
 

@@ -121,6 +121,44 @@ async fn a_corrupt_packet_is_refused_and_never_written() {
 }
 
 #[tokio::test]
+async fn a_corrupt_packet_behind_a_full_disk_queue_is_refused_after_the_ones_before_it() {
+    // The replica's writer runs behind the socket by up to DISK_QUEUE
+    // packets, and the last datanode verifies there: a corrupt packet must
+    // be acked after every packet before it, those must all be on disk,
+    // and it must not be.
+    init_tracing();
+    let nn = FakeNamenode::start("CID-p").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dn = start_datanode(&nn, tmp.path()).await;
+    let good = 3 * cairn_datanode::receiver::DISK_QUEUE;
+    let data = bytes(10_000 * (good + 1), 3);
+    let mut p = Pipeline::open(
+        &dn,
+        header(block(9, 1, 0), vec![], WriteStage::PipelineSetupCreate, 0),
+    )
+    .await
+    .unwrap();
+    let mut sent = packets(&data, 0, 10_000, false);
+    let mut corrupted = sent[good].data.to_vec();
+    corrupted[5] ^= 0x01;
+    sent[good].data = corrupted.into();
+    for packet in sent {
+        p.send(packet).await;
+    }
+    for seqno in 0..good as i64 {
+        let ack = p.ack().await;
+        assert_eq!((ack.seqno, ack.replies), (seqno, vec![OK]));
+    }
+    let refused = p.ack().await;
+    assert_eq!(
+        (refused.seqno, refused.replies),
+        (good as i64, vec![AckStatus::ErrorChecksum as i32])
+    );
+    assert_replica(&rbw_paths(tmp.path(), 9, 1), &data[..10_000 * good]);
+    dn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn an_unreachable_downstream_is_named_in_the_setup_ack() {
     init_tracing();
     let nn = FakeNamenode::start("CID-p").await;
