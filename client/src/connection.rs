@@ -49,9 +49,9 @@ macro_rules! namenode_methods {
                     &mut self,
                     request: impl tonic::IntoRequest<pb::$request>,
                 ) -> Result<tonic::Response<pb::$response>, tonic::Status> {
-                    let call = pb::call_request::Request::$variant(request.into_request().into_inner());
+                    let call = pb::call_request::Request::$variant(Box::new(request.into_request().into_inner()));
                     match self.connection.call(&self.user, call).await? {
-                        pb::call_response::Response::$variant(response) => Ok(tonic::Response::new(response)),
+                        pb::call_response::Response::$variant(response) => Ok(tonic::Response::new(*response)),
                         _ => Err(wrong_answer(stringify!($method))),
                     }
                 }

@@ -230,7 +230,7 @@ async fn deliver_answers<T>(
                     continue;
                 };
                 let answer = match answer.response {
-                    Some(Response::Error(error)) => Err(Status::from(error)),
+                    Some(Response::Error(error)) => Err(Status::from(*error)),
                     Some(response) => Ok(response),
                     None => Err(Status::internal(format!(
                         "the namenode at {authority} answered call {} with nothing",

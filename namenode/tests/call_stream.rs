@@ -40,7 +40,7 @@ async fn on_one_stream(
     while let Some(answer) = answers.next().await {
         let answer = answer.unwrap();
         let result = match answer.response.unwrap() {
-            Answer::Error(error) => Err(RpcError::from(tonic::Status::from(error))),
+            Answer::Error(error) => Err(RpcError::from(tonic::Status::from(*error))),
             other => Ok(other),
         };
         assert!(by_id.insert(answer.call_id, result).is_none());
@@ -50,22 +50,22 @@ async fn on_one_stream(
 }
 
 fn mkdir(path: &str, mode: u32) -> Call {
-    Call::Mkdirs(pb::MkdirsRequest {
+    Call::Mkdirs(Box::new(pb::MkdirsRequest {
         path: path.into(),
         permission: mode,
         create_parent: true,
-    })
+    }))
 }
 
 fn create(path: &str) -> Call {
-    Call::Create(create_req(path, "DFSClient_stream"))
+    Call::Create(Box::new(create_req(path, "DFSClient_stream")))
 }
 
 fn stat(path: &str) -> Call {
-    Call::GetFileInfo(pb::GetFileInfoRequest {
+    Call::GetFileInfo(Box::new(pb::GetFileInfoRequest {
         path: path.into(),
         follow_symlink: true,
-    })
+    }))
 }
 
 #[tokio::test]

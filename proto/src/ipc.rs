@@ -120,7 +120,7 @@ impl pb::CallResponse {
     pub fn failed(call_id: u64, status: tonic::Status) -> Self {
         Self {
             call_id,
-            response: Some(pb::call_response::Response::Error(status.into())),
+            response: Some(pb::call_response::Response::Error(Box::new(status.into()))),
         }
     }
 }
@@ -146,14 +146,14 @@ struct Origin {
 
 impl Origin {
     /// A request as a unary call of `user` from this origin would arrive.
-    fn request<T>(&self, user: &str, message: T) -> Request<T> {
+    fn request<T>(&self, users: &mut LastCaller, user: &str, message: T) -> Request<T> {
         let mut request = Request::new(message);
         if let Some(info) = &self.connect_info {
             request.extensions_mut().insert(info.clone());
         }
         // A name that cannot be metadata is left out, so the handler
         // refuses the call as it refuses a unary call naming no user.
-        if let Ok(user) = user.parse() {
+        if let Some(user) = users.metadata(user) {
             request
                 .metadata_mut()
                 .insert(crate::identity::USER_METADATA, user);
@@ -169,6 +169,28 @@ impl Origin {
                 .map_or_else(Status::code, |_| tonic::Code::Ok);
             metrics.record_call(path, code, started.elapsed().as_secs_f64());
         }
+    }
+}
+
+/// The user named by the stream's last call, as metadata. A stream's calls
+/// nearly always come from one user (a process calls as itself; only the
+/// mount's callers differ), so the name is checked and copied into a
+/// metadata value once, not for every call.
+#[derive(Default)]
+struct LastCaller {
+    name: String,
+    metadata: Option<MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl LastCaller {
+    /// `user` as metadata, or `None` if it cannot be (not visible ASCII).
+    fn metadata(&mut self, user: &str) -> Option<MetadataValue<tonic::metadata::Ascii>> {
+        if self.name != user || self.name.is_empty() {
+            self.name.clear();
+            self.name.push_str(user);
+            self.metadata = user.parse().ok();
+        }
+        self.metadata.clone()
     }
 }
 
@@ -193,6 +215,7 @@ pub fn serve<S: ClientProtocol>(
     let (answers, outgoing) = mpsc::channel(ANSWER_QUEUE);
     tokio::spawn(async move {
         tokio::pin!(closing);
+        let mut users = LastCaller::default();
         loop {
             let message = tokio::select! {
                 message = calls.message() => message,
@@ -200,7 +223,7 @@ pub fn serve<S: ClientProtocol>(
             };
             match message {
                 Ok(Some(call)) => {
-                    if !dispatch(&service, &origin, call, &answers).await {
+                    if !dispatch(&service, &origin, &mut users, call, &answers).await {
                         break;
                     }
                 }
@@ -248,7 +271,9 @@ macro_rules! run_call {
         let result = $service.$method($request).await;
         $origin.record(path_of!($variant), started, &result);
         $answers
-            .send(Ok(answer_of($call_id, result, Answer::$variant)))
+            .send(Ok(answer_of($call_id, result, |r| {
+                Answer::$variant(Box::new(r))
+            })))
             .await
             .is_ok()
     }};
@@ -260,7 +285,9 @@ macro_rules! run_call {
             origin.record(path_of!($variant), started, &result);
             // Fails only when the client has gone.
             let _ = answers
-                .send(Ok(answer_of($call_id, result, Answer::$variant)))
+                .send(Ok(answer_of($call_id, result, |r| {
+                    Answer::$variant(Box::new(r))
+                })))
                 .await;
         });
         true
@@ -274,6 +301,7 @@ macro_rules! dispatch_calls {
         async fn dispatch<S: ClientProtocol>(
             service: &Arc<S>,
             origin: &Origin,
+            users: &mut LastCaller,
             call: pb::CallRequest,
             answers: &AnswerSender,
         ) -> bool {
@@ -290,7 +318,7 @@ macro_rules! dispatch_calls {
             };
             match request {
                 $(Call::$variant(message) => {
-                    let request = origin.request(&call.user, message);
+                    let request = origin.request(users, &call.user, *message);
                     run_call!($how, service, origin, answers, call_id, $method, $variant, request)
                 })*
             }
@@ -323,6 +351,28 @@ mod tests {
             assert_eq!(back.kind, kind);
             assert_eq!(back.message, "`/a': boom");
         }
+    }
+
+    #[test]
+    fn each_call_carries_its_own_callers_name() {
+        let mut users = LastCaller::default();
+        for user in ["alice", "alice", "bob", "alice"] {
+            let value = users.metadata(user).unwrap();
+            assert_eq!(value.to_str().unwrap(), user);
+        }
+        // A name that cannot be metadata is none, and the next call's
+        // good name is not mistaken for it.
+        assert!(users.metadata("not\nascii").is_none());
+        assert!(users.metadata("not\nascii").is_none());
+        assert_eq!(users.metadata("bob").unwrap().to_str().unwrap(), "bob");
+    }
+
+    #[test]
+    fn an_envelope_is_a_pointer_not_the_largest_message() {
+        // What the decoder, the channels and the futures between the
+        // socket and the caller copy for every call.
+        assert!(std::mem::size_of::<pb::call_response::Response>() <= 64);
+        assert!(std::mem::size_of::<pb::call_request::Request>() <= 64);
     }
 
     #[test]

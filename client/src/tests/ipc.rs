@@ -99,12 +99,12 @@ async fn a_call_naming_no_operation_or_no_user_is_refused_not_a_panic() {
         pb::CallRequest {
             call_id: 8,
             user: "not\nascii".into(),
-            request: Some(pb::call_request::Request::GetFileInfo(
+            request: Some(pb::call_request::Request::GetFileInfo(Box::new(
                 pb::GetFileInfoRequest {
                     path: "/a".into(),
                     follow_symlink: true,
                 },
-            )),
+            ))),
         },
     ];
     let mut answers = raw
@@ -122,7 +122,7 @@ async fn a_call_naming_no_operation_or_no_user_is_refused_not_a_panic() {
     let Some(pb::call_response::Response::Error(error)) = seen[0].1.clone() else {
         panic!("a call naming no operation was answered: {:?}", seen[0]);
     };
-    let refused = cairn_proto::RpcError::from(tonic::Status::from(error));
+    let refused = cairn_proto::RpcError::from(tonic::Status::from(*error));
     assert_eq!(refused.kind, ErrorKind::InvalidArgument);
     // A name that cannot be metadata reaches the handler as no name at
     // all, as a unary call without one would (the fake records "<none>";
