@@ -88,17 +88,17 @@ struct Durable {
 }
 
 impl Durable {
-    /// Wakes the callers waiting for `synced_txid` or an earlier txid.
-    fn advance(&mut self, synced_txid: u64) {
+    /// Records `synced_txid` as durable and returns the callers waiting
+    /// for it or an earlier txid, to be woken once the lock is released
+    /// (a wake-up may cost a syscall, and callers queue on this lock).
+    #[must_use]
+    fn advance(&mut self, synced_txid: u64) -> Vec<oneshot::Sender<()>> {
         self.synced_txid = synced_txid;
         let later = self.waiting.split_off(&synced_txid.saturating_add(1));
-        for waiter in std::mem::replace(&mut self.waiting, later)
+        std::mem::replace(&mut self.waiting, later)
             .into_values()
             .flatten()
-        {
-            // A send fails only if the caller stopped waiting.
-            let _ = waiter.send(());
-        }
+            .collect()
     }
 
     /// Ends every wait: the callers find out why from `failed` or
@@ -624,7 +624,11 @@ impl Syncer {
             s.syncs += 1;
             s.delayed += u64::from(delayed);
         });
-        self.shared.durable.lock().advance(synced);
+        let durable = self.shared.durable.lock().advance(synced);
+        for waiter in durable {
+            // A send fails only if the caller stopped waiting.
+            let _ = waiter.send(());
+        }
     }
 
     fn roll(&mut self) -> Result<u64> {
@@ -750,7 +754,9 @@ mod tests {
                 (txid, rx)
             })
             .collect();
-        durable.advance(2);
+        for waiter in durable.advance(2) {
+            waiter.send(()).unwrap();
+        }
         for (txid, rx) in &mut receivers {
             let woken = rx.try_recv().is_ok();
             assert_eq!(woken, *txid <= 2, "caller of txid {txid}");
