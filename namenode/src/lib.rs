@@ -45,7 +45,6 @@ use cairn_proto::pb::client_protocol_server::ClientProtocolServer;
 use cairn_proto::pb::datanode_protocol_server::DatanodeProtocolServer;
 use cairn_proto::{CONNECTION_WINDOW, MAX_MESSAGE_SIZE, STREAM_WINDOW};
 use futures::StreamExt;
-use parking_lot::RwLock;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -126,7 +125,7 @@ impl Namenode {
             })??;
         let cluster_id = ns.cluster_id.clone();
         let fs = Arc::new(FsNamesystem {
-            state: RwLock::new(ns),
+            state: namesystem::NamesystemLock::new(ns),
             edit_log,
             config: Arc::clone(&config),
             block_received: Notify::new(),
