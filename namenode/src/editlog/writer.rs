@@ -75,8 +75,8 @@ struct Shared {
 
 /// What the syncer has made durable, and the callers waiting for more, by
 /// the txid each waits for. An fsync wakes only the callers it covers:
-/// under a create load hundreds of callers wait, and waking each of them
-/// on every fsync (as a broadcast would) costs more CPU than the creates.
+/// under a heavy create load hundreds of callers wait, and a broadcast
+/// woke each of them on every fsync, most only to wait again.
 #[derive(Default)]
 struct Durable {
     synced_txid: u64,
