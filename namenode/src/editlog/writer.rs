@@ -27,7 +27,7 @@ use cairn_proto::pb;
 use parking_lot::{Condvar, Mutex};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prost::Message;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tracing::{error, info};
 
 use crate::editlog::frame;
@@ -79,9 +79,7 @@ struct Shared {
 /// woke each of them on every fsync, most only to wait again.
 #[derive(Default)]
 struct Durable {
-    synced_txid: u64,
-    /// Set once a write or fsync failed: nothing is durable any more.
-    failed: Option<String>,
+    status: SyncStatus,
     /// The syncer has stopped: nothing more will become durable.
     stopped: bool,
     waiting: BTreeMap<u64, Vec<oneshot::Sender<()>>>,
@@ -93,7 +91,7 @@ impl Durable {
     /// (a wake-up may cost a syscall, and callers queue on this lock).
     #[must_use]
     fn advance(&mut self, synced_txid: u64) -> Vec<oneshot::Sender<()>> {
-        self.synced_txid = synced_txid;
+        self.status.synced_txid = synced_txid;
         let later = self.waiting.split_off(&synced_txid.saturating_add(1));
         std::mem::replace(&mut self.waiting, later)
             .into_values()
@@ -174,7 +172,6 @@ impl Default for SyncMetrics {
 pub struct EditLog {
     pub metrics: SyncMetrics,
     shared: Arc<Shared>,
-    synced: watch::Receiver<SyncStatus>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -256,13 +253,12 @@ impl EditLog {
             wake: Condvar::new(),
             waiters: AtomicUsize::new(0),
             durable: Mutex::new(Durable {
-                synced_txid: last,
+                status: SyncStatus {
+                    synced_txid: last,
+                    ..SyncStatus::default()
+                },
                 ..Durable::default()
             }),
-        });
-        let (tx, rx) = watch::channel(SyncStatus {
-            synced_txid: last,
-            ..SyncStatus::default()
         });
         let thread_shared = Arc::clone(&shared);
         let metrics = SyncMetrics::default();
@@ -270,13 +266,12 @@ impl EditLog {
         let thread = std::thread::Builder::new()
             .name("edit-log-sync".into())
             .spawn(move || {
-                Syncer::new(thread_shared, storage, segment, tx, syncer_metrics, commit).run()
+                Syncer::new(thread_shared, storage, segment, syncer_metrics, commit).run()
             })
             .map_err(|e| NamenodeError::io("cannot start the edit log syncer thread", e))?;
         Ok(Self {
             metrics,
             shared,
-            synced: rx,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -324,12 +319,12 @@ impl EditLog {
     }
 
     pub fn synced_txid(&self) -> u64 {
-        self.shared.durable.lock().synced_txid
+        self.shared.durable.lock().status.synced_txid
     }
 
     /// What is durable and how many fsyncs it took (group-commit counters).
     pub fn sync_status(&self) -> SyncStatus {
-        self.synced.borrow().clone()
+        self.shared.durable.lock().status.clone()
     }
 
     /// Ends the current segment after everything logged so far; the reply
@@ -352,10 +347,10 @@ impl EditLog {
     pub async fn sync(&self, txid: u64) -> Result<()> {
         let durable = {
             let mut durable = self.shared.durable.lock();
-            if durable.synced_txid >= txid {
+            if durable.status.synced_txid >= txid {
                 return Ok(());
             }
-            if durable.failed.is_some() || durable.stopped {
+            if durable.status.failed.is_some() || durable.stopped {
                 return Err(not_durable(&durable, txid));
             }
             let (tx, rx) = oneshot::channel();
@@ -384,7 +379,8 @@ impl EditLog {
                 "the edit log syncer panicked".into(),
             ));
         }
-        match self.synced.borrow().failed.clone() {
+        let failed = self.shared.durable.lock().status.failed.clone();
+        match failed {
             Some(msg) => Err(NamenodeError::io(
                 "edit log failed",
                 std::io::Error::other(msg),
@@ -396,7 +392,7 @@ impl EditLog {
 
 /// Why `txid` will never become durable.
 fn not_durable(durable: &Durable, txid: u64) -> NamenodeError {
-    match &durable.failed {
+    match &durable.status.failed {
         Some(msg) => NamenodeError::io(
             format!("edit log failed; transaction {txid} is not durable"),
             std::io::Error::other(msg.clone()),
@@ -432,7 +428,6 @@ struct Syncer {
     storage: NnStorage,
     segment: Option<Segment>,
     written: u64,
-    status: watch::Sender<SyncStatus>,
     failed: Option<String>,
     metrics: SyncMetrics,
     commit: CommitDelay,
@@ -480,7 +475,6 @@ impl Syncer {
         shared: Arc<Shared>,
         storage: NnStorage,
         segment: Segment,
-        status: watch::Sender<SyncStatus>,
         metrics: SyncMetrics,
         commit: CommitDelay,
     ) -> Self {
@@ -490,7 +484,6 @@ impl Syncer {
             storage,
             segment: Some(segment),
             written,
-            status,
             failed: None,
             metrics,
             commit,
@@ -614,17 +607,17 @@ impl Syncer {
             .sync_seconds
             .observe(started.elapsed().as_secs_f64());
         let synced = self.written;
-        let before = self.status.borrow().synced_txid;
+        let delayed = std::mem::take(&mut self.delayed);
+        let (before, durable) = {
+            let mut durable = self.shared.durable.lock();
+            let before = durable.status.synced_txid;
+            durable.status.syncs += 1;
+            durable.status.delayed += u64::from(delayed);
+            (before, durable.advance(synced))
+        };
         self.metrics
             .batch_txns
             .observe(synced.saturating_sub(before) as f64);
-        let delayed = std::mem::take(&mut self.delayed);
-        self.status.send_modify(|s| {
-            s.synced_txid = synced;
-            s.syncs += 1;
-            s.delayed += u64::from(delayed);
-        });
-        let durable = self.shared.durable.lock().advance(synced);
         for waiter in durable {
             // A send fails only if the caller stopped waiting.
             let _ = waiter.send(());
@@ -649,9 +642,8 @@ impl Syncer {
         if self.failed.is_none() {
             error!("edit log failure, no further transaction is durable: {msg}");
             self.failed = Some(msg.clone());
-            self.status.send_modify(|s| s.failed = Some(msg.clone()));
             let mut durable = self.shared.durable.lock();
-            durable.failed = Some(msg);
+            durable.status.failed = Some(msg);
             durable.release_all();
         }
     }
