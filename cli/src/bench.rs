@@ -271,6 +271,9 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         _ => {}
     }
 
+    if cfg!(debug_assertions) {
+        eprintln!("bench: {}", report::DEBUG_BUILD_WARNING);
+    }
     let scratch = scratch_dir(args.dir.as_deref(), "cairn-bench-")?;
     let mut report = Report::new();
     match args.command {

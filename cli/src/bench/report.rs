@@ -86,14 +86,29 @@ impl Row {
     }
 }
 
-/// The whole run: its rows and the machine's load around them (the machine
-/// may be shared; ratios within one run are what count).
+/// The whole run: its rows, the machine's load around them (the machine
+/// may be shared; ratios within one run are what count) and the build
+/// that ran them.
 #[derive(Debug, Default)]
 pub struct Report {
     pub rows: Vec<Row>,
     pub load_before: String,
     pub load_after: String,
 }
+
+/// Which build of `cairn` measured: a debug build's absolute figures (and
+/// some ratios: the baselines are partly the benchmark's own code) are not
+/// the ones a release build, which users run, gives.
+pub const BUILD: &str = if cfg!(debug_assertions) {
+    "debug"
+} else {
+    "release"
+};
+
+/// Said when a debug build starts measuring, so that nobody quotes its
+/// figures as Cairn's.
+pub const DEBUG_BUILD_WARNING: &str = "this cairn is a debug build: its figures are below a release build's \
+     (cargo build --release; target/release/cairn bench)";
 
 #[derive(Serialize)]
 struct JsonRow<'a> {
@@ -110,6 +125,7 @@ struct JsonRow<'a> {
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
+    build: &'a str,
     load_before: &'a str,
     load_after: &'a str,
     rows: Vec<JsonRow<'a>>,
@@ -155,6 +171,7 @@ impl Report {
             })
             .collect();
         Ok(serde_json::to_string_pretty(&JsonReport {
+            build: BUILD,
             load_before: &self.load_before,
             load_after: &self.load_after,
             rows,
@@ -203,7 +220,8 @@ impl Report {
                 *w = (*w).max(cell.chars().count());
             }
         }
-        let mut out = format!("load average before: {}\n", self.load_before);
+        let mut out = format!("build: {BUILD}\n");
+        out.push_str(&format!("load average before: {}\n", self.load_before));
         for line in &lines {
             let mut text = String::new();
             for (i, (cell, w)) in line.iter().zip(widths).enumerate() {
@@ -297,6 +315,9 @@ mod tests {
         let table = report.to_table();
         assert!(table.contains("editlog"), "{table}");
         assert!(table.contains("met"), "{table}");
-        assert!(report.to_json().unwrap().contains("\"met\": true"));
+        assert!(table.starts_with(&format!("build: {BUILD}\n")), "{table}");
+        let json = report.to_json().unwrap();
+        assert!(json.contains("\"met\": true"), "{json}");
+        assert!(json.contains(&format!("\"build\": \"{BUILD}\"")), "{json}");
     }
 }
