@@ -1,5 +1,9 @@
 //! HDFS's BlockReader with DFSInputStream's failover: reads a range of one
 //! block from its replicas in order, verifying every packet's checksums.
+//! The range comes over a plain TCP data-transfer connection (a ReadBlock
+//! op, `cairn_proto::data_transfer`), as HDFS's BlockReaderRemote reads
+//! it: each packet is read from the socket into one buffer and verified
+//! at once, while it is still in this core's cache.
 //! A replica that cannot be reached is remembered as dead for the whole
 //! reader; a replica whose data does not match its checksums is reported to
 //! the namenode. When every replica failed, the block's locations are
@@ -7,13 +11,17 @@
 
 use std::collections::HashSet;
 
+use std::time::Duration;
+
 use bytes::Bytes;
-use cairn_proto::pb::{DatanodeInfo, LocatedBlock, ReadBlockRequest, ReadPacket};
+use cairn_proto::data_transfer::{self, FrameReader};
+use cairn_proto::pb::{DatanodeInfo, LocatedBlock, Packet, ReadBlockRequest};
 use cairn_proto::{ChecksumType, ErrorKind, RpcError};
-use tonic::Streaming;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 use crate::Result;
-use crate::connection::datanode_address;
+use crate::connection::{CONNECT_TIMEOUT, datanode_address};
 use crate::error::DfsError;
 use crate::input_stream::ReaderCore;
 
@@ -57,6 +65,12 @@ enum ReplicaFailure {
     Corrupt(DfsError),
 }
 
+/// The packets of one replica's range, and the checksum type they carry.
+struct ReplicaStream {
+    packets: FrameReader<TcpStream>,
+    kind: ChecksumType,
+}
+
 /// A read of `[next, end)` of one block, possibly over several replicas.
 pub(crate) struct BlockRead {
     block: LocatedBlock,
@@ -64,7 +78,7 @@ pub(crate) struct BlockRead {
     next: u64,
     /// Offset in the block where the read stops.
     end: u64,
-    current: Option<(Streaming<ReadPacket>, DatanodeInfo)>,
+    current: Option<(ReplicaStream, DatanodeInfo)>,
     /// Replicas that failed for this range.
     tried: HashSet<String>,
     refetched: bool,
@@ -99,9 +113,10 @@ impl BlockRead {
                 continue;
             };
             let address = datanode_address(node);
-            let received = tokio::time::timeout(core.timeout(), stream.message()).await;
+            let kind = stream.kind;
+            let received = tokio::time::timeout(core.timeout(), stream.packets.read_packet()).await;
             let outcome = match received {
-                Ok(Ok(Some(packet))) => self.accept(packet, &address),
+                Ok(Ok(Some(packet))) => self.accept(packet, kind, &address),
                 Ok(Ok(None)) => Err(ReplicaFailure::Failed(DfsError::Protocol {
                     peer: address,
                     message: format!(
@@ -111,7 +126,7 @@ impl BlockRead {
                         self.end
                     ),
                 })),
-                Ok(Err(status)) => Err(classify(RpcError::from(status).into())),
+                Ok(Err(err)) => Err(classify(err.into())),
                 Err(_) => Err(ReplicaFailure::Dead(DfsError::TimedOut {
                     peer: address,
                     what: format!("a packet of blk_{}", self.block_id()),
@@ -133,22 +148,13 @@ impl BlockRead {
     /// Checks a packet and returns the part of it inside the range.
     fn accept(
         &mut self,
-        packet: ReadPacket,
+        packet: Packet,
+        kind: ChecksumType,
         address: &str,
     ) -> std::result::Result<Option<Bytes>, ReplicaFailure> {
         let peer = || address.to_string();
         let start = packet.offset_in_block;
         let len = packet.data.len() as u64;
-        let Some(kind) = ChecksumType::from_pb(packet.checksum_type) else {
-            return Err(ReplicaFailure::Failed(DfsError::Protocol {
-                peer: peer(),
-                message: format!(
-                    "packet of blk_{} has an unknown checksum type {}",
-                    self.block_id(),
-                    packet.checksum_type
-                ),
-            }));
-        };
         if kind != ChecksumType::Null && packet.checksums.is_empty() && len > 0 {
             return Err(ReplicaFailure::Failed(DfsError::Protocol {
                 peer: peer(),
@@ -217,20 +223,7 @@ impl BlockRead {
             client_name: core.client_name().to_string(),
             send_checksums: true,
         };
-        let opened = match core.client().datanode(&address) {
-            Ok(mut datanode) => {
-                match tokio::time::timeout(core.timeout(), datanode.read_block(request)).await {
-                    Ok(Ok(response)) => Ok(response.into_inner()),
-                    Ok(Err(status)) => Err(classify(RpcError::from(status).into())),
-                    Err(_) => Err(ReplicaFailure::Dead(DfsError::TimedOut {
-                        peer: address.clone(),
-                        what: format!("ReadBlock of blk_{}", self.block_id()),
-                        timeout_ms: u64::try_from(core.timeout().as_millis()).unwrap_or(u64::MAX),
-                    })),
-                }
-            }
-            Err(err) => Err(ReplicaFailure::Dead(err)),
-        };
+        let opened = open_replica(&address, &request, core.timeout()).await;
         match opened {
             Ok(stream) => self.current = Some((stream, node)),
             Err(failure) => self.replica_failed(core, node, failure).await,
@@ -270,6 +263,56 @@ impl BlockRead {
     fn block_id(&self) -> u64 {
         self.block.block.map_or(0, |b| b.id)
     }
+}
+
+/// Sends a ReadBlock op to the datanode at `address` and reads its answer.
+async fn open_replica(
+    address: &str,
+    request: &ReadBlockRequest,
+    timeout: Duration,
+) -> std::result::Result<ReplicaStream, ReplicaFailure> {
+    let timed_out = |what: &str| {
+        ReplicaFailure::Dead(DfsError::TimedOut {
+            peer: address.to_string(),
+            what: what.to_string(),
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        })
+    };
+    let block_id = request.block.map_or(0, |b| b.id);
+    let mut stream = data_transfer::connect(address, CONNECT_TIMEOUT.min(timeout))
+        .await
+        .map_err(|e| classify(e.into()))?;
+    let op = data_transfer::encode_read_block(request);
+    match tokio::time::timeout(timeout, stream.write_all(&op)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            return Err(ReplicaFailure::Dead(
+                RpcError::new(
+                    ErrorKind::Unavailable,
+                    format!("cannot ask datanode {address} for blk_{block_id}: {e}"),
+                )
+                .into(),
+            ));
+        }
+        Err(_) => return Err(timed_out(&format!("ReadBlock of blk_{block_id}"))),
+    }
+    let mut packets = FrameReader::new(stream, address, timeout);
+    let answer = match tokio::time::timeout(timeout, packets.read_block_response()).await {
+        Ok(Ok(Some(answer))) => answer,
+        Ok(Ok(None)) => {
+            return Err(ReplicaFailure::Dead(
+                RpcError::new(
+                    ErrorKind::Unavailable,
+                    format!("datanode {address} closed the connection before answering ReadBlock of blk_{block_id}"),
+                )
+                .into(),
+            ));
+        }
+        Ok(Err(err)) => return Err(classify(err.into())),
+        Err(_) => return Err(timed_out(&format!("ReadBlock of blk_{block_id}"))),
+    };
+    let kind = answer.into_result().map_err(|err| classify(err.into()))?;
+    Ok(ReplicaStream { packets, kind })
 }
 
 /// A failed call: a node that cannot be reached is dead for this reader;

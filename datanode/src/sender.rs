@@ -3,19 +3,37 @@
 //! server does not re-verify the data (the reader does, and reports a bad
 //! replica to the namenode, as in HDFS); it only makes sure data and
 //! checksums belong together, by reading both under the replica's io lock.
+//!
+//! Readers ask over a plain TCP data-transfer connection ([`send_block`]),
+//! as HDFS's do: each packet is one frame the reader reads straight from
+//! the socket into one buffer and verifies while it is still in the
+//! core's cache. Over gRPC (still served) the packet was cut into HTTP/2
+//! frames, copied once more by the encoder here and the decoder there,
+//! and verified by the reader only after that second copy.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, pb};
+use cairn_proto::data_transfer;
+use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, RpcError, pb};
 use parking_lot::Mutex;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
 
 use crate::dataset::{FsDataset, ReplicaPaths, meta};
 use crate::error::{DatanodeError, Result};
+use crate::net::SOCKET_TIMEOUT;
+use crate::node::NodeContext;
 
-/// Data bytes per read packet: 1 MiB, a whole number of chunks.
+/// The name a ReadBlock op is counted under in the RPC metrics.
+const READ_BLOCK_PATH: &str = "/cairn.DataTransfer/ReadBlock";
+
+/// Data bytes per read packet: 1 MiB, a whole number of chunks (256 KiB,
+/// as the write pipeline's, measured more CPU per byte read: BENCHMARKS.md,
+/// "Data path, session 8").
 pub const PACKET_SIZE: u64 = 1024 * 1024;
 
 const BPC: u64 = BYTES_PER_CHECKSUM as u64;
@@ -107,6 +125,18 @@ impl BlockSender {
         self.kind
     }
 
+    /// [`Self::next_packet`] on a blocking thread; the sender comes back
+    /// with the packet.
+    pub async fn next_packet_blocking(
+        mut self,
+    ) -> std::result::Result<(Self, Result<Option<pb::ReadPacket>>), tokio::task::JoinError> {
+        tokio::task::spawn_blocking(move || {
+            let packet = self.next_packet();
+            (self, packet)
+        })
+        .await
+    }
+
     /// The next packet, or `None` once the range is sent. A packet ends on a
     /// chunk boundary, or at the end of the replica's data, so its stored
     /// checksums cover exactly its bytes.
@@ -149,6 +179,110 @@ impl BlockSender {
         self.pos = packet_end;
         Ok(Some(packet))
     }
+}
+
+/// Serves a ReadBlock op of a data-transfer connection: the answer (the
+/// replica's checksum type, or why it cannot be read), then the range as
+/// packets, the next one read from the disk while the socket takes the
+/// last. After the last packet, or when a read fails (the replica is
+/// then suspect), the datanode shuts down, or the reader goes away, the
+/// sending side is closed: a reader that got less than it asked for
+/// tries another replica.
+pub async fn send_block(
+    ctx: Arc<NodeContext>,
+    request: pb::ReadBlockRequest,
+    mut out: OwnedWriteHalf,
+    peer: String,
+) {
+    let _xceiver = ctx.xceiver();
+    let dataset = Arc::clone(&ctx.dataset);
+    let started = std::time::Instant::now();
+    let opened = match request.block {
+        Some(block) => tokio::task::spawn_blocking(move || {
+            BlockSender::open(
+                dataset,
+                &block,
+                request.offset,
+                request.length,
+                request.send_checksums,
+            )
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.into())),
+        None => Err(DatanodeError::InvalidArgument(
+            "the request names no block".into(),
+        )),
+    };
+    // Counted with the gRPC calls, as when reads were one: the code is
+    // gRPC's for the outcome of the open.
+    let code = match &opened {
+        Ok(_) => tonic::Code::Ok,
+        Err(e) => tonic::Status::from(RpcError::new(e.kind(), String::new())).code(),
+    };
+    ctx.metrics.rpc.record(
+        READ_BLOCK_PATH,
+        &(code as i32).to_string(),
+        started.elapsed().as_secs_f64(),
+    );
+    let (answer, sender) = match opened {
+        Ok(sender) => (
+            pb::ReadBlockResponse {
+                checksum_type: sender.checksum_type().to_pb() as i32,
+                ..Default::default()
+            },
+            Some(sender),
+        ),
+        Err(e) => {
+            debug!(%peer, "refusing a ReadBlock: {e}");
+            (pb::ReadBlockResponse::refused(&RpcError::from(e)), None)
+        }
+    };
+    if let Err(e) = data_transfer::write_frame(&mut out, &answer, SOCKET_TIMEOUT).await {
+        debug!(%peer, "cannot answer a ReadBlock: {e}");
+        return;
+    }
+    let Some(mut sender) = sender else {
+        return;
+    };
+    let block_id = sender.block_id;
+    // One packet waits while the next is read.
+    let (packets, outgoing) = mpsc::channel(1);
+    let writer = data_transfer::spawn_sender(out, outgoing, peer, SOCKET_TIMEOUT);
+    let mut seqno = 0;
+    loop {
+        let next = tokio::select! {
+            r = sender.next_packet_blocking() => r,
+            () = ctx.shutting_down() => break,
+        };
+        let packet = match next {
+            Ok((s, Ok(Some(packet)))) => {
+                sender = s;
+                packet
+            }
+            Ok((_, Ok(None))) => break,
+            Ok((_, Err(e))) => {
+                warn!("read failed: {e}");
+                ctx.mark_suspect(block_id);
+                break;
+            }
+            Err(e) => {
+                warn!("read failed: {e}");
+                break;
+            }
+        };
+        ctx.metrics.bytes_read.inc_by(packet.data.len() as u64);
+        let frame = packet.into_packet(seqno);
+        seqno += 1;
+        let sent = tokio::select! {
+            sent = packets.send(frame) => sent.is_ok(),
+            () = ctx.shutting_down() => false,
+        };
+        if !sent {
+            break;
+        }
+    }
+    drop(packets);
+    let _ = writer.await;
 }
 
 /// The replica a read or visible-length request is about, checked against

@@ -74,11 +74,7 @@ pub async fn transfer_replica(
     let send = async move {
         let mut seqno = 0i64;
         loop {
-            let (s, packet) = tokio::task::spawn_blocking(move || {
-                let packet = sender.next_packet();
-                (sender, packet)
-            })
-            .await?;
+            let (s, packet) = sender.next_packet_blocking().await?;
             sender = s;
             let (data, offset, checksums, last) = match packet? {
                 Some(p) => (p.data, p.offset_in_block, p.checksums, false),

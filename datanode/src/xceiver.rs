@@ -1,9 +1,9 @@
 //! DataXceiver: what a datanode serves on its data-transfer port —
-//! WriteBlock (the pipeline, see [`crate::receiver`]) over a plain TCP
-//! DataTransferProtocol connection (`cairn_proto::data_transfer`), and the
-//! DataTransfer gRPC service: ReadBlock (see [`crate::sender`]),
-//! GetReplicaVisibleLength, and the two steps of block recovery between
-//! datanodes (see [`crate::recovery`]).
+//! WriteBlock (the pipeline, see [`crate::receiver`]) and ReadBlock (see
+//! [`crate::sender`]) over a plain TCP DataTransferProtocol connection
+//! (`cairn_proto::data_transfer`), and the DataTransfer gRPC service:
+//! ReadBlock again (for older clients), GetReplicaVisibleLength, and the
+//! two steps of block recovery between datanodes (see [`crate::recovery`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,7 +29,8 @@ const WRITE_BLOCK_PATH: &str = "/cairn.DataTransfer/WriteBlock";
 
 /// Serves one data-transfer connection (HDFS's DataXceiver thread): reads
 /// its op, then runs it to the end. A WriteBlock the replica cannot be
-/// opened for is refused with an error setup ack naming this datanode.
+/// opened for is refused with an error setup ack naming this datanode; a
+/// ReadBlock, with an error answer.
 pub async fn serve_data_transfer(ctx: Arc<NodeContext>, stream: TcpStream, peer: SocketAddr) {
     let (read, write) = stream.into_split();
     let mut upstream = FrameReader::new(read, peer.to_string(), net::SOCKET_TIMEOUT);
@@ -39,6 +40,10 @@ pub async fn serve_data_transfer(ctx: Arc<NodeContext>, stream: TcpStream, peer:
     };
     let header = match op {
         Ok(Ok(Some(Op::WriteBlock(header)))) => header,
+        Ok(Ok(Some(Op::ReadBlock(request)))) => {
+            crate::sender::send_block(ctx, request, write, peer.to_string()).await;
+            return;
+        }
         Ok(Ok(None)) => return,
         Ok(Err(e)) => {
             warn!("refusing a data transfer connection: {e}");
@@ -147,12 +152,8 @@ impl DataTransfer for DataXceiver {
         tokio::spawn(async move {
             let _xceiver = ctx.xceiver();
             loop {
-                let read = tokio::task::spawn_blocking(move || {
-                    let packet = sender.next_packet();
-                    (sender, packet)
-                });
                 let next = tokio::select! {
-                    r = read => r,
+                    r = sender.next_packet_blocking() => r,
                     () = ctx.shutting_down() => {
                         refuse_for_shutdown(&tx, &ctx).await;
                         break;

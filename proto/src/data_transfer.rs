@@ -51,6 +51,9 @@ pub const VERSION: u16 = 1;
 /// The op of a WriteBlock connection (HDFS's WRITE_BLOCK op code).
 pub const OP_WRITE_BLOCK: u8 = 80;
 
+/// The op of a ReadBlock connection (HDFS's READ_BLOCK op code).
+pub const OP_READ_BLOCK: u8 = 81;
+
 /// The largest packet data a writer sends and a datanode accepts.
 pub const MAX_PACKET_DATA: usize = 16 * 1024 * 1024;
 
@@ -107,14 +110,70 @@ pub async fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, RpcErro
 
 /// The op that opens a WriteBlock connection, as sent.
 pub fn encode_write_block(header: &pb::WriteBlockHeader) -> Bytes {
-    let len = header.encoded_len();
+    encode_op(OP_WRITE_BLOCK, header)
+}
+
+/// The op that opens a ReadBlock connection, as sent.
+pub fn encode_read_block(request: &pb::ReadBlockRequest) -> Bytes {
+    encode_op(OP_READ_BLOCK, request)
+}
+
+fn encode_op(op: u8, message: &impl Message) -> Bytes {
+    let len = message.encoded_len();
     let mut buf = BytesMut::with_capacity(OP_PREFIX + prost::length_delimiter_len(len) + len);
     buf.put_slice(&MAGIC);
     buf.put_u16(VERSION);
-    buf.put_u8(OP_WRITE_BLOCK);
+    buf.put_u8(op);
     // A BytesMut grows as needed: encoding cannot fail.
-    let _ = header.encode_length_delimited(&mut buf);
+    let _ = message.encode_length_delimited(&mut buf);
     buf.freeze()
+}
+
+impl pb::ReadPacket {
+    /// The packet as a data-transfer connection frames it, numbered `seqno`.
+    pub fn into_packet(self, seqno: i64) -> pb::Packet {
+        pb::Packet {
+            seqno,
+            offset_in_block: self.offset_in_block,
+            data: self.data,
+            checksums: self.checksums,
+            last_packet_in_block: false,
+            sync: false,
+        }
+    }
+}
+
+impl pb::ReadBlockResponse {
+    /// A datanode's refusal of a read, with the error's kind.
+    pub fn refused(err: &RpcError) -> Self {
+        Self {
+            error: err.message.clone(),
+            error_code: err.kind.to_code().0 as i32,
+            checksum_type: 0,
+        }
+    }
+
+    /// The refusal as an error, or the checksum type the packets carry.
+    pub fn into_result(self) -> Result<crate::ChecksumType, RpcError> {
+        if !self.error.is_empty() {
+            // Only a peer that could not be reached or timed out goes
+            // without a code.
+            let kind = pb::ErrorCode::try_from(self.error_code)
+                .ok()
+                .and_then(ErrorKind::from_code)
+                .unwrap_or(ErrorKind::Unavailable);
+            return Err(RpcError::new(kind, self.error));
+        }
+        crate::ChecksumType::from_pb(self.checksum_type).ok_or_else(|| {
+            RpcError::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "the datanode sends checksums of an unknown type {}",
+                    self.checksum_type
+                ),
+            )
+        })
+    }
 }
 
 /// Something sent on a data-transfer connection, as the bytes it is framed in.
@@ -168,6 +227,12 @@ impl Frame for pb::PipelineAck {
     }
 }
 
+impl Frame for pb::ReadBlockResponse {
+    fn frame(&self) -> Result<impl Buf + Send, RpcError> {
+        Ok(Bytes::from(self.encode_length_delimited_to_vec()))
+    }
+}
+
 /// Writes `frame` whole, failing if the peer takes no bytes for `stall`.
 pub async fn write_frame<W, F>(io: &mut W, frame: &F, stall: Duration) -> Result<(), RpcError>
 where
@@ -213,6 +278,7 @@ where
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     WriteBlock(pb::WriteBlockHeader),
+    ReadBlock(pb::ReadBlockRequest),
 }
 
 /// Reads frames from one side of a connection into buffers of their exact
@@ -268,6 +334,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                     .ok_or_else(|| self.truncated())?;
                 Ok(Some(Op::WriteBlock(header)))
             }
+            OP_READ_BLOCK => {
+                let request = self
+                    .read_message::<pb::ReadBlockRequest>()
+                    .await?
+                    .ok_or_else(|| self.truncated())?;
+                Ok(Some(Op::ReadBlock(request)))
+            }
             op => Err(self.malformed(format!("sent unknown op {op}"))),
         }
     }
@@ -318,6 +391,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// The next ack; None if the peer closed the stream between acks.
     pub async fn read_ack(&mut self) -> Result<Option<pb::PipelineAck>, RpcError> {
+        self.read_message().await
+    }
+
+    /// The datanode's answer to a ReadBlock op; None if it closed the
+    /// stream without one.
+    pub async fn read_block_response(&mut self) -> Result<Option<pb::ReadBlockResponse>, RpcError> {
         self.read_message().await
     }
 
@@ -567,6 +646,53 @@ mod tests {
         assert_eq!(r.read_ack().await.unwrap(), None);
     }
 
+    #[tokio::test]
+    async fn a_read_op_its_answer_and_its_packets_round_trip() {
+        let request = pb::ReadBlockRequest {
+            block: header().block,
+            offset: 1000,
+            length: 5000,
+            client_name: "c".into(),
+            send_checksums: true,
+        };
+        let answer = pb::ReadBlockResponse {
+            checksum_type: crate::ChecksumType::Crc32c.to_pb() as i32,
+            ..Default::default()
+        };
+        let p = packet(vec![9; 4096], vec![1; 32], false);
+        let mut bytes = encode_read_block(&request).to_vec();
+        bytes.extend(wire(&answer));
+        bytes.extend(wire(&p));
+        let mut r = reader(bytes);
+        assert_eq!(r.read_op().await.unwrap(), Some(Op::ReadBlock(request)));
+        let got = r.read_block_response().await.unwrap().unwrap();
+        assert_eq!(got.into_result(), Ok(crate::ChecksumType::Crc32c));
+        assert_eq!(r.read_packet().await.unwrap(), Some(p));
+        assert_eq!(r.read_packet().await.unwrap(), None);
+    }
+
+    #[test]
+    fn a_refused_read_keeps_its_kind_and_message() {
+        for kind in [
+            ErrorKind::ReplicaNotFound,
+            ErrorKind::StaleGenerationStamp,
+            ErrorKind::InvalidArgument,
+            ErrorKind::Unavailable,
+        ] {
+            let err = RpcError::new(kind, "blk_5: boom");
+            let answer = pb::ReadBlockResponse::refused(&err);
+            assert_eq!(answer.into_result(), Err(err));
+        }
+        let unknown = pb::ReadBlockResponse {
+            checksum_type: 99,
+            ..Default::default()
+        };
+        assert_eq!(
+            unknown.into_result().unwrap_err().kind,
+            ErrorKind::InvalidArgument
+        );
+    }
+
     #[test]
     fn packet_data_is_framed_without_a_copy() {
         let p = packet(vec![3; 4096], vec![1; 32], false);
@@ -591,9 +717,9 @@ mod tests {
         assert!(err.contains("version 9"), "{err}");
 
         let mut bytes = encode_write_block(&header()).to_vec();
-        bytes[6] = 81;
+        bytes[6] = 82;
         let err = message_of(reader(bytes).read_op().await.unwrap_err());
-        assert!(err.contains("unknown op 81"), "{err}");
+        assert!(err.contains("unknown op 82"), "{err}");
     }
 
     #[tokio::test]

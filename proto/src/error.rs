@@ -38,7 +38,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    fn to_code(self) -> (ErrorCode, tonic::Code) {
+    pub(crate) fn to_code(self) -> (ErrorCode, tonic::Code) {
         use tonic::Code;
         match self {
             Self::NotFound => (ErrorCode::NotFound, Code::NotFound),
@@ -68,7 +68,7 @@ impl ErrorKind {
         }
     }
 
-    fn from_code(code: ErrorCode) -> Option<Self> {
+    pub(crate) fn from_code(code: ErrorCode) -> Option<Self> {
         Some(match code {
             ErrorCode::Unspecified => return None,
             ErrorCode::NotFound => Self::NotFound,

@@ -1,5 +1,5 @@
-//! A test double of a datanode: the real `DataTransfer` service and
-//! WriteBlock over `cairn_proto::data_transfer` on one real socket, keeping
+//! A test double of a datanode: the real `DataTransfer` service, and
+//! WriteBlock and ReadBlock over `cairn_proto::data_transfer` on one real socket, keeping
 //! blocks in memory. It does not forward to the targets of
 //! a pipeline; it answers for the whole pipeline (one reply per node).
 
@@ -13,8 +13,8 @@ use cairn_proto::pb::data_transfer_server::{DataTransfer, DataTransferServer};
 use cairn_proto::pb::{
     AckStatus, DatanodeInfo, GetReplicaVisibleLengthRequest, GetReplicaVisibleLengthResponse,
     InitReplicaRecoveryRequest, InitReplicaRecoveryResponse, Packet, PipelineAck, ReadBlockRequest,
-    ReadPacket, UpdateReplicaUnderRecoveryRequest, UpdateReplicaUnderRecoveryResponse,
-    WriteBlockHeader,
+    ReadBlockResponse, ReadPacket, UpdateReplicaUnderRecoveryRequest,
+    UpdateReplicaUnderRecoveryResponse, WriteBlockHeader,
 };
 use cairn_proto::{BYTES_PER_CHECKSUM, ChecksumType, ErrorKind, RpcError};
 use parking_lot::Mutex;
@@ -89,7 +89,7 @@ impl FakeDatanode {
         let server = serve::spawn_with_data_transfer(
             serve::server().add_service(service),
             move |stream, _| {
-                tokio::spawn(writes.clone().write_block(stream));
+                tokio::spawn(writes.clone().serve(stream));
             },
         )
         .await;
@@ -212,13 +212,43 @@ impl Service {
 }
 
 impl Service {
-    /// One WriteBlock connection: the setup ack for the whole pipeline,
-    /// then packets stored and acked.
-    async fn write_block(self, stream: TcpStream) {
-        let (read, write) = stream.into_split();
+    /// One data-transfer connection: its op, then WriteBlock (the setup
+    /// ack for the whole pipeline, then packets stored and acked) or
+    /// ReadBlock (the answer, then the packets).
+    async fn serve(self, stream: TcpStream) {
+        let (read, mut write) = stream.into_split();
         let mut inbound = FrameReader::new(read, "the client", STALL);
-        let Ok(Some(Op::WriteBlock(header))) = inbound.read_op().await else {
-            return;
+        let header = match inbound.read_op().await {
+            Ok(Some(Op::WriteBlock(header))) => header,
+            Ok(Some(Op::ReadBlock(request))) => {
+                let (answer, packets) = match self.read_packets(request) {
+                    Ok(packets) => (
+                        ReadBlockResponse {
+                            checksum_type: ChecksumType::Crc32c.to_pb() as i32,
+                            ..Default::default()
+                        },
+                        packets,
+                    ),
+                    Err(err) => (ReadBlockResponse::refused(&err), Vec::new()),
+                };
+                if data_transfer::write_frame(&mut write, &answer, STALL)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                for (seqno, packet) in (0..).zip(packets) {
+                    let packet = packet.into_packet(seqno);
+                    if data_transfer::write_frame(&mut write, &packet, STALL)
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                return;
+            }
+            _ => return,
         };
         let nodes = 1 + header.targets.len();
         self.update(|s| s.headers.push(header.clone()));
@@ -229,17 +259,11 @@ impl Service {
         tokio::spawn(self.clone().receive(header, inbound, to_ack));
         tokio::spawn(self.ack(nodes, queued, acks));
     }
-}
 
-#[tonic::async_trait]
-impl DataTransfer for Service {
-    type ReadBlockStream = ReceiverStream<Result<ReadPacket, Status>>;
-
-    async fn read_block(
-        &self,
-        request: Request<ReadBlockRequest>,
-    ) -> Result<Response<Self::ReadBlockStream>, Status> {
-        let request = request.into_inner();
+    /// The packets a read of `request` gets: 4 chunks each (so that a read
+    /// spans several), CRC32C of the good data, one byte flipped in a block
+    /// marked corrupt.
+    fn read_packets(&self, request: ReadBlockRequest) -> Result<Vec<ReadPacket>, RpcError> {
         let id = request.block.map_or(0, |b| b.id);
         let (data, corrupt) = {
             let mut state = self.state.lock();
@@ -254,9 +278,8 @@ impl DataTransfer for Service {
         };
         let start = (request.offset as usize / BYTES_PER_CHECKSUM) * BYTES_PER_CHECKSUM;
         let end = ((request.offset + request.length) as usize).min(data.len());
-        let (tx, rx) = mpsc::channel(1024);
-        // Packets of 4 chunks, so that a read spans several packets.
         let packet_size = 4 * BYTES_PER_CHECKSUM;
+        let mut packets = Vec::new();
         let mut offset = start;
         while offset < end {
             let stop = (offset + packet_size).min(end);
@@ -267,14 +290,30 @@ impl DataTransfer for Service {
             if corrupt {
                 bytes[0] ^= 0xff;
             }
-            let packet = ReadPacket {
+            packets.push(ReadPacket {
                 offset_in_block: offset as u64,
                 data: bytes.into(),
                 checksums: checksums.into(),
                 checksum_type: kind.to_pb() as i32,
-            };
-            let _ = tx.send(Ok(packet)).await;
+            });
             offset = stop;
+        }
+        Ok(packets)
+    }
+}
+
+#[tonic::async_trait]
+impl DataTransfer for Service {
+    type ReadBlockStream = ReceiverStream<Result<ReadPacket, Status>>;
+
+    async fn read_block(
+        &self,
+        request: Request<ReadBlockRequest>,
+    ) -> Result<Response<Self::ReadBlockStream>, Status> {
+        let packets = self.read_packets(request.into_inner())?;
+        let (tx, rx) = mpsc::channel(packets.len().max(1));
+        for packet in packets {
+            let _ = tx.send(Ok(packet)).await;
         }
         Ok(Response::new(ReceiverStream::new(rx)))
     }

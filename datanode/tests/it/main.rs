@@ -167,7 +167,7 @@ pub struct Pipeline {
 }
 
 /// How long a test's data-transfer connection waits on a stalled frame.
-const STALL: Duration = Duration::from_secs(30);
+pub const STALL: Duration = Duration::from_secs(30);
 
 impl Pipeline {
     pub async fn open(dn: &Datanode, header: pb::WriteBlockHeader) -> Result<Pipeline, RpcError> {

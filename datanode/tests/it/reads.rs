@@ -1,12 +1,14 @@
 //! ReadBlock and GetReplicaVisibleLength.
 
+use cairn_proto::data_transfer::{self, FrameReader};
 use cairn_proto::pb::{self, AckStatus, WriteStage};
-use cairn_proto::{ErrorKind, RpcError};
+use cairn_proto::{ChecksumType, ErrorKind, RpcError};
+use tokio::io::AsyncWriteExt;
 
 use crate::fake_namenode::FakeNamenode;
 use crate::{
-    Pipeline, block, bytes, client, header, init_tracing, packets, read_range, start_datanode,
-    write_block,
+    Pipeline, STALL, block, bytes, client, header, init_tracing, packets, read_range,
+    start_datanode, write_block,
 };
 
 #[tokio::test]
@@ -18,7 +20,7 @@ async fn reads_unaligned_ranges_with_checksums_that_verify() {
     let data = bytes(2_700_001, 5);
     write_block(&dn, 40, 3, &data).await;
 
-    // Several 1 MiB packets, starting and ending inside chunks.
+    // Several packets, starting and ending inside chunks.
     let (offset, length) = (1_000u64, 2_500_000u64);
     let read = read_range(&dn, block(40, 3, 0), offset, length)
         .await
@@ -120,5 +122,83 @@ async fn a_replica_being_written_is_readable_up_to_its_acked_length() {
     let read = read_range(&dn, block(42, 1, 0), 7_000, 777).await.unwrap();
     assert_eq!(read, &data[7_000..7_777]);
     assert!(read_range(&dn, block(42, 1, 0), 7_000, 778).await.is_err());
+    dn.shutdown().await.unwrap();
+}
+
+/// A ReadBlock op over a plain data-transfer connection: the answer, then
+/// the packets until the datanode closes its side.
+async fn read_over_data_transfer(
+    dn: &cairn_datanode::Datanode,
+    block: pb::Block,
+    offset: u64,
+    length: u64,
+) -> Result<(ChecksumType, Vec<pb::Packet>), RpcError> {
+    let addr = dn.local_addr().to_string();
+    let mut stream = data_transfer::connect(&addr, STALL).await?;
+    let request = pb::ReadBlockRequest {
+        block: Some(block),
+        offset,
+        length,
+        client_name: "test-client".into(),
+        send_checksums: true,
+    };
+    stream
+        .write_all(&data_transfer::encode_read_block(&request))
+        .await
+        .unwrap();
+    let mut frames = FrameReader::new(stream, addr, STALL);
+    let kind = frames
+        .read_block_response()
+        .await?
+        .expect("an answer")
+        .into_result()?;
+    let mut packets = Vec::new();
+    while let Some(packet) = frames.read_packet().await? {
+        packets.push(packet);
+    }
+    Ok((kind, packets))
+}
+
+#[tokio::test]
+async fn reads_over_data_transfer_come_as_verified_packets_and_refusals_are_typed() {
+    init_tracing();
+    let nn = FakeNamenode::start("CID-r").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dn = start_datanode(&nn, &tmp.path().join("dn1")).await;
+    let data = bytes(2_700_001, 9);
+    write_block(&dn, 42, 3, &data).await;
+
+    // Several packets, from the chunk the offset falls in to the end.
+    let (kind, packets) = read_over_data_transfer(&dn, block(42, 3, 0), 1_000, 2_699_001)
+        .await
+        .unwrap();
+    // `write_block` sends no type: CRC32, as writers before the field.
+    assert_eq!(kind, ChecksumType::Crc32);
+    assert!(packets.len() > 1);
+    let mut next = 512;
+    let mut read = Vec::new();
+    for (seqno, p) in (0..).zip(&packets) {
+        assert_eq!((p.seqno, p.offset_in_block), (seqno, next));
+        kind.verify(&p.data, p.offset_in_block, &p.checksums)
+            .unwrap_or_else(|bad| panic!("bad checksum at {bad}"));
+        read.extend_from_slice(&p.data);
+        next += p.data.len() as u64;
+    }
+    assert_eq!(next, 2_700_001);
+    assert!(read == data[512..]);
+
+    let refused = |r: Result<(ChecksumType, Vec<pb::Packet>), RpcError>| r.unwrap_err().kind;
+    assert_eq!(
+        refused(read_over_data_transfer(&dn, block(99, 1, 0), 0, 1).await),
+        ErrorKind::ReplicaNotFound
+    );
+    assert_eq!(
+        refused(read_over_data_transfer(&dn, block(42, 4, 0), 0, 1).await),
+        ErrorKind::StaleGenerationStamp
+    );
+    assert_eq!(
+        refused(read_over_data_transfer(&dn, block(42, 3, 0), 2_700_000, 2).await),
+        ErrorKind::InvalidArgument
+    );
     dn.shutdown().await.unwrap();
 }
