@@ -1,22 +1,25 @@
 //! Hadoop IPC's design carried over gRPC: ClientProtocol calls multiplexed
-//! over one long-lived `Call` stream per client connection, each message
+//! over one long-lived `Call` stream per client connection, each call
 //! tagged with a call id (HDFS's `RpcRequestHeaderProto.callId`).
 //!
 //! A unary gRPC call pays for its own HTTP/2 HEADERS and trailers, hyper's
 //! per-request task and tonic's per-call body machinery: 48–70 µs of CPU
 //! for a namenode read whose handler takes 1–2 µs (BENCHMARKS.md, session
 //! 5). A message on an open stream pays for none of these, and many share
-//! one socket write.
+//! one socket write. Calls travel in batches (`CallBatch`, `AnswerBatch`):
+//! whatever is queued when the connection takes its next message goes as
+//! one, so a busy stream pays one decode, one frame and one wake per batch
+//! rather than per call, and an idle one sends a lone call at once.
 //!
 //! [`for_each_client_call!`] lists every rpc the stream carries, once, for
 //! the client library and [`serve`] to expand; [`pb::CallError`] carries a
 //! failed call's status exactly as [`crate::RpcError`] puts it in a
 //! `tonic::Status`.
 //!
-//! [`serve`] is the namenode's end: each message on the stream is one call,
-//! answered by the same handler as the unary rpc of the same name, with the
-//! same identity and permission checks, and its answer goes back tagged
-//! with the call's id. Handlers that never wait (reads, lease renewal,
+//! [`serve`] is the namenode's end: each call of a batch is answered by
+//! the same handler as the unary rpc of the same name, with the same
+//! identity and permission checks, and its answer goes back tagged with
+//! the call's id. Handlers that never wait (reads, lease renewal,
 //! reports) run on the stream's own task, one after another, which costs
 //! no task switch; those that wait on the edit log's fsync or on replicas
 //! each get a task of their own, so a create waiting for its fsync does not
