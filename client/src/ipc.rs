@@ -9,8 +9,15 @@
 //! waiting on it fails with UNAVAILABLE, as a unary call on a broken
 //! connection does, and the next call opens a new one over the channel,
 //! which reconnects by itself.
+//!
+//! Calls queued together go as one `CallBatch` message: whenever the
+//! connection takes the next message, it gets every call queued since the
+//! last one (no timer: a lone call goes at once). Answers come back in
+//! batches too, handed to their callers under one lock of the waiting map.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -19,8 +26,8 @@ use cairn_proto::pb;
 use cairn_proto::pb::call_response::Response;
 use cairn_proto::pb::client_protocol_client::ClientProtocolClient;
 use parking_lot::Mutex;
+use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot};
-use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::Status;
 
 /// What a waiting call receives: the namenode's answer or why there is none.
@@ -29,7 +36,62 @@ type Answer = Result<Response, Status>;
 /// The calls sent on one stream and not answered yet, by call id. `None`
 /// once the stream has ended: a call that finds it so fails at once rather
 /// than wait for an answer that cannot come.
-type Waiting = Mutex<Option<HashMap<u64, oneshot::Sender<Answer>>>>;
+type Waiting = Mutex<Option<WaitingCalls>>;
+
+type WaitingCalls = HashMap<u64, oneshot::Sender<Answer>, BuildHasherDefault<CallIdHasher>>;
+
+/// The most calls one `CallBatch` carries; more queued go in the next.
+const BATCH_CALLS: usize = 256;
+
+/// Hashes a call id with one multiplication (Fibonacci hashing). Call ids
+/// are sequential numbers this client made up, so there is nothing to
+/// defend against, and SipHash cost a measurable share of the reader's
+/// time per answer.
+#[derive(Default)]
+pub(crate) struct CallIdHasher(u64);
+
+impl Hasher for CallIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(byte)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        // Spreads sequential ids over the high bits the table's tags use
+        // as well as the low bits that pick a bucket.
+        self.0 = (self.0 ^ id).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// The request side of a stream: every call queued when the connection
+/// asks for its next message goes in one batch.
+pub(crate) struct Outgoing {
+    queued: mpsc::UnboundedReceiver<pb::CallRequest>,
+}
+
+impl Outgoing {
+    pub(crate) fn new(queued: mpsc::UnboundedReceiver<pb::CallRequest>) -> Self {
+        Self { queued }
+    }
+}
+
+impl tokio_stream::Stream for Outgoing {
+    type Item = pb::CallBatch;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut calls = Vec::new();
+        match self.queued.poll_recv_many(cx, &mut calls, BATCH_CALLS) {
+            Poll::Ready(0) => Poll::Ready(None),
+            Poll::Ready(_) => Poll::Ready(Some(pb::CallBatch { calls })),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
 
 /// Calls multiplexed over one `Call` stream at a time. Cheap to clone:
 /// clones share the stream.
@@ -151,13 +213,10 @@ where
         }
         let (requests, outgoing) = mpsc::unbounded_channel();
         let mut protocol = self.shared.protocol.clone();
-        let answers = protocol
-            .call(UnboundedReceiverStream::new(outgoing))
-            .await?
-            .into_inner();
+        let answers = protocol.call(Outgoing::new(outgoing)).await?.into_inner();
         let stream = Arc::new(Stream {
             requests,
-            waiting: Arc::new(Mutex::new(Some(HashMap::new()))),
+            waiting: Arc::new(Mutex::new(Some(WaitingCalls::default()))),
         });
         tokio::spawn(deliver_answers(
             answers,
@@ -200,11 +259,12 @@ fn forget(waiting: &Waiting, call_id: u64) {
     }
 }
 
-/// Hands each answer on the stream to the call waiting for it, until the
-/// stream ends; then fails every call still waiting and forgets the stream,
-/// so the next call opens a new one.
+/// Hands each answer on the stream to the call waiting for it, a batch's
+/// answers under one lock of the waiting map, until the stream ends; then
+/// fails every call still waiting and forgets the stream, so the next call
+/// opens a new one.
 async fn deliver_answers<T>(
-    mut answers: tonic::Streaming<pb::CallResponse>,
+    mut answers: tonic::Streaming<pb::AnswerBatch>,
     waiting: Arc<Waiting>,
     shared: Weak<Shared<T>>,
     authority: Arc<str>,
@@ -214,31 +274,16 @@ async fn deliver_answers<T>(
         authority: Arc::clone(&authority),
         why: "the client's runtime stopped".to_string(),
     };
+    // Reused for every batch: the waiters found, woken after the lock.
+    let mut found = Vec::new();
     let why = loop {
         match answers.message().await {
-            Ok(Some(answer)) => {
-                let waiter = waiting
-                    .lock()
-                    .as_mut()
-                    .and_then(|w| w.remove(&answer.call_id));
-                let Some(waiter) = waiter else {
-                    // Its caller gave up waiting (timed out).
-                    tracing::debug!(
-                        call_id = answer.call_id,
-                        "answer to a call no longer waiting"
-                    );
-                    continue;
-                };
-                let answer = match answer.response {
-                    Some(Response::Error(error)) => Err(Status::from(*error)),
-                    Some(response) => Ok(response),
-                    None => Err(Status::internal(format!(
-                        "the namenode at {authority} answered call {} with nothing",
-                        answer.call_id
-                    ))),
-                };
-                // A send fails only if the caller stopped waiting.
-                let _ = waiter.send(answer);
+            Ok(Some(batch)) => {
+                take_waiters(&waiting, batch, &mut found);
+                for (waiter, answer) in found.drain(..) {
+                    // A send fails only if the caller stopped waiting.
+                    let _ = waiter.send(answer_of(&authority, answer));
+                }
             }
             Ok(None) => break "the namenode closed the connection".to_string(),
             Err(status) => break format!("the connection broke ({})", status.message()),
@@ -249,6 +294,41 @@ async fn deliver_answers<T>(
         forget_stream(&shared, &waiting);
     }
     orphans.why = why;
+}
+
+/// Takes the waiter of each answer in `batch` out of `waiting` under one
+/// lock, into `found`; answers nobody waits for any more (their callers
+/// timed out) are dropped.
+fn take_waiters(
+    waiting: &Waiting,
+    batch: pb::AnswerBatch,
+    found: &mut Vec<(oneshot::Sender<Answer>, pb::CallResponse)>,
+) {
+    let mut waiting = waiting.lock();
+    let Some(waiting) = waiting.as_mut() else {
+        return;
+    };
+    for answer in batch.answers {
+        match waiting.remove(&answer.call_id) {
+            Some(waiter) => found.push((waiter, answer)),
+            None => tracing::debug!(
+                call_id = answer.call_id,
+                "answer to a call no longer waiting"
+            ),
+        }
+    }
+}
+
+/// What the caller of `answer`'s call receives.
+fn answer_of(authority: &str, answer: pb::CallResponse) -> Answer {
+    match answer.response {
+        Some(Response::Error(error)) => Err(Status::from(*error)),
+        Some(response) => Ok(response),
+        None => Err(Status::internal(format!(
+            "the namenode at {authority} answered call {} with nothing",
+            answer.call_id
+        ))),
+    }
 }
 
 /// Fails the calls still waiting on a stream when its reader stops,

@@ -14,8 +14,9 @@ use cairn_proto::{ErrorKind, RpcError, pb};
 use common::*;
 use futures::StreamExt;
 
-/// Sends `calls` (user, call) on one new stream, closes it, and returns
-/// the answers by call id (1, 2, ... in the order of `calls`).
+/// Sends `calls` (user, call) as one batch on one new stream, closes it,
+/// and returns the answers by call id (1, 2, ... in the order of `calls`),
+/// each of which must come exactly once, in whatever batches.
 async fn on_one_stream(
     addr: std::net::SocketAddr,
     calls: Vec<(&str, Call)>,
@@ -31,19 +32,21 @@ async fn on_one_stream(
         })
         .collect();
     let expected = requests.len();
+    let batch = pb::CallBatch { calls: requests };
     let mut answers = raw
-        .call(tokio_stream::iter(requests))
+        .call(tokio_stream::iter([batch]))
         .await
         .unwrap()
         .into_inner();
     let mut by_id = HashMap::new();
-    while let Some(answer) = answers.next().await {
-        let answer = answer.unwrap();
-        let result = match answer.response.unwrap() {
-            Answer::Error(error) => Err(RpcError::from(tonic::Status::from(*error))),
-            other => Ok(other),
-        };
-        assert!(by_id.insert(answer.call_id, result).is_none());
+    while let Some(batch) = answers.next().await {
+        for answer in batch.unwrap().answers {
+            let result = match answer.response.unwrap() {
+                Answer::Error(error) => Err(RpcError::from(tonic::Status::from(*error))),
+                other => Ok(other),
+            };
+            assert!(by_id.insert(answer.call_id, result).is_none());
+        }
     }
     assert_eq!(by_id.len(), expected);
     by_id
@@ -171,13 +174,17 @@ async fn an_open_stream_ends_cleanly_when_the_namenode_stops() {
         .unwrap()
         .into_inner();
     calls
-        .send(pb::CallRequest {
-            call_id: 1,
-            user: SUPERUSER.into(),
-            request: Some(stat("/")),
+        .send(pb::CallBatch {
+            calls: vec![pb::CallRequest {
+                call_id: 1,
+                user: SUPERUSER.into(),
+                request: Some(stat("/")),
+            }],
         })
         .unwrap();
-    let answer = answers.next().await.unwrap().unwrap();
+    let mut batch = answers.next().await.unwrap().unwrap();
+    assert_eq!(batch.answers.len(), 1);
+    let answer = batch.answers.remove(0);
     assert_eq!(answer.call_id, 1);
     assert!(matches!(answer.response, Some(Answer::GetFileInfo(_))));
 

@@ -1,22 +1,25 @@
 //! Hadoop IPC's design carried over gRPC: ClientProtocol calls multiplexed
-//! over one long-lived `Call` stream per client connection, each message
+//! over one long-lived `Call` stream per client connection, each call
 //! tagged with a call id (HDFS's `RpcRequestHeaderProto.callId`).
 //!
 //! A unary gRPC call pays for its own HTTP/2 HEADERS and trailers, hyper's
 //! per-request task and tonic's per-call body machinery: 48–70 µs of CPU
 //! for a namenode read whose handler takes 1–2 µs (BENCHMARKS.md, session
 //! 5). A message on an open stream pays for none of these, and many share
-//! one socket write.
+//! one socket write. Calls travel in batches (`CallBatch`, `AnswerBatch`):
+//! whatever is queued when the connection takes its next message goes as
+//! one, so a busy stream pays one decode, one frame and one wake per batch
+//! rather than per call, and an idle one sends a lone call at once.
 //!
 //! [`for_each_client_call!`] lists every rpc the stream carries, once, for
 //! the client library and [`serve`] to expand; [`pb::CallError`] carries a
 //! failed call's status exactly as [`crate::RpcError`] puts it in a
 //! `tonic::Status`.
 //!
-//! [`serve`] is the namenode's end: each message on the stream is one call,
-//! answered by the same handler as the unary rpc of the same name, with the
-//! same identity and permission checks, and its answer goes back tagged
-//! with the call's id. Handlers that never wait (reads, lease renewal,
+//! [`serve`] is the namenode's end: each call of a batch is answered by
+//! the same handler as the unary rpc of the same name, with the same
+//! identity and permission checks, and its answer goes back tagged with
+//! the call's id. Handlers that never wait (reads, lease renewal,
 //! reports) run on the stream's own task, one after another, which costs
 //! no task switch; those that wait on the edit log's fsync or on replicas
 //! each get a task of their own, so a create waiting for its fsync does not
@@ -27,10 +30,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::metadata::MetadataValue;
 use tonic::transport::server::TcpConnectInfo;
-use tonic::{Request, Status, Streaming};
+use tonic::{Request, Status};
 
 use crate::error::{ERROR_CODE_METADATA, error_code};
 use crate::pb;
@@ -126,14 +129,77 @@ impl pb::CallResponse {
 }
 
 /// Answers waiting for the socket. When the client reads slower than the
-/// namenode answers, the stream's task waits here rather than buffer
-/// without bound.
+/// namenode answers, the stream's task (and each spawned handler) waits
+/// here rather than buffer without bound.
 const ANSWER_QUEUE: usize = 1024;
 
-/// The answers of one stream, in the order they are ready.
-pub type Answers = ReceiverStream<Result<pb::CallResponse, Status>>;
+/// An answer batch is closed once its answers' encoded size reaches this,
+/// so a batch of large answers (listings, block locations) is not one
+/// huge message the client must take in whole.
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// The most answers one batch carries.
+const BATCH_ANSWERS: usize = 256;
 
 type AnswerSender = mpsc::Sender<Result<pb::CallResponse, Status>>;
+
+/// The answers of one stream, in batches of those ready together: when the
+/// connection takes the next message it gets every answer queued since the
+/// last one, so the namenode answers as soon as the socket is free and
+/// batches grow only while it is busy (no timer, no waiting for company).
+pub struct Answers {
+    queued: mpsc::Receiver<Result<pb::CallResponse, Status>>,
+    /// The error that ended the stream, found behind a batch's answers.
+    failed: Option<Status>,
+}
+
+impl Stream for Answers {
+    type Item = Result<pb::AnswerBatch, Status>;
+
+    /// The answers ready now as one batch; ends once the stream's task and
+    /// every spawned handler have finished.
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if let Some(status) = this.failed.take() {
+            return Poll::Ready(Some(Err(status)));
+        }
+        let mut batch = pb::AnswerBatch::default();
+        let mut bytes = 0;
+        let mut ended = false;
+        while batch.answers.len() < BATCH_ANSWERS && bytes < BATCH_BYTES {
+            match this.queued.poll_recv(cx) {
+                Poll::Ready(Some(Ok(answer))) => {
+                    bytes += prost::Message::encoded_len(&answer);
+                    batch.answers.push(answer);
+                }
+                Poll::Ready(Some(Err(status))) if batch.answers.is_empty() => {
+                    return Poll::Ready(Some(Err(status)));
+                }
+                Poll::Ready(Some(Err(status))) => {
+                    this.failed = Some(status);
+                    break;
+                }
+                Poll::Ready(None) => {
+                    ended = true;
+                    break;
+                }
+                // Registered to wake this task when the next comes.
+                Poll::Pending => break,
+            }
+        }
+        if !batch.answers.is_empty() {
+            Poll::Ready(Some(Ok(batch)))
+        } else if ended {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    }
+}
 
 /// Where the stream came from, given to every call on it as a unary call
 /// gets it from its own request (the client's host for block placement).
@@ -197,33 +263,38 @@ impl LastCaller {
 /// Serves the calls arriving on `request`'s stream with `service`'s
 /// handlers (the namenode's, or a test double's); returns the stream of
 /// their answers, each call counted in `metrics` as the unary rpc of its
-/// name would be. Once `closing` completes (the server is stopping) no new
-/// call is read, and the answers end after those in progress, so a stream
-/// does not hold up a graceful shutdown; the client's next call finds the
-/// stream ended and reconnects.
-pub fn serve<S: ClientProtocol>(
+/// name would be. A batch's inline handlers run one after another and
+/// their answers go back as one batch. Once `closing` completes (the
+/// server is stopping) no new batch is read, and the answers end after
+/// those in progress, so a stream does not hold up a graceful shutdown;
+/// the client's next call finds the stream ended and reconnects.
+pub fn serve<S, C>(
     service: Arc<S>,
-    request: Request<Streaming<pb::CallRequest>>,
+    request: Request<C>,
     closing: impl Future<Output = ()> + Send + 'static,
     metrics: Option<RpcMetrics>,
-) -> Answers {
+) -> Answers
+where
+    S: ClientProtocol,
+    C: Stream<Item = Result<pb::CallBatch, Status>> + Send + Unpin + 'static,
+{
     let origin = Origin {
         connect_info: request.extensions().get::<TcpConnectInfo>().cloned(),
         metrics,
     };
     let mut calls = request.into_inner();
-    let (answers, outgoing) = mpsc::channel(ANSWER_QUEUE);
+    let (answers, queued) = mpsc::channel(ANSWER_QUEUE);
     tokio::spawn(async move {
         tokio::pin!(closing);
         let mut users = LastCaller::default();
         loop {
             let message = tokio::select! {
-                message = calls.message() => message,
+                message = calls.next() => message.transpose(),
                 () = &mut closing => break,
             };
             match message {
-                Ok(Some(call)) => {
-                    if !dispatch(&service, &origin, &mut users, call, &answers).await {
+                Ok(Some(batch)) => {
+                    if !serve_batch(&service, &origin, &mut users, batch, &answers).await {
                         break;
                     }
                 }
@@ -238,7 +309,28 @@ pub fn serve<S: ClientProtocol>(
             }
         }
     });
-    ReceiverStream::new(outgoing)
+    Answers {
+        queued,
+        failed: None,
+    }
+}
+
+/// Runs the calls of one batch, one after another (an empty batch does
+/// nothing), each inline answer queued as soon as it is ready; false once
+/// the client has stopped reading.
+async fn serve_batch<S: ClientProtocol>(
+    service: &Arc<S>,
+    origin: &Origin,
+    users: &mut LastCaller,
+    batch: pb::CallBatch,
+    answers: &AnswerSender,
+) -> bool {
+    for call in batch.calls {
+        if !dispatch(service, origin, users, call, answers).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// The answer to call `call_id` of a handler's result.
@@ -264,7 +356,7 @@ macro_rules! path_of {
 }
 
 /// Runs one call's handler inline or on a task of its own (see the module
-/// comment), sending its answer.
+/// comment), queueing its answer.
 macro_rules! run_call {
     (inline, $service:ident, $origin:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
         let started = Instant::now();

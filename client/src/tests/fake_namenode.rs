@@ -51,6 +51,8 @@ pub(crate) struct NamenodeState {
     pub page_size: usize,
     /// `Call` streams the clients opened.
     pub streams_opened: u32,
+    /// How many calls each `CallBatch` that arrived carried.
+    pub batch_sizes: Vec<usize>,
     /// getFileInfo calls of `/hang` now waiting for [`FakeNamenode::release_hung`].
     pub hung_calls: u32,
     /// Answers go back with no response in them, as a broken peer's would.
@@ -80,6 +82,7 @@ impl Default for NamenodeState {
             listing: Vec::new(),
             page_size: 2,
             streams_opened: 0,
+            batch_sizes: Vec::new(),
             hung_calls: 0,
             blank_answers: false,
         }
@@ -209,13 +212,13 @@ fn unimplemented<T>(what: &str) -> Result<Response<T>, Status> {
 
 #[tonic::async_trait]
 impl ClientProtocol for Service {
-    type CallStream = Pin<Box<dyn Stream<Item = Result<CallResponse, Status>> + Send>>;
+    type CallStream = Pin<Box<dyn Stream<Item = Result<AnswerBatch, Status>> + Send>>;
 
     /// The client's calls arrive here, each answered by the handler below
     /// of the same name, as the namenode does; until `break_streams`.
     async fn call(
         &self,
-        request: Request<tonic::Streaming<CallRequest>>,
+        request: Request<tonic::Streaming<CallBatch>>,
     ) -> Result<Response<Self::CallStream>, Status> {
         self.state.lock().streams_opened += 1;
         let mut breaks = self.breaks.subscribe();
@@ -233,18 +236,28 @@ impl ClientProtocol for Service {
         })
         .filter_map(futures::future::ready);
         let state = Arc::clone(&self.state);
+        let counted = Arc::clone(&self.state);
+        let request = request.map(|calls| {
+            calls.inspect(move |batch| {
+                if let Ok(batch) = batch {
+                    counted.lock().batch_sizes.push(batch.calls.len());
+                }
+            })
+        });
         let answers = cairn_proto::ipc::serve(
             Arc::new(self.clone()),
             request,
             std::future::pending(),
             None,
         )
-        .map(move |answer| {
-            answer.map(|mut answer| {
+        .map(move |batch| {
+            batch.map(|mut batch| {
                 if state.lock().blank_answers {
-                    answer.response = None;
+                    for answer in &mut batch.answers {
+                        answer.response = None;
+                    }
                 }
-                answer
+                batch
             })
         })
         .take_until(broken)

@@ -10,6 +10,7 @@ use futures::StreamExt;
 
 use super::fake_namenode::FakeNamenode;
 use super::{client_for, eventually};
+use crate::ipc::Outgoing;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_concurrent_calls_each_get_their_own_answer() {
@@ -88,7 +89,7 @@ async fn a_call_naming_no_operation_or_no_user_is_refused_not_a_panic() {
     let mut raw = ClientProtocolClient::connect(format!("http://{}", nn.addr))
         .await
         .unwrap();
-    let calls = [
+    let calls = vec![
         // A client newer than the namenode: an operation it does not know
         // decodes as none at all.
         pb::CallRequest {
@@ -99,24 +100,10 @@ async fn a_call_naming_no_operation_or_no_user_is_refused_not_a_panic() {
         pb::CallRequest {
             call_id: 8,
             user: "not\nascii".into(),
-            request: Some(pb::call_request::Request::GetFileInfo(Box::new(
-                pb::GetFileInfoRequest {
-                    path: "/a".into(),
-                    follow_symlink: true,
-                },
-            ))),
+            request: Some(stat("/a")),
         },
     ];
-    let mut answers = raw
-        .call(tokio_stream::iter(calls))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut seen = Vec::new();
-    while let Some(answer) = answers.next().await {
-        let answer = answer.unwrap();
-        seen.push((answer.call_id, answer.response));
-    }
+    let mut seen = answers_to(&mut raw, vec![pb::CallBatch { calls }]).await;
     seen.sort_by_key(|(id, _)| *id);
     assert_eq!(seen.len(), 2);
     let Some(pb::call_response::Response::Error(error)) = seen[0].1.clone() else {
@@ -129,4 +116,165 @@ async fn a_call_naming_no_operation_or_no_user_is_refused_not_a_panic() {
     // the namenode refuses it: its test `stream_calls_are_checked_as_unary_ones`).
     assert_eq!(seen[1].0, 8);
     assert_eq!(nn.state.lock().users, ["<none>"]);
+}
+
+/// A getFileInfo call of `path`.
+fn stat(path: &str) -> pb::call_request::Request {
+    pb::call_request::Request::GetFileInfo(Box::new(pb::GetFileInfoRequest {
+        path: path.into(),
+        follow_symlink: true,
+    }))
+}
+
+/// Sends `batches` on one new stream, closes it, and returns every answer
+/// (call id, response) in the order they came.
+async fn answers_to(
+    raw: &mut ClientProtocolClient<tonic::transport::Channel>,
+    batches: Vec<pb::CallBatch>,
+) -> Vec<(u64, Option<pb::call_response::Response>)> {
+    let mut answers = raw
+        .call(tokio_stream::iter(batches))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = Vec::new();
+    while let Some(batch) = answers.next().await {
+        for answer in batch.unwrap().answers {
+            seen.push((answer.call_id, answer.response));
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn many_calls_in_one_batch_each_get_their_own_answer() {
+    let nn = FakeNamenode::start().await;
+    for i in 0..50u64 {
+        nn.add_file(&format!("/f{i}"), 4096, vec![(i, i + 1, Vec::new())]);
+    }
+    let mut raw = ClientProtocolClient::connect(format!("http://{}", nn.addr))
+        .await
+        .unwrap();
+    // Found files, missing ones and refused ones, in among each other.
+    let calls = (0..150u64)
+        .map(|id| pb::CallRequest {
+            call_id: id,
+            user: "alice".into(),
+            request: Some(stat(&match id % 3 {
+                0 => format!("/f{}", id / 3),
+                1 => format!("/missing{id}"),
+                _ => "/forbidden".to_string(),
+            })),
+        })
+        .collect();
+    let seen = answers_to(&mut raw, vec![pb::CallBatch { calls }]).await;
+    assert_eq!(seen.len(), 150);
+    let mut ids: Vec<u64> = seen.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..150).collect::<Vec<_>>());
+    for (id, response) in seen {
+        match (id % 3, response) {
+            (0, Some(pb::call_response::Response::GetFileInfo(found))) => {
+                assert_eq!(found.status.unwrap().length, id / 3 + 1, "call {id}");
+            }
+            (1, Some(pb::call_response::Response::GetFileInfo(found))) => {
+                assert!(found.status.is_none(), "call {id}");
+            }
+            (2, Some(pb::call_response::Response::Error(error))) => {
+                let error = cairn_proto::RpcError::from(tonic::Status::from(*error));
+                assert_eq!(error.kind, ErrorKind::PermissionDenied, "call {id}");
+            }
+            (_, other) => panic!("call {id} was answered {other:?}"),
+        }
+    }
+    assert_eq!(nn.state.lock().batch_sizes, [150]);
+}
+
+#[tokio::test]
+async fn a_lone_call_goes_at_once_in_a_batch_of_its_own() {
+    let nn = FakeNamenode::start().await;
+    let client = client_for(&nn, 16).await;
+    // No other call comes to keep it company: it must not wait for one.
+    assert_eq!(client.get_file_info("/a").await.unwrap(), None);
+    assert_eq!(client.get_file_info("/b").await.unwrap(), None);
+    assert_eq!(nn.state.lock().batch_sizes, [1, 1]);
+}
+
+#[tokio::test]
+async fn calls_queued_together_go_as_one_batch() {
+    let (queue, queued) = tokio::sync::mpsc::unbounded_channel();
+    let mut outgoing = Outgoing::new(queued);
+    for call_id in 0..300 {
+        queue
+            .send(pb::CallRequest {
+                call_id,
+                user: "alice".into(),
+                request: Some(stat("/a")),
+            })
+            .unwrap();
+    }
+    // Capped per batch; the rest go in the next, in order.
+    let first = outgoing.next().await.unwrap();
+    let second = outgoing.next().await.unwrap();
+    let ids: Vec<u64> = first
+        .calls
+        .iter()
+        .chain(&second.calls)
+        .map(|c| c.call_id)
+        .collect();
+    assert_eq!((first.calls.len(), second.calls.len()), (256, 44));
+    assert_eq!(ids, (0..300).collect::<Vec<_>>());
+    drop(queue);
+    assert!(outgoing.next().await.is_none());
+}
+
+#[tokio::test]
+async fn an_empty_batch_is_nothing_and_a_malformed_one_ends_only_its_stream() {
+    let nn = FakeNamenode::start().await;
+    let mut raw = ClientProtocolClient::connect(format!("http://{}", nn.addr))
+        .await
+        .unwrap();
+    let one = pb::CallBatch {
+        calls: vec![pb::CallRequest {
+            call_id: 1,
+            user: "alice".into(),
+            request: Some(stat("/a")),
+        }],
+    };
+    let seen = answers_to(&mut raw, vec![pb::CallBatch::default(), one]).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].0, 1);
+
+    // A message that is not a `CallBatch` (field 1 a number, not calls).
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct NotABatch {
+        #[prost(uint64, tag = "1")]
+        calls: u64,
+    }
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", nn.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let codec = tonic_prost::ProstCodec::<NotABatch, pb::AnswerBatch>::default();
+    let mut answers = grpc
+        .streaming(
+            tonic::Request::new(tokio_stream::iter([NotABatch { calls: 5 }])),
+            tonic::codegen::http::uri::PathAndQuery::from_static("/cairn.ClientProtocol/Call"),
+            codec,
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let ended = match answers.next().await {
+        Some(Ok(batch)) => panic!("a malformed batch was answered: {batch:?}"),
+        Some(Err(status)) => status,
+        None => panic!("the stream ended without saying why"),
+    };
+    assert_eq!(ended.code(), tonic::Code::Internal, "{ended}");
+    // The namenode serves the next client as before.
+    let client = client_for(&nn, 16).await;
+    assert_eq!(client.get_file_info("/a").await.unwrap(), None);
 }

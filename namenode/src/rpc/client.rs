@@ -100,7 +100,7 @@ impl ClientProtocol for ClientProtocolService {
     /// the handler of its unary rpc below.
     async fn call(
         &self,
-        request: Request<tonic::Streaming<pb::CallRequest>>,
+        request: Request<tonic::Streaming<pb::CallBatch>>,
     ) -> Result<Response<Self::CallStream>, Status> {
         let stopping = self.stopping.clone();
         let closing = async move {
