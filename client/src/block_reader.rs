@@ -10,7 +10,6 @@
 //! fetched again once before the read gives up.
 
 use std::collections::HashSet;
-
 use std::time::Duration;
 
 use bytes::Bytes;
