@@ -277,6 +277,9 @@ async fn open_replica(
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
         })
     };
+    let dead = |message: String| {
+        ReplicaFailure::Dead(RpcError::new(ErrorKind::Unavailable, message).into())
+    };
     let block_id = request.block.map_or(0, |b| b.id);
     let mut stream = data_transfer::connect(address, CONNECT_TIMEOUT.min(timeout))
         .await
@@ -285,13 +288,9 @@ async fn open_replica(
     match tokio::time::timeout(timeout, stream.write_all(&op)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
-            return Err(ReplicaFailure::Dead(
-                RpcError::new(
-                    ErrorKind::Unavailable,
-                    format!("cannot ask datanode {address} for blk_{block_id}: {e}"),
-                )
-                .into(),
-            ));
+            return Err(dead(format!(
+                "cannot ask datanode {address} for blk_{block_id}: {e}"
+            )));
         }
         Err(_) => return Err(timed_out(&format!("ReadBlock of blk_{block_id}"))),
     }
@@ -299,13 +298,9 @@ async fn open_replica(
     let answer = match tokio::time::timeout(timeout, packets.read_block_response()).await {
         Ok(Ok(Some(answer))) => answer,
         Ok(Ok(None)) => {
-            return Err(ReplicaFailure::Dead(
-                RpcError::new(
-                    ErrorKind::Unavailable,
-                    format!("datanode {address} closed the connection before answering ReadBlock of blk_{block_id}"),
-                )
-                .into(),
-            ));
+            return Err(dead(format!(
+                "datanode {address} closed the connection before answering ReadBlock of blk_{block_id}"
+            )));
         }
         Ok(Err(err)) => return Err(classify(err.into())),
         Err(_) => return Err(timed_out(&format!("ReadBlock of blk_{block_id}"))),
