@@ -110,7 +110,11 @@ async fn chaos_drives_an_existing_cluster_through_commands() {
         .unwrap();
     let (out, err) = text(&output);
     println!("{out}");
-    assert!(output.status.success(), "{out}\n{err}");
+    assert!(
+        output.status.success(),
+        "{out}\n{err}\n{}",
+        logs_about_unhealed_block(&out, &cluster, &dir)
+    );
     let figure = |label: &str| -> u64 {
         out.lines()
             .find_map(|l| l.strip_prefix(&format!("{label}:")))
@@ -126,4 +130,28 @@ async fn chaos_drives_an_existing_cluster_through_commands() {
     assert_eq!(figure("Files mismatched"), 0, "{out}");
     assert!(figure("Files verified") > 0, "{out}");
     assert!(out.ends_with("Result: PASSED: every acknowledged byte read back identical\n"));
+}
+
+/// The daemons' log lines about the block a failed run names as not
+/// healed ("NOT HEALED (blk_N of …"), so the failure says what the
+/// namenode decided for it, not only what the client saw.
+fn logs_about_unhealed_block(out: &str, cluster: &MiniCluster, dir: &Path) -> String {
+    let Some(block) = out
+        .split("NOT HEALED (")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+    else {
+        return String::new();
+    };
+    let id = block.trim_start_matches("blk_");
+    let mut logs = vec![cluster.dir().join("namenode.log")];
+    logs.extend((0..DATANODES).map(|i| dir.join(format!("dn{i}.log"))));
+    let mut lines = format!("log lines about {block}:\n");
+    for log in logs {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        for line in text.lines().filter(|l| l.contains(id)) {
+            lines.push_str(&format!("{}: {line}\n", log.display()));
+        }
+    }
+    lines
 }
