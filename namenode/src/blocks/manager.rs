@@ -155,7 +155,8 @@ impl BlockManager {
     pub fn queue_invalidate(&mut self, dm: &mut DatanodeManager, node: DnIdx, block: pb::Block) {
         if let Some(n) = dm.get_mut(node) {
             n.blocks.remove(&block.id);
-            n.excess.insert(block.id);
+            let told = n.excess.entry(block.id).or_default();
+            *told = (*told).max(block.generation_stamp);
             n.invalidate.insert(block.id, block);
         }
     }
@@ -293,9 +294,19 @@ impl BlockManager {
     ) {
         let reported = replica.block;
         let id = reported.id;
-        if dm.get(node).is_some_and(|n| n.excess.contains(&id)) {
+        match dm.get(node).and_then(|n| n.excess.get(&id).copied()) {
             // Already told to delete it; the deletion is on its way.
-            return;
+            Some(told) if reported.generation_stamp <= told => return,
+            // Newer than what it was told to delete, which the datanode
+            // refuses: its old stamp was reported just before pipeline
+            // recovery moved the replica on. It is judged afresh.
+            Some(_) => {
+                if let Some(n) = dm.get_mut(node) {
+                    n.excess.remove(&id);
+                    n.invalidate.remove(&id);
+                }
+            }
+            None => {}
         }
         let Some(info) = self.map.get(id) else {
             debug!(
@@ -450,7 +461,7 @@ impl BlockManager {
                     .filter(|id| !reported.contains(id))
                     .collect(),
                 n.excess
-                    .iter()
+                    .keys()
                     .copied()
                     .filter(|id| !reported.contains(id))
                     .collect(),
@@ -681,7 +692,7 @@ pub(crate) mod tests {
         assert!(bm.map.get(5).unwrap().replicas.is_empty());
         assert_eq!(bm.map.safe_counts(), (0, 1));
         assert!(
-            !dm.get(0).unwrap().excess.contains(&77),
+            !dm.get(0).unwrap().excess.contains_key(&77),
             "deletion confirmed"
         );
     }
@@ -748,6 +759,47 @@ pub(crate) mod tests {
         bm.process_full_report(&mut dm, 0, &[finalized(old)]);
         assert_eq!(dm.get(0).unwrap().invalidate.get(&6), Some(&old.into()));
         assert!(bm.map.get(6).unwrap().replicas.is_empty());
+    }
+
+    /// The chaos run that stayed at 2 of 3 replicas: a pipeline node's
+    /// RECEIVED at the old stamp came in after recovery had bumped it, so
+    /// the namenode told the node to delete that copy; the node refused
+    /// (its replica had moved on to the new stamp), and its RECEIVED at
+    /// the new stamp must then count, not be ignored as "deletion on its
+    /// way" (which also kept the node out of the block's targets).
+    #[test]
+    fn a_replica_moved_to_the_new_stamp_counts_after_its_old_stamp_was_told_to_go() {
+        let mut dm = cluster(3);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        let old = complete_block(&mut bm, 8);
+        bm.map.update(8, |i| {
+            i.state = BlockState::UnderConstruction;
+            i.generation_stamp = 1002;
+        });
+        let received = |block: BlockRef| pb::ReceivedDeletedBlock {
+            block: Some(block.into()),
+            status: pb::ReceivedDeletedStatus::Received as i32,
+            storage_id: String::new(),
+        };
+        bm.process_incremental(&mut dm, 0, &[received(old)]);
+        assert_eq!(dm.get(0).unwrap().excess.get(&8), Some(&1001));
+
+        // Reported again at the old stamp: the deletion is on its way.
+        bm.process_incremental(&mut dm, 0, &[received(old)]);
+        assert!(bm.map.get(8).unwrap().replicas.is_empty());
+
+        let new = BlockRef {
+            generation_stamp: 1002,
+            ..old
+        };
+        bm.process_incremental(&mut dm, 0, &[received(new)]);
+        let node = dm.get(0).unwrap();
+        assert!(!node.excess.contains_key(&8));
+        assert!(
+            node.invalidate.is_empty(),
+            "the refused deletion is not sent"
+        );
+        assert_eq!(bm.map.get(8).unwrap().replicas, vec![0]);
     }
 
     #[test]

@@ -334,7 +334,11 @@ impl BlockManager {
             // its copy (the deletion may still be on its way).
             let mut excluded: HashSet<DnIdx> =
                 self.map.corrupt_replicas(id).iter().copied().collect();
-            excluded.extend(dm.iter().filter(|n| n.excess.contains(&id)).map(|n| n.idx));
+            excluded.extend(
+                dm.iter()
+                    .filter(|n| n.excess.contains_key(&id))
+                    .map(|n| n.idx),
+            );
             // Targets that never reported an earlier copy are left out
             // while others can take it.
             let mut avoid = excluded.clone();

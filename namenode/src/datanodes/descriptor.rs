@@ -2,7 +2,7 @@
 //! address, its last heartbeat, the replicas it holds, and the commands
 //! waiting for its next heartbeat.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use cairn_proto::pb;
@@ -39,9 +39,12 @@ pub struct DatanodeDescriptor {
     /// Replicas to delete, sent in the next heartbeat reply.
     pub invalidate: BTreeMap<BlockId, pb::Block>,
     /// Replicas told to be deleted (queued or sent) but not yet reported
-    /// gone: a report of them is ignored, so one excess replica is never
-    /// counted twice.
-    pub excess: HashSet<BlockId>,
+    /// gone, with the newest generation stamp the node was told to delete:
+    /// a report of them is ignored, so one excess replica is never counted
+    /// twice. A report at a newer stamp is not ignored: a datanode never
+    /// deletes a replica newer than asked (pipeline recovery may have moved
+    /// it on after its old stamp was reported).
+    pub excess: HashMap<BlockId, u64>,
     /// Transfers to carry out, sent in the next heartbeat reply.
     pub transfers: Vec<pb::TransferCommand>,
     /// Replicas a client found corrupt, for the node to verify itself.
@@ -83,7 +86,7 @@ impl DatanodeDescriptor {
             admin_state: pb::AdminState::Normal,
             blocks: IdSet::new(),
             invalidate: BTreeMap::new(),
-            excess: HashSet::new(),
+            excess: HashMap::new(),
             transfers: Vec::new(),
             verify: Vec::new(),
             recover: BTreeMap::new(),
