@@ -141,7 +141,7 @@ impl FsDataset {
             .values()
             .map(|r| pb::ReportedReplica {
                 block: Some(r.to_block()),
-                state: r.state.to_pb() as i32,
+                state: r.report_state() as i32,
                 storage_id: self.storage_id(r.volume),
             })
             .collect()

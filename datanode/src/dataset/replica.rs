@@ -47,6 +47,17 @@ pub struct ReplicaInfo {
 }
 
 impl ReplicaInfo {
+    /// The state a block report gives. An rbw replica that no stream
+    /// writes (found on disk at start-up, or under recovery) is HDFS's
+    /// RWR: it will not finalize by itself, and the namenode deletes it
+    /// once the block is complete elsewhere.
+    pub fn report_state(&self) -> pb::ReplicaState {
+        match self.state {
+            ReplicaState::Rbw if self.writer.is_none() => pb::ReplicaState::Rwr,
+            state => state.to_pb(),
+        }
+    }
+
     /// The replica as a protocol block; its length is what is on disk.
     pub fn to_block(&self) -> pb::Block {
         pb::Block {

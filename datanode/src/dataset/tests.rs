@@ -74,6 +74,26 @@ fn write_finalize_and_reload() {
     assert_eq!(again.block_report().len(), 1);
 }
 
+/// A replica being written reports RBW; found in `rbw/` after a restart,
+/// with its writer gone, it reports RWR.
+#[test]
+fn an_rbw_replica_whose_writer_is_gone_reports_as_waiting_recovery() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = dataset(tmp.path());
+    let mut w = ds.create_rbw(78, 1001, KIND).unwrap();
+    write(&mut w, 0, &bytes(700, 2));
+    let states = |ds: &FsDataset| -> Vec<pb::ReplicaState> {
+        ds.block_report().iter().map(|r| r.state()).collect()
+    };
+    assert_eq!(states(&ds), vec![pb::ReplicaState::Rbw]);
+    drop(w);
+    drop(ds);
+
+    let again = dataset(tmp.path());
+    assert_eq!(again.get(78).unwrap().state, ReplicaState::Rbw);
+    assert_eq!(states(&again), vec![pb::ReplicaState::Rwr]);
+}
+
 #[test]
 fn create_refuses_same_or_newer_and_replaces_older() {
     let tmp = tempfile::tempdir().unwrap();

@@ -399,7 +399,8 @@ async fn an_abandoned_rbw_replica_is_cut_to_its_vouched_length_on_restart() {
         .iter()
         .find(|r| r.block.as_ref().unwrap().id == 31)
         .unwrap();
-    assert_eq!(replica.state, pb::ReplicaState::Rbw as i32);
+    // Its writer is gone: waiting to be recovered (HDFS's RWR).
+    assert_eq!(replica.state, pb::ReplicaState::Rwr as i32);
     assert_eq!(replica.block, Some(block(31, 7, 30_000)));
     assert_replica(&paths, &data[..30_000]);
     // The replica can still be recovered and carried on.
@@ -450,7 +451,8 @@ async fn shutdown_mid_block_leaves_the_replica_in_rbw() {
     assert_replica(&rbw_paths(&dir, 33, 2), &data);
     let dn = start_datanode(&nn, &dir).await;
     let report = nn.state.lock().block_reports.last().cloned().unwrap();
-    assert_eq!(report.replicas[0].state, pb::ReplicaState::Rbw as i32);
+    // Still in rbw/, reported as waiting to be recovered: no one writes it.
+    assert_eq!(report.replicas[0].state, pb::ReplicaState::Rwr as i32);
     assert_eq!(report.replicas[0].block, Some(block(33, 2, 8192)));
     dn.shutdown().await.unwrap();
 }

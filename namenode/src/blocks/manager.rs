@@ -64,7 +64,20 @@ pub struct BlockRecovery {
 #[derive(Debug, Clone, Copy)]
 pub struct ReportedReplica {
     pub block: BlockRef,
-    pub finalized: bool,
+    pub state: pb::ReplicaState,
+}
+
+impl ReportedReplica {
+    pub fn finalized(block: BlockRef) -> Self {
+        Self {
+            block,
+            state: pb::ReplicaState::Finalized,
+        }
+    }
+
+    fn is_finalized(&self) -> bool {
+        self.state == pb::ReplicaState::Finalized
+    }
 }
 
 /// A block as (id, generation stamp, length).
@@ -237,6 +250,39 @@ impl BlockManager {
         self.recheck.insert(id);
     }
 
+    /// A replica of a complete block that a write left behind (at an older
+    /// stamp, or never finalized) is never served and never becomes good.
+    /// As HDFS's corruptedDuringWrite, it is deleted at once when the block
+    /// has a live replica: kept as corrupt, it would keep its node out of
+    /// the block's targets, and on a 3-node cluster leave the block below
+    /// its replication for good. With no live replica it stays, as corrupt.
+    fn left_behind_by_write(
+        &mut self,
+        dm: &mut DatanodeManager,
+        node: DnIdx,
+        reported: BlockRef,
+        reason: &str,
+    ) {
+        let id = reported.id;
+        let others: Vec<DnIdx> = self
+            .map
+            .get(id)
+            .map(|b| b.replicas.iter().copied().filter(|&r| r != node).collect())
+            .unwrap_or_default();
+        let live = dm.count_in_service(&others);
+        if live < self.min_replication() {
+            self.mark_corrupt(dm, node, id, reason);
+            return;
+        }
+        let addr = dm.get(node).map(|n| n.xfer_addr()).unwrap_or_default();
+        info!(block = id, datanode = %addr, reason, "replica left behind by a write: deleting it");
+        self.map.update(id, |b| b.replicas.retain(|&r| r != node));
+        self.map.remove_corrupt(id, node);
+        self.forget_reported_bad(id, node);
+        self.forget_pending_target(id, |t| t == node);
+        self.queue_invalidate(dm, node, reported.into());
+    }
+
     /// A replica found corrupt by reading it: see [`Self::reported_bad`].
     pub fn mark_reported_bad(
         &mut self,
@@ -320,8 +366,13 @@ impl BlockManager {
         match state {
             BlockState::Complete | BlockState::Committed => {
                 if reported.generation_stamp < gs {
-                    self.mark_corrupt(dm, node, id, "stale generation stamp");
-                } else if !replica.finalized {
+                    self.left_behind_by_write(dm, node, reported, "stale generation stamp");
+                } else if state == BlockState::Complete && replica.state == pb::ReplicaState::Rwr {
+                    // HDFS's checkReplicaCorrupt: its writer is gone, so it
+                    // never finalizes (an rbw copy found on a datanode's
+                    // restart); the block's good copies are elsewhere.
+                    self.left_behind_by_write(dm, node, reported, "unfinished, its writer gone");
+                } else if !replica.is_finalized() {
                     // Still being finalized on that node: wait for its RECEIVED.
                 } else if reported.generation_stamp != gs {
                     self.mark_corrupt(dm, node, id, "generation stamp mismatch");
@@ -339,7 +390,7 @@ impl BlockManager {
                 }
             }
             BlockState::UnderConstruction => {
-                if reported.generation_stamp < gs && !replica.finalized {
+                if reported.generation_stamp < gs && !replica.is_finalized() {
                     // Maybe a pipeline member not yet moved to the new
                     // stamp; once the block is complete a later report
                     // deletes it if it was left behind.
@@ -356,7 +407,7 @@ impl BlockManager {
                         "replica left behind by pipeline recovery: deleting it"
                     );
                     self.queue_invalidate(dm, node, reported.into());
-                } else if replica.finalized {
+                } else if replica.is_finalized() {
                     self.add_replica(dm, node, id);
                 } else {
                     self.map.update(id, |b| {
@@ -371,7 +422,9 @@ impl BlockManager {
                 // Lease recovery: the primary's commit decides what counts.
             }
             BlockState::UnderRecovery => {
-                if replica.finalized && reported.generation_stamp == gs && reported.num_bytes == len
+                if replica.is_finalized()
+                    && reported.generation_stamp == gs
+                    && reported.num_bytes == len
                 {
                     self.add_replica(dm, node, id);
                     self.try_complete(id);
@@ -497,20 +550,15 @@ impl BlockManager {
             };
             let block = BlockRef::from(block);
             match pb::ReceivedDeletedStatus::try_from(item.status) {
-                Ok(pb::ReceivedDeletedStatus::Received) => self.process_reported(
-                    dm,
-                    node,
-                    ReportedReplica {
-                        block,
-                        finalized: true,
-                    },
-                ),
+                Ok(pb::ReceivedDeletedStatus::Received) => {
+                    self.process_reported(dm, node, ReportedReplica::finalized(block))
+                }
                 Ok(pb::ReceivedDeletedStatus::Receiving) => self.process_reported(
                     dm,
                     node,
                     ReportedReplica {
                         block,
-                        finalized: false,
+                        state: pb::ReplicaState::Rbw,
                     },
                 ),
                 Ok(pb::ReceivedDeletedStatus::Deleted) => {
@@ -643,13 +691,6 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn finalized(block: BlockRef) -> ReportedReplica {
-        ReportedReplica {
-            block,
-            finalized: true,
-        }
-    }
-
     #[test]
     fn reports_add_replicas_and_flag_bad_ones() {
         let mut dm = cluster(3);
@@ -657,23 +698,25 @@ pub(crate) mod tests {
         let good = complete_block(&mut bm, 5);
         assert_eq!(bm.map.safe_counts(), (0, 1));
 
-        bm.process_full_report(&mut dm, 0, &[finalized(good)]);
+        bm.process_full_report(&mut dm, 0, &[ReportedReplica::finalized(good)]);
         assert_eq!(bm.map.get(5).unwrap().replicas, vec![0]);
         assert_eq!(bm.map.safe_counts(), (1, 1));
 
-        // Stale stamp and wrong length: corrupt, not counted.
+        // Stale stamp beside a live replica: left behind by a write,
+        // deleted at once. Wrong length: corrupt. Neither counts.
         let stale = BlockRef {
             generation_stamp: 1000,
             ..good
         };
-        bm.process_full_report(&mut dm, 1, &[finalized(stale)]);
+        bm.process_full_report(&mut dm, 1, &[ReportedReplica::finalized(stale)]);
         let short = BlockRef {
             num_bytes: 99,
             ..good
         };
-        bm.process_full_report(&mut dm, 2, &[finalized(short)]);
+        bm.process_full_report(&mut dm, 2, &[ReportedReplica::finalized(short)]);
         assert_eq!(bm.map.get(5).unwrap().replicas, vec![0]);
-        assert_eq!(bm.map.corrupt_replicas(5), &[1, 2]);
+        assert_eq!(bm.map.corrupt_replicas(5), &[2]);
+        assert_eq!(dm.get(1).unwrap().invalidate.get(&5), Some(&stale.into()));
 
         // A block of no file is deleted on sight.
         let orphan = BlockRef {
@@ -681,10 +724,24 @@ pub(crate) mod tests {
             generation_stamp: 1,
             num_bytes: 1,
         };
-        bm.process_full_report(&mut dm, 0, &[finalized(good), finalized(orphan)]);
+        bm.process_full_report(
+            &mut dm,
+            0,
+            &[
+                ReportedReplica::finalized(good),
+                ReportedReplica::finalized(orphan),
+            ],
+        );
         assert!(dm.get(0).unwrap().invalidate.contains_key(&77));
         // Reported again before the deletion happened: still ignored.
-        bm.process_full_report(&mut dm, 0, &[finalized(good), finalized(orphan)]);
+        bm.process_full_report(
+            &mut dm,
+            0,
+            &[
+                ReportedReplica::finalized(good),
+                ReportedReplica::finalized(orphan),
+            ],
+        );
         assert!(!bm.map.contains(77));
 
         // A full report without the block removes the replica.
@@ -702,8 +759,8 @@ pub(crate) mod tests {
         let mut dm = cluster(2);
         let mut bm = BlockManager::new(1, Duration::from_secs(300));
         let b = complete_block(&mut bm, 9);
-        bm.process_full_report(&mut dm, 0, &[finalized(b)]);
-        bm.process_full_report(&mut dm, 1, &[finalized(b)]);
+        bm.process_full_report(&mut dm, 0, &[ReportedReplica::finalized(b)]);
+        bm.process_full_report(&mut dm, 1, &[ReportedReplica::finalized(b)]);
         assert_eq!(bm.map.get(9).unwrap().replicas.len(), 2);
         bm.node_dead(&mut dm, 1);
         assert_eq!(bm.map.get(9).unwrap().replicas, vec![0]);
@@ -720,18 +777,18 @@ pub(crate) mod tests {
         let mut bm = BlockManager::new(1, Duration::from_secs(300));
         let b = complete_block(&mut bm, 4);
         for node in 0..2 {
-            bm.process_full_report(&mut dm, node, &[finalized(b)]);
+            bm.process_full_report(&mut dm, node, &[ReportedReplica::finalized(b)]);
         }
         // Its scanner found the replica on dn1 corrupt; the next full
         // report (same stamp, same length) cannot tell, so it stays so.
         bm.mark_reported_bad(&mut dm, 1, 4, "reported bad");
-        bm.process_full_report(&mut dm, 1, &[finalized(b)]);
+        bm.process_full_report(&mut dm, 1, &[ReportedReplica::finalized(b)]);
         assert_eq!(bm.map.get(4).unwrap().replicas, vec![0]);
         assert_eq!(bm.map.corrupt_replicas(4), &[1]);
         // Once it is gone (deleted, or the node died), a new copy counts.
         bm.process_full_report(&mut dm, 1, &[]);
         assert!(bm.map.corrupt_replicas(4).is_empty());
-        bm.process_full_report(&mut dm, 1, &[finalized(b)]);
+        bm.process_full_report(&mut dm, 1, &[ReportedReplica::finalized(b)]);
         assert_eq!(bm.map.get(4).unwrap().replicas, vec![0, 1]);
     }
 
@@ -751,14 +808,55 @@ pub(crate) mod tests {
             1,
             &[ReportedReplica {
                 block: old,
-                finalized: false,
+                state: pb::ReplicaState::Rbw,
             }],
         );
         assert!(dm.get(1).unwrap().invalidate.is_empty());
         // A finalized one at the old stamp never will: deleted.
-        bm.process_full_report(&mut dm, 0, &[finalized(old)]);
+        bm.process_full_report(&mut dm, 0, &[ReportedReplica::finalized(old)]);
         assert_eq!(dm.get(0).unwrap().invalidate.get(&6), Some(&old.into()));
         assert!(bm.map.get(6).unwrap().replicas.is_empty());
+    }
+
+    /// Copies a write left behind on a complete block — an older stamp,
+    /// or an rbw copy whose writer is gone (RWR, reported after a
+    /// datanode's restart) — go at once while another replica is live,
+    /// so their nodes can take a good copy; with none live a stale copy
+    /// stays, as corrupt. An RWR copy of a block still being written is a
+    /// pipeline node's, left alone.
+    #[test]
+    fn copies_left_behind_by_a_write_go_once_a_live_replica_exists() {
+        let mut dm = cluster(3);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        let good = complete_block(&mut bm, 5);
+        let stale = BlockRef {
+            generation_stamp: 1000,
+            ..good
+        };
+        let rwr = |block| ReportedReplica {
+            block,
+            state: pb::ReplicaState::Rwr,
+        };
+
+        bm.process_full_report(&mut dm, 1, &[ReportedReplica::finalized(stale)]);
+        assert_eq!(bm.map.corrupt_replicas(5), &[1], "the only copy is kept");
+        assert!(dm.get(1).unwrap().invalidate.is_empty());
+
+        bm.process_full_report(&mut dm, 0, &[ReportedReplica::finalized(good)]);
+        bm.process_full_report(&mut dm, 1, &[ReportedReplica::finalized(stale)]);
+        bm.process_full_report(&mut dm, 2, &[rwr(good)]);
+        for node in [1, 2] {
+            assert!(dm.get(node).unwrap().invalidate.contains_key(&5));
+        }
+        assert!(bm.map.corrupt_replicas(5).is_empty());
+        assert_eq!(bm.map.get(5).unwrap().replicas, vec![0]);
+
+        let writing = complete_block(&mut bm, 6);
+        bm.map
+            .update(6, |i| i.state = BlockState::UnderConstruction);
+        bm.process_full_report(&mut dm, 2, &[rwr(writing)]);
+        assert!(!dm.get(2).unwrap().invalidate.contains_key(&6));
+        assert_eq!(bm.map.get(6).unwrap().expected_locations(), &[2]);
     }
 
     /// The chaos run that stayed at 2 of 3 replicas: a pipeline node's

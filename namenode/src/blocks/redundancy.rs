@@ -451,7 +451,8 @@ mod tests {
 
     #[test]
     fn streams_are_limited_per_node_and_timed_out_transfers_go_elsewhere() {
-        use crate::blocks::manager::tests::{complete_block, finalized};
+        use crate::blocks::manager::ReportedReplica;
+        use crate::blocks::manager::tests::complete_block;
 
         let config = NamenodeConfig {
             max_replication_streams: 1,
@@ -463,7 +464,7 @@ mod tests {
         let mut bm = BlockManager::new(1, Duration::from_secs(300));
         // Three blocks of replication 2, each with one replica, on dn0.
         let reported: Vec<_> = (1..=3)
-            .map(|id| finalized(complete_block(&mut bm, id)))
+            .map(|id| ReportedReplica::finalized(complete_block(&mut bm, id)))
             .collect();
         bm.process_full_report(&mut dm, 0, &reported);
 
@@ -501,12 +502,13 @@ mod tests {
         BlockManager,
         crate::blocks::manager::BlockRef,
     ) {
-        use crate::blocks::manager::tests::{complete_block, finalized};
+        use crate::blocks::manager::ReportedReplica;
+        use crate::blocks::manager::tests::complete_block;
 
         let mut dm = cluster(3, now);
         let mut bm = BlockManager::new(1, Duration::from_secs(300));
         let block = complete_block(&mut bm, 1);
-        bm.process_full_report(&mut dm, 0, &[finalized(block)]);
+        bm.process_full_report(&mut dm, 0, &[ReportedReplica::finalized(block)]);
         for &node in corrupt {
             bm.mark_corrupt(&mut dm, node, 1, "stale generation stamp");
         }

@@ -214,18 +214,14 @@ mod tests {
     use crate::config::NamenodeConfig;
 
     fn report(ns: &mut Namesystem, node: DnIdx, block: BlockRef) {
-        let replica = ReportedReplica {
-            block,
-            finalized: true,
-        };
+        let replica = ReportedReplica::finalized(block);
         let held: Vec<ReportedReplica> = ns
             .datanodes
             .get(node)
             .map(|n| {
-                n.blocks.iter().map(|id| ReportedReplica {
-                    block: BlockRef { id, ..block },
-                    finalized: true,
-                })
+                n.blocks
+                    .iter()
+                    .map(|id| ReportedReplica::finalized(BlockRef { id, ..block }))
             })
             .into_iter()
             .flatten()

@@ -64,7 +64,7 @@ impl Namesystem {
             .filter_map(|r| {
                 r.block.as_ref().map(|b| ReportedReplica {
                     block: BlockRef::from(b),
-                    finalized: r.state() == pb::ReplicaState::Finalized,
+                    state: r.state(),
                 })
             })
             .collect();

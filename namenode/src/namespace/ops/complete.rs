@@ -373,10 +373,7 @@ impl Namesystem {
                     self.blocks.process_reported(
                         &mut self.datanodes,
                         node,
-                        ReportedReplica {
-                            block: BlockRef::from(&settled),
-                            finalized: true,
-                        },
+                        ReportedReplica::finalized(BlockRef::from(&settled)),
                     );
                 }
             }
