@@ -14,13 +14,20 @@
 //! connection takes the next message, it gets every call queued since the
 //! last one (no timer: a lone call goes at once). Answers come back in
 //! batches too, handed to their callers under one lock of the waiting map.
+//!
+//! A call waits at most the client's rpc timeout for its answer. Rather
+//! than a timer per call (registered in and removed from the runtime's
+//! timer wheel, a measurable share of a call's CPU), each waiting call
+//! notes its deadline, and one watchdog per stream fails the calls past
+//! theirs every eighth of the timeout: a call times out between its
+//! timeout and an eighth more.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cairn_proto::pb;
 use cairn_proto::pb::call_response::Response;
@@ -38,7 +45,13 @@ type Answer = Result<Response, Status>;
 /// than wait for an answer that cannot come.
 type Waiting = Mutex<Option<WaitingCalls>>;
 
-type WaitingCalls = HashMap<u64, oneshot::Sender<Answer>, BuildHasherDefault<CallIdHasher>>;
+type WaitingCalls = HashMap<u64, Waiter, BuildHasherDefault<CallIdHasher>>;
+
+/// A call waiting for its answer, and until when.
+struct Waiter {
+    answer: oneshot::Sender<Answer>,
+    deadline: Instant,
+}
 
 /// The most calls one `CallBatch` carries; more queued go in the next.
 const BATCH_CALLS: usize = 256;
@@ -154,6 +167,7 @@ where
     /// stream ended before the answer came).
     pub(crate) async fn call(&self, user: &str, request: pb::call_request::Request) -> Answer {
         let call_id = self.shared.next_call_id.fetch_add(1, Ordering::Relaxed);
+        let deadline = Instant::now() + self.shared.timeout;
         let mut message = pb::CallRequest {
             call_id,
             user: user.to_string(),
@@ -162,17 +176,19 @@ where
         // A stream found ended before the call went out is replaced once:
         // the call was not sent, so it is safe to send on the new one.
         let mut attempts = 0;
-        let (stream, answered) = loop {
+        let answered = loop {
             attempts += 1;
             let stream = self.stream().await?;
             let (answer, answered) = oneshot::channel();
             let registered = match stream.waiting.lock().as_mut() {
-                Some(waiting) => waiting.insert(call_id, answer).is_none(),
+                Some(waiting) => waiting
+                    .insert(call_id, Waiter { answer, deadline })
+                    .is_none(),
                 None => false,
             };
             if registered {
                 match stream.requests.send(message) {
-                    Ok(()) => break (stream, answered),
+                    Ok(()) => break answered,
                     Err(mpsc::error::SendError(unsent)) => {
                         forget(&stream.waiting, call_id);
                         message = unsent;
@@ -184,16 +200,10 @@ where
                 return Err(self.lost("the connection closed"));
             }
         };
-        match tokio::time::timeout(self.shared.timeout, answered).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => Err(self.lost("the connection closed")),
-            Err(_) => {
-                forget(&stream.waiting, call_id);
-                Err(Status::deadline_exceeded(format!(
-                    "Call to {} timed out after {:?} waiting for the namenode's answer",
-                    self.shared.authority, self.shared.timeout
-                )))
-            }
+        // The answer, the stream's end, or the watchdog's timeout.
+        match answered.await {
+            Ok(answer) => answer,
+            Err(_) => Err(self.lost("the connection closed")),
         }
     }
 
@@ -223,6 +233,11 @@ where
             Arc::clone(&stream.waiting),
             Arc::downgrade(&self.shared),
             Arc::clone(&self.shared.authority),
+        ));
+        tokio::spawn(time_out_calls(
+            Arc::downgrade(&stream.waiting),
+            Arc::clone(&self.shared.authority),
+            self.shared.timeout,
         ));
         *self.shared.current.lock() = Some(Arc::clone(&stream));
         tracing::debug!(namenode = %self.shared.authority, "call stream opened");
@@ -259,6 +274,47 @@ fn forget(waiting: &Waiting, call_id: u64) {
     }
 }
 
+/// How often a stream's watchdog looks for calls past their deadline: an
+/// eighth of the timeout, so a call times out at most an eighth late.
+pub(crate) fn watchdog_period(timeout: Duration) -> Duration {
+    (timeout / 8).max(Duration::from_millis(1))
+}
+
+/// The stream's watchdog: fails each call still waiting past its deadline
+/// with DEADLINE_EXCEEDED, as a per-call timer would, until the stream has
+/// ended (its waiting map is closed or gone).
+async fn time_out_calls(waiting: Weak<Waiting>, authority: Arc<str>, timeout: Duration) {
+    let mut ticks = tokio::time::interval(watchdog_period(timeout));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut late_ids, mut late) = (Vec::new(), Vec::<Waiter>::new());
+    loop {
+        ticks.tick().await;
+        let Some(waiting) = waiting.upgrade() else {
+            return;
+        };
+        {
+            let mut waiting = waiting.lock();
+            let Some(calls) = waiting.as_mut() else {
+                return;
+            };
+            let now = Instant::now();
+            late_ids.extend(
+                calls
+                    .iter()
+                    .filter(|(_, call)| call.deadline <= now)
+                    .map(|(&id, _)| id),
+            );
+            late.extend(late_ids.drain(..).filter_map(|id| calls.remove(&id)));
+        }
+        for waiter in late.drain(..) {
+            // A send fails only if the caller stopped waiting.
+            let _ = waiter.answer.send(Err(Status::deadline_exceeded(format!(
+                "Call to {authority} timed out after {timeout:?} waiting for the namenode's answer"
+            ))));
+        }
+    }
+}
+
 /// Hands each answer on the stream to the call waiting for it, a batch's
 /// answers under one lock of the waiting map, until the stream ends; then
 /// fails every call still waiting and forgets the stream, so the next call
@@ -282,7 +338,7 @@ async fn deliver_answers<T>(
                 take_waiters(&waiting, batch, &mut found);
                 for (waiter, answer) in found.drain(..) {
                     // A send fails only if the caller stopped waiting.
-                    let _ = waiter.send(answer_of(&authority, answer));
+                    let _ = waiter.answer.send(answer_of(&authority, answer));
                 }
             }
             Ok(None) => break "the namenode closed the connection".to_string(),
@@ -302,7 +358,7 @@ async fn deliver_answers<T>(
 fn take_waiters(
     waiting: &Waiting,
     batch: pb::AnswerBatch,
-    found: &mut Vec<(oneshot::Sender<Answer>, pb::CallResponse)>,
+    found: &mut Vec<(Waiter, pb::CallResponse)>,
 ) {
     let mut waiting = waiting.lock();
     let Some(waiting) = waiting.as_mut() else {
@@ -344,7 +400,7 @@ impl Drop for Orphans {
     fn drop(&mut self) {
         let orphans = self.waiting.lock().take().unwrap_or_default();
         for (_, waiter) in orphans {
-            let _ = waiter.send(Err(lost(&self.authority, &self.why)));
+            let _ = waiter.answer.send(Err(lost(&self.authority, &self.why)));
         }
     }
 }

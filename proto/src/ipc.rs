@@ -40,7 +40,7 @@ use crate::pb;
 use crate::pb::call_request::Request as Call;
 use crate::pb::call_response::Response as Answer;
 use crate::pb::client_protocol_server::ClientProtocol;
-use crate::rpc_metrics::RpcMetrics;
+use crate::rpc_metrics::{PathSeries, RpcMetrics};
 use crate::{ErrorKind, RpcError};
 
 /// Expands `$apply!` with one `(method, Variant, Request, Response, how)`
@@ -201,62 +201,121 @@ impl Stream for Answers {
     }
 }
 
+/// Who made a call on a `Call` stream and from where: the request
+/// extension its handler finds in place of the metadata and the connection
+/// details a unary call carries ([`crate::identity::user_of`],
+/// [`crate::identity::remote_addr_of`]). One small value instead of a
+/// header map and a copy of the connection's details per call; only the
+/// server inserts extensions, so a client cannot forge it.
+#[derive(Clone, Debug)]
+pub struct StreamCaller {
+    /// `None` when the call named no usable user (empty, or not a name a
+    /// unary call could carry in metadata): the handler refuses it as it
+    /// refuses a unary call naming no user.
+    user: Option<Arc<str>>,
+    remote: Option<std::net::SocketAddr>,
+}
+
+impl StreamCaller {
+    /// The user the call is made for, if it named a usable one.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The client's address (the stream's peer).
+    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        self.remote
+    }
+}
+
 /// Where the stream came from, given to every call on it as a unary call
 /// gets it from its own request (the client's host for block placement).
-#[derive(Clone)]
 struct Origin {
-    connect_info: Option<TcpConnectInfo>,
+    remote: Option<std::net::SocketAddr>,
     /// The server's RPC metrics, if it keeps them.
     metrics: Option<RpcMetrics>,
 }
 
-impl Origin {
-    /// A request as a unary call of `user` from this origin would arrive.
-    fn request<T>(&self, users: &mut LastCaller, user: &str, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        if let Some(info) = &self.connect_info {
-            request.extensions_mut().insert(info.clone());
-        }
-        // A name that cannot be metadata is left out, so the handler
-        // refuses the call as it refuses a unary call naming no user.
-        if let Some(user) = users.metadata(user) {
-            request
-                .metadata_mut()
-                .insert(crate::identity::USER_METADATA, user);
-        }
-        request
+/// What a stream's task keeps between calls: the last caller's name, and
+/// the metrics series of the paths called so far (a stream calls few), so
+/// a call neither re-checks a name nor looks its series up in the shared
+/// map.
+#[derive(Default)]
+struct StreamState {
+    users: LastCaller,
+    series: Vec<(&'static str, PathSeries)>,
+}
+
+impl StreamState {
+    /// The series of `path` (one of [`path_of!`]'s), if metrics are kept.
+    fn series(&mut self, origin: &Origin, path: &'static str) -> Option<&PathSeries> {
+        let metrics = origin.metrics.as_ref()?;
+        let at = match self.series.iter().position(|(p, _)| *p == path) {
+            Some(at) => at,
+            None => {
+                self.series.push((path, metrics.path_series(path)));
+                self.series.len() - 1
+            }
+        };
+        self.series.get(at).map(|(_, series)| series)
     }
 
     /// Counts one call of `path` that took since `started`.
-    fn record<T>(&self, path: &str, started: Instant, result: &Result<T, Status>) {
-        if let Some(metrics) = &self.metrics {
-            let code = result
-                .as_ref()
-                .map_or_else(Status::code, |_| tonic::Code::Ok);
-            metrics.record_call(path, code, started.elapsed().as_secs_f64());
+    fn record<T>(
+        &mut self,
+        origin: &Origin,
+        path: &'static str,
+        started: Instant,
+        result: &Result<T, Status>,
+    ) {
+        if let Some(series) = self.series(origin, path) {
+            record(series, started, result);
         }
     }
 }
 
-/// The user named by the stream's last call, as metadata. A stream's calls
-/// nearly always come from one user (a process calls as itself; only the
-/// mount's callers differ), so the name is checked and copied into a
-/// metadata value once, not for every call.
+/// Counts one call in `series` that took since `started`.
+fn record<T>(series: &PathSeries, started: Instant, result: &Result<T, Status>) {
+    let code = result
+        .as_ref()
+        .map_or_else(Status::code, |_| tonic::Code::Ok);
+    series.record(code, started.elapsed().as_secs_f64());
+}
+
+impl Origin {
+    /// A request of `user` from this origin, as its handler expects it.
+    fn request<T>(&self, users: &mut LastCaller, user: &str, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.extensions_mut().insert(StreamCaller {
+            user: users.name(user),
+            remote: self.remote,
+        });
+        request
+    }
+}
+
+/// The user named by the stream's last call. A stream's calls nearly
+/// always come from one user (a process calls as itself; only the mount's
+/// callers differ), so the name is checked and copied once, not for every
+/// call.
 #[derive(Default)]
 struct LastCaller {
     name: String,
-    metadata: Option<MetadataValue<tonic::metadata::Ascii>>,
+    usable: Option<Arc<str>>,
 }
 
 impl LastCaller {
-    /// `user` as metadata, or `None` if it cannot be (not visible ASCII).
-    fn metadata(&mut self, user: &str) -> Option<MetadataValue<tonic::metadata::Ascii>> {
+    /// `user`, shared, or `None` if a unary call could not name it (empty,
+    /// or not visible ASCII, which metadata cannot carry).
+    fn name(&mut self, user: &str) -> Option<Arc<str>> {
         if self.name != user || self.name.is_empty() {
             self.name.clear();
             self.name.push_str(user);
-            self.metadata = user.parse().ok();
+            let usable =
+                !user.is_empty() && MetadataValue::<tonic::metadata::Ascii>::try_from(user).is_ok();
+            self.usable = usable.then(|| Arc::from(user));
         }
-        self.metadata.clone()
+        self.usable.clone()
     }
 }
 
@@ -279,14 +338,17 @@ where
     C: Stream<Item = Result<pb::CallBatch, Status>> + Send + Unpin + 'static,
 {
     let origin = Origin {
-        connect_info: request.extensions().get::<TcpConnectInfo>().cloned(),
+        remote: request
+            .extensions()
+            .get::<TcpConnectInfo>()
+            .and_then(TcpConnectInfo::remote_addr),
         metrics,
     };
     let mut calls = request.into_inner();
     let (answers, queued) = mpsc::channel(ANSWER_QUEUE);
     tokio::spawn(async move {
         tokio::pin!(closing);
-        let mut users = LastCaller::default();
+        let mut state = StreamState::default();
         loop {
             let message = tokio::select! {
                 message = calls.next() => message.transpose(),
@@ -294,7 +356,7 @@ where
             };
             match message {
                 Ok(Some(batch)) => {
-                    if !serve_batch(&service, &origin, &mut users, batch, &answers).await {
+                    if !serve_batch(&service, &origin, &mut state, batch, &answers).await {
                         break;
                     }
                 }
@@ -321,12 +383,12 @@ where
 async fn serve_batch<S: ClientProtocol>(
     service: &Arc<S>,
     origin: &Origin,
-    users: &mut LastCaller,
+    state: &mut StreamState,
     batch: pb::CallBatch,
     answers: &AnswerSender,
 ) -> bool {
     for call in batch.calls {
-        if !dispatch(service, origin, users, call, answers).await {
+        if !dispatch(service, origin, state, call, answers).await {
             return false;
         }
     }
@@ -358,10 +420,10 @@ macro_rules! path_of {
 /// Runs one call's handler inline or on a task of its own (see the module
 /// comment), queueing its answer.
 macro_rules! run_call {
-    (inline, $service:ident, $origin:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
+    (inline, $service:ident, $origin:ident, $state:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
         let started = Instant::now();
         let result = $service.$method($request).await;
-        $origin.record(path_of!($variant), started, &result);
+        $state.record($origin, path_of!($variant), started, &result);
         $answers
             .send(Ok(answer_of($call_id, result, |r| {
                 Answer::$variant(Box::new(r))
@@ -369,12 +431,15 @@ macro_rules! run_call {
             .await
             .is_ok()
     }};
-    (spawn, $service:ident, $origin:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
-        let (service, origin, answers) = (Arc::clone($service), $origin.clone(), $answers.clone());
+    (spawn, $service:ident, $origin:ident, $state:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
+        let series = $state.series($origin, path_of!($variant)).cloned();
+        let (service, answers) = (Arc::clone($service), $answers.clone());
         tokio::spawn(async move {
             let started = Instant::now();
             let result = service.$method($request).await;
-            origin.record(path_of!($variant), started, &result);
+            if let Some(series) = &series {
+                record(series, started, &result);
+            }
             // Fails only when the client has gone.
             let _ = answers
                 .send(Ok(answer_of($call_id, result, |r| {
@@ -393,7 +458,7 @@ macro_rules! dispatch_calls {
         async fn dispatch<S: ClientProtocol>(
             service: &Arc<S>,
             origin: &Origin,
-            users: &mut LastCaller,
+            state: &mut StreamState,
             call: pb::CallRequest,
             answers: &AnswerSender,
         ) -> bool {
@@ -410,8 +475,8 @@ macro_rules! dispatch_calls {
             };
             match request {
                 $(Call::$variant(message) => {
-                    let request = origin.request(users, &call.user, *message);
-                    run_call!($how, service, origin, answers, call_id, $method, $variant, request)
+                    let request = origin.request(&mut state.users, &call.user, *message);
+                    run_call!($how, service, origin, state, answers, call_id, $method, $variant, request)
                 })*
             }
         }
@@ -449,14 +514,56 @@ mod tests {
     fn each_call_carries_its_own_callers_name() {
         let mut users = LastCaller::default();
         for user in ["alice", "alice", "bob", "alice"] {
-            let value = users.metadata(user).unwrap();
-            assert_eq!(value.to_str().unwrap(), user);
+            assert_eq!(users.name(user).as_deref(), Some(user));
         }
         // A name that cannot be metadata is none, and the next call's
         // good name is not mistaken for it.
-        assert!(users.metadata("not\nascii").is_none());
-        assert!(users.metadata("not\nascii").is_none());
-        assert_eq!(users.metadata("bob").unwrap().to_str().unwrap(), "bob");
+        assert!(users.name("not\nascii").is_none());
+        assert!(users.name("not\nascii").is_none());
+        assert!(users.name("").is_none());
+        assert_eq!(users.name("bob").as_deref(), Some("bob"));
+    }
+
+    #[test]
+    fn a_stream_call_names_its_user_and_peer_to_the_handler() {
+        let origin = Origin {
+            remote: Some(([10, 0, 0, 7], 4242).into()),
+            metrics: None,
+        };
+        let mut users = LastCaller::default();
+        let request = origin.request(&mut users, "carol", ());
+        assert_eq!(crate::identity::user_of(&request), Some("carol"));
+        assert_eq!(
+            crate::identity::remote_addr_of(&request),
+            Some(([10, 0, 0, 7], 4242).into())
+        );
+        // A name no unary call could carry names nobody, even if the
+        // request's metadata says otherwise.
+        let mut request = origin.request(&mut users, "bad\nname", ());
+        request
+            .metadata_mut()
+            .insert(crate::identity::USER_METADATA, "mallory".parse().unwrap());
+        assert_eq!(crate::identity::user_of(&request), None);
+    }
+
+    #[test]
+    fn a_streams_calls_are_counted_as_their_unary_rpcs() {
+        let metrics = RpcMetrics::default();
+        let origin = Origin {
+            remote: None,
+            metrics: Some(metrics.clone()),
+        };
+        let mut state = StreamState::default();
+        let ok: Result<(), Status> = Ok(());
+        let denied: Result<(), Status> = Err(Status::permission_denied("no"));
+        for result in [&ok, &ok, &denied] {
+            state.record(&origin, path_of!(GetFileInfo), Instant::now(), result);
+        }
+        state.record(&origin, path_of!(Mkdirs), Instant::now(), &ok);
+        assert_eq!(metrics.calls_of("ClientProtocol", "GetFileInfo", "0"), 2);
+        assert_eq!(metrics.calls_of("ClientProtocol", "GetFileInfo", "7"), 1);
+        assert_eq!(metrics.calls_of("ClientProtocol", "Mkdirs", "0"), 1);
+        assert_eq!(state.series.len(), 2);
     }
 
     #[test]

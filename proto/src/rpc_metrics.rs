@@ -119,11 +119,16 @@ impl RpcMetrics {
     /// the layer records a unary call: for the calls on a `Call` stream
     /// (`crate::ipc`), which the layer sees as one long call.
     pub fn record_call(&self, path: &str, code: tonic::Code, seconds: f64) {
-        let series = self.series(path);
-        if code == tonic::Code::Ok {
-            self.record_in(&series, "0", seconds);
-        } else {
-            self.record_in(&series, &(code as i32).to_string(), seconds);
+        self.path_series(path).record(code, seconds);
+    }
+
+    /// The series of `path`'s calls, for a caller that records many calls
+    /// of the same few paths (a `Call` stream) to keep rather than look up
+    /// for each call.
+    pub fn path_series(&self, path: &str) -> PathSeries {
+        PathSeries {
+            metrics: self.clone(),
+            series: self.series(path),
         }
     }
 
@@ -183,6 +188,26 @@ impl RpcMetrics {
                 code: code.to_string(),
             })
             .get()
+    }
+}
+
+/// One path's series, found once ([`RpcMetrics::path_series`]).
+#[derive(Clone)]
+pub struct PathSeries {
+    metrics: RpcMetrics,
+    series: MethodSeries,
+}
+
+impl PathSeries {
+    /// Records one call of this path that ended with gRPC status `code`,
+    /// as [`RpcMetrics::record_call`] does.
+    pub fn record(&self, code: tonic::Code, seconds: f64) {
+        if code == tonic::Code::Ok {
+            self.metrics.record_in(&self.series, "0", seconds);
+        } else {
+            self.metrics
+                .record_in(&self.series, &(code as i32).to_string(), seconds);
+        }
     }
 }
 

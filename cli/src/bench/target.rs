@@ -25,13 +25,17 @@ pub enum NnTarget {
 }
 
 /// Calls one ClientProtocol method on either target and unwraps the reply.
+/// In process, the request names `$user` in its metadata, as a unary call
+/// arrives at the handlers; over RPC the message goes as `cairn dfs` sends
+/// it, the connection naming its own user (the one it was opened as), so
+/// the loop builds no metadata a real caller would not.
 macro_rules! call {
     ($target:expr, $method:ident, $user:expr, $req:expr) => {{
         use cairn_proto::pb::client_protocol_server::ClientProtocol as _;
         use $crate::bench::target::{NnTarget, request};
         match $target {
             NnTarget::InProcess(service) => service.$method(request($req, $user)).await,
-            NnTarget::Rpc(client) => client.clone().$method(request($req, $user)).await,
+            NnTarget::Rpc(client) => client.clone().$method($req).await,
         }
         .map(tonic::Response::into_inner)
     }};

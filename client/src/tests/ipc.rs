@@ -72,6 +72,37 @@ async fn a_call_on_a_stream_that_dies_fails_and_the_next_call_reconnects() {
 }
 
 #[tokio::test]
+async fn a_call_unanswered_past_the_rpc_timeout_times_out_and_the_stream_lives_on() {
+    let nn = FakeNamenode::start().await;
+    let mut config = crate::ClientConfig::new(nn.addr.to_string(), "alice");
+    config.rpc_timeout = std::time::Duration::from_secs(2);
+    let client = crate::DfsClient::connect(config).await.unwrap();
+    let err = client.get_file_info("/hang").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    assert!(err.to_string().contains("timed out"), "{err}");
+    assert!(err.to_string().contains(&nn.addr.to_string()), "{err}");
+    // Only that call gave up: once the namenode gets past it (its late
+    // answer dropped), the next call is answered on the same stream.
+    nn.release_hung();
+    assert_eq!(client.get_file_info("/a").await.unwrap(), None);
+    assert_eq!(nn.state.lock().streams_opened, 1);
+}
+
+#[test]
+fn the_watchdog_looks_often_enough_for_short_timeouts() {
+    use crate::ipc::watchdog_period;
+    use std::time::Duration;
+    assert_eq!(
+        watchdog_period(Duration::from_secs(60)),
+        Duration::from_millis(7500)
+    );
+    assert_eq!(
+        watchdog_period(Duration::from_micros(10)),
+        Duration::from_millis(1)
+    );
+}
+
+#[tokio::test]
 async fn an_answer_without_a_response_is_an_error() {
     let nn = FakeNamenode::start().await;
     let client = client_for(&nn, 16).await;

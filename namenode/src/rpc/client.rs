@@ -82,8 +82,7 @@ fn caller<T>(request: &Request<T>) -> Result<String, Status> {
 
 /// The client's host as the namenode sees it (HDFS's clientMachine).
 fn machine<T>(request: &Request<T>) -> String {
-    request
-        .remote_addr()
+    cairn_proto::identity::remote_addr_of(request)
         .map(|a| a.ip().to_string())
         .unwrap_or_default()
 }
