@@ -203,20 +203,25 @@ impl BlockManager {
         // block with 2 good copies on a 4-node cluster whose other two nodes
         // hold corrupt ones (left behind by a pipeline that lost them) would
         // have nowhere to copy to, ever.
-        let corrupt = self.map.corrupt_replicas(id).to_vec();
-        if !corrupt.is_empty() && live > 0 && (live >= expected || live + corrupt.len() > expected)
-        {
-            let block = match self.map.get(id) {
-                Some(info) => info.to_pb(id),
-                None => return,
-            };
-            for node in corrupt {
-                self.map.remove_corrupt(id, node);
-                self.forget_reported_bad(id, node);
-                self.queue_invalidate(dm, node, block);
-                work.corrupt_invalidated += 1;
-            }
+        let corrupt = self.map.corrupt_replicas(id).len();
+        if corrupt > 0 && live > 0 && (live >= expected || live + corrupt > expected) {
+            work.corrupt_invalidated += self.invalidate_corrupt(dm, id);
         }
+    }
+
+    /// Tells the nodes holding corrupt copies of block `id` to delete them;
+    /// once they confirm, they count as targets for a good copy again.
+    fn invalidate_corrupt(&mut self, dm: &mut DatanodeManager, id: BlockId) -> usize {
+        let Some(block) = self.map.get(id).map(|info| info.to_pb(id)) else {
+            return 0;
+        };
+        let corrupt = self.map.corrupt_replicas(id).to_vec();
+        for &node in &corrupt {
+            self.map.remove_corrupt(id, node);
+            self.forget_reported_bad(id, node);
+            self.queue_invalidate(dm, node, block);
+        }
+        corrupt.len()
     }
 
     /// HDFS's chooseExcessRedundancies: keep the rack spread (remove from a
@@ -359,6 +364,10 @@ impl BlockManager {
                 targets = choose_targets(dm, &request(&excluded));
             }
             if targets.is_empty() {
+                // Maybe only nodes holding corrupt copies are left to copy
+                // to (a 3-node cluster at replication 3): with a good copy
+                // to copy from, those go, so that their nodes can take one.
+                work.corrupt_invalidated += self.invalidate_corrupt(dm, id);
                 continue;
             }
             let block = info.to_pb(id);
@@ -542,6 +551,47 @@ mod tests {
         let work = bm.compute_redundancy_work(&mut dm, &config, now, false);
         assert_eq!(work.transfers, 1);
         assert_eq!(target_of(&mut dm, 0).len(), 1);
+    }
+
+    /// A replication-3 block on a 3-node cluster with good copies on dn0
+    /// and dn1 and a corrupt one on dn2: dn2 is the only node to copy to,
+    /// so its corrupt copy goes, and once it confirms it takes a good one.
+    /// (Kept, it would keep the block at 2 of 3 for good: a chaos run.)
+    #[test]
+    fn a_corrupt_copy_on_the_only_node_left_goes_so_it_can_take_a_good_one() {
+        use crate::blocks::manager::ReportedReplica;
+        use crate::blocks::manager::tests::complete_block;
+
+        let config = NamenodeConfig::default();
+        let now = Instant::now();
+        let mut dm = cluster(3, now);
+        let mut bm = BlockManager::new(1, Duration::from_secs(300));
+        let block = complete_block(&mut bm, 1);
+        bm.map.update(1, |b| b.replication = 3);
+        for node in [0, 1] {
+            bm.process_full_report(&mut dm, node, &[ReportedReplica::finalized(block)]);
+        }
+        bm.mark_reported_bad(&mut dm, 2, 1, "checksum mismatch");
+
+        let work = bm.compute_redundancy_work(&mut dm, &config, now, false);
+        assert_eq!((work.corrupt_invalidated, work.transfers), (1, 0));
+        assert!(dm.get(2).unwrap().invalidate.contains_key(&1));
+        assert!(bm.map.corrupt_replicas(1).is_empty());
+
+        let deleted = pb::ReceivedDeletedBlock {
+            block: Some(block.into()),
+            status: pb::ReceivedDeletedStatus::Deleted as i32,
+            storage_id: String::new(),
+        };
+        bm.process_incremental(&mut dm, 2, std::slice::from_ref(&deleted));
+        let work = bm.compute_redundancy_work(&mut dm, &config, now, false);
+        assert_eq!(work.transfers, 1);
+        let source = if dm.get(0).unwrap().transfers.is_empty() {
+            1
+        } else {
+            0
+        };
+        assert_eq!(target_of(&mut dm, source), vec!["dn2".to_string()]);
     }
 
     /// A corrupt copy beside fewer good ones than the block needs, with
