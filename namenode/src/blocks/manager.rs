@@ -276,9 +276,7 @@ impl BlockManager {
         }
         let addr = dm.get(node).map(|n| n.xfer_addr()).unwrap_or_default();
         info!(block = id, datanode = %addr, reason, "replica left behind by a write: deleting it");
-        self.map.update(id, |b| b.replicas.retain(|&r| r != node));
-        self.map.remove_corrupt(id, node);
-        self.forget_reported_bad(id, node);
+        self.remove_replica(dm, node, id);
         self.forget_pending_target(id, |t| t == node);
         self.queue_invalidate(dm, node, reported.into());
     }
