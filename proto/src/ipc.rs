@@ -21,7 +21,8 @@
 //! identity and permission checks, and its answer goes back tagged with
 //! the call's id. Handlers that never wait (reads, lease renewal,
 //! reports) run on the stream's own task, one after another, which costs
-//! no task switch; those that wait on the edit log's fsync or on replicas
+//! no task switch (the second half of a large batch on one task more, so
+//! a busy stream's reads use two cores); those that wait on the edit log's fsync or on replicas
 //! each get a task of their own, so a create waiting for its fsync does not
 //! hold up the reads behind it, and many creates share one fsync (group
 //! commit).
@@ -337,13 +338,13 @@ where
     S: ClientProtocol,
     C: Stream<Item = Result<pb::CallBatch, Status>> + Send + Unpin + 'static,
 {
-    let origin = Origin {
+    let origin = Arc::new(Origin {
         remote: request
             .extensions()
             .get::<TcpConnectInfo>()
             .and_then(TcpConnectInfo::remote_addr),
         metrics,
-    };
+    });
     let mut calls = request.into_inner();
     let (answers, queued) = mpsc::channel(ANSWER_QUEUE);
     tokio::spawn(async move {
@@ -377,17 +378,49 @@ where
     }
 }
 
+/// A batch of at least this many calls is served by two tasks, one per
+/// half, so that one stream's reads use two cores (as HDFS's handler
+/// threads share the calls of one connection); a smaller one is not worth
+/// the task.
+const SPLIT_BATCH: usize = 16;
+
 /// Runs the calls of one batch, one after another (an empty batch does
 /// nothing), each inline answer queued as soon as it is ready; false once
-/// the client has stopped reading.
+/// the client has stopped reading. The second half of a large batch runs
+/// on a task of its own, beside the first.
 async fn serve_batch<S: ClientProtocol>(
+    service: &Arc<S>,
+    origin: &Arc<Origin>,
+    state: &mut StreamState,
+    mut batch: pb::CallBatch,
+    answers: &AnswerSender,
+) -> bool {
+    if batch.calls.len() >= SPLIT_BATCH {
+        let second = batch.calls.split_off(batch.calls.len() / 2);
+        let (service, origin, answers) = (Arc::clone(service), Arc::clone(origin), answers.clone());
+        tokio::spawn(async move {
+            serve_calls(
+                &service,
+                &origin,
+                &mut StreamState::default(),
+                second,
+                &answers,
+            )
+            .await
+        });
+    }
+    serve_calls(service, origin, state, batch.calls, answers).await
+}
+
+/// Runs `calls` one after another; false once the client has stopped reading.
+async fn serve_calls<S: ClientProtocol>(
     service: &Arc<S>,
     origin: &Origin,
     state: &mut StreamState,
-    batch: pb::CallBatch,
+    calls: Vec<pb::CallRequest>,
     answers: &AnswerSender,
 ) -> bool {
-    for call in batch.calls {
+    for call in calls {
         if !dispatch(service, origin, state, call, answers).await {
             return false;
         }

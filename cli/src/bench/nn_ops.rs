@@ -276,6 +276,7 @@ pub async fn drive(
             .enable_all()
             .build()?;
         runtime.block_on(async move {
+            let target = target.on_this_runtime(&user).await?;
             let next = Arc::new(AtomicU64::new(0));
             let start = Instant::now();
             let mut tasks = Vec::new();

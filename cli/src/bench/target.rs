@@ -21,7 +21,11 @@ use crate::daemon::bind;
 #[derive(Clone)]
 pub enum NnTarget {
     InProcess(Arc<ClientProtocolService>),
-    Rpc(NamenodeClient),
+    /// The namenode at `addr`, through a connection opened on one runtime.
+    Rpc {
+        addr: String,
+        client: NamenodeClient,
+    },
 }
 
 /// Calls one ClientProtocol method on either target and unwraps the reply.
@@ -35,7 +39,7 @@ macro_rules! call {
         use $crate::bench::target::{NnTarget, request};
         match $target {
             NnTarget::InProcess(service) => service.$method(request($req, $user)).await,
-            NnTarget::Rpc(client) => client.clone().$method($req).await,
+            NnTarget::Rpc { client, .. } => client.clone().$method($req).await,
         }
         .map(tonic::Response::into_inner)
     }};
@@ -85,7 +89,22 @@ impl NnTarget {
     pub async fn connect(addr: &str, user: &str) -> anyhow::Result<NnTarget> {
         let client = DfsClient::connect(ClientConfig::new(addr, user)).await?;
         client.server_defaults().await?;
-        Ok(NnTarget::Rpc(client.namenode()))
+        Ok(NnTarget::Rpc {
+            addr: addr.to_string(),
+            client: client.namenode(),
+        })
+    }
+
+    /// This target for calls from the current runtime: over RPC, a
+    /// connection of its own, opened here. A connection's tasks run on the
+    /// runtime that opened it, so calls from another one would wake them
+    /// across runtimes, a cost that no client on one runtime (`cairn dfs`,
+    /// the mount) pays and that the in-process figure does not have.
+    pub async fn on_this_runtime(&self, user: &str) -> anyhow::Result<NnTarget> {
+        match self {
+            NnTarget::InProcess(_) => Ok(self.clone()),
+            NnTarget::Rpc { addr, .. } => NnTarget::connect(addr, user).await,
+        }
     }
 
     /// Waits until the namenode has left safe mode (an empty namespace

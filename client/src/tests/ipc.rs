@@ -186,7 +186,8 @@ async fn many_calls_in_one_batch_each_get_their_own_answer() {
     let mut raw = ClientProtocolClient::connect(format!("http://{}", nn.addr))
         .await
         .unwrap();
-    // Found files, missing ones and refused ones, in among each other.
+    // Found files, missing ones and refused ones, in among each other; a
+    // batch this large is served by two tasks, a half each.
     let calls = (0..150u64)
         .map(|id| pb::CallRequest {
             call_id: id,
