@@ -22,10 +22,10 @@
 //! the call's id. Handlers that never wait (reads, lease renewal,
 //! reports) run on the stream's own task, one after another, which costs
 //! no task switch (the second half of a large batch on one task more, so
-//! a busy stream's reads use two cores); those that wait on the edit log's fsync or on replicas
-//! each get a task of their own, so a create waiting for its fsync does not
-//! hold up the reads behind it, and many creates share one fsync (group
-//! commit).
+//! a busy stream's reads use two cores); those that wait on the edit
+//! log's fsync or on replicas each get a task of their own, so a create
+//! waiting for its fsync does not hold up the reads behind it, and many
+//! creates share one fsync (group commit).
 
 use std::sync::Arc;
 use std::time::Instant;
