@@ -11,6 +11,7 @@
 
 mod checksum;
 mod cluster;
+mod cpu;
 mod dfsio;
 mod editlog;
 mod fuse_meta;
@@ -156,6 +157,10 @@ pub struct NnOpsArgs {
     /// (Internal) be that client process, against the namenode at ADDR.
     #[arg(long, value_name = "ADDR", hide = true)]
     pub rpc_client: Option<String>,
+    /// (Internal) with --rpc-client: the namenode's process, whose CPU per
+    /// call is measured beside the client's.
+    #[arg(long, value_name = "PID", hide = true, requires = "rpc_client")]
+    pub namenode_pid: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -251,6 +256,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
             let threads = a.threads.iter().copied().max().unwrap_or(1);
             return nn_ops::rpc_client(
                 addr,
+                a.namenode_pid,
                 &settings.user,
                 a.ops.unwrap_or(sizes.nn_ops),
                 threads,
@@ -303,6 +309,7 @@ async fn run_all(
         rpc: true,
         only: Vec::new(),
         rpc_client: None,
+        namenode_pid: None,
     };
     let commands = vec![
         BenchCommand::DfsioWrite(DfsioWriteArgs {

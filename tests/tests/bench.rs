@@ -55,6 +55,19 @@ fn quick_run_reports_every_benchmark_with_positive_figures() {
             "no nn-ops {op} row in {out}"
         );
     }
+    // Over RPC, each side's CPU per call is measured, beside the CPU per
+    // op in process.
+    for (bench, measure) in [
+        ("nn-ops", "open 2 thr CPU per op"),
+        ("nn-ops --rpc", "open 2 thr CPU per call, namenode"),
+        ("nn-ops --rpc", "open 2 thr CPU per call, client"),
+    ] {
+        assert!(
+            rows.iter()
+                .any(|r| r["bench"] == bench && r["measure"] == measure && r["unit"] == "µs"),
+            "no {bench} {measure:?} row in {out}"
+        );
+    }
     // The checksum benchmark covers the three dfsio workloads.
     for workload in ["dfsio-write ", "dfsio-write --tmpfs ", "dfsio-read "] {
         assert!(

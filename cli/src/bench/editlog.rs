@@ -29,7 +29,9 @@ pub async fn run(
     let edit_log = std::sync::Arc::clone(&namenode.namesystem().edit_log);
     eprintln!("editlog: {ops} creates, {clients} in flight on {threads} threads");
     let before = edit_log.sync_status();
-    let time = drive(target, &user, &layout, NnOp::Create, threads, clients).await?;
+    let time = drive(target, &user, &layout, NnOp::Create, threads, clients)
+        .await?
+        .wall;
     let after = edit_log.sync_status();
     namenode.shutdown().await?;
 

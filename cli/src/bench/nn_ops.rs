@@ -19,6 +19,7 @@ use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use super::cluster::{per_s, rerun};
+use super::cpu::process_cpu_time;
 use super::report::{Goal, Report, Row};
 use super::target::{NnTarget, call, create_file, start_namenode};
 use crate::config::Settings;
@@ -131,11 +132,23 @@ pub struct NnOpsPlan {
     pub only: Vec<NnOp>,
 }
 
-/// One op's time, as the RPC client process reports it.
+/// One op's time and cost, as the RPC client process reports it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OpTime {
     pub op: NnOp,
     pub seconds: f64,
+    /// The CPU time this process spent meanwhile: the client's over RPC,
+    /// the namenode's and the driver's in process.
+    pub cpu_seconds: f64,
+    /// The namenode's CPU time meanwhile, when it is another process.
+    pub namenode_cpu_seconds: Option<f64>,
+}
+
+impl OpTime {
+    /// Microseconds of CPU per operation of `cpu_seconds` over `ops`.
+    fn micros_per_op(cpu_seconds: f64, ops: u64) -> f64 {
+        cpu_seconds * 1e6 / ops.max(1) as f64
+    }
 }
 
 pub async fn run(
@@ -174,10 +187,10 @@ pub async fn run(
             None
         };
         for (i, op) in NnOp::ALL.into_iter().enumerate() {
-            let Some(time) = in_process.iter().find(|t| t.op == op).map(|t| t.seconds) else {
+            let Some(in_process) = in_process.iter().find(|t| t.op == op) else {
                 continue;
             };
-            let cairn = plan.ops as f64 / time.max(1e-9);
+            let cairn = plan.ops as f64 / in_process.seconds.max(1e-9);
             let measure = format!("{} {threads} thr", op.name());
             if let Some(ext4) = &ext4 {
                 let base = per_s(plan.ops, ext4.get(i).copied().unwrap_or_default());
@@ -191,18 +204,50 @@ pub async fn run(
                 let over_rpc = rpc
                     .iter()
                     .find(|t| t.op == op)
-                    .map(|t| plan.ops as f64 / t.seconds.max(1e-9))
                     .context("the RPC client left an operation out")?;
                 report.push(
-                    Row::new("nn-ops --rpc", measure, over_rpc, "ops/s")
-                        .baseline("in-process", cairn)
-                        .goal(Goal::RatioAtLeast(0.3)),
+                    Row::new(
+                        "nn-ops --rpc",
+                        measure.clone(),
+                        plan.ops as f64 / over_rpc.seconds.max(1e-9),
+                        "ops/s",
+                    )
+                    .baseline("in-process", cairn)
+                    .goal(Goal::RatioAtLeast(0.3)),
                 );
+                push_cpu_rows(report, &measure, plan.ops, in_process, over_rpc);
             }
         }
     }
     namenode.shutdown().await?;
     Ok(())
+}
+
+/// What each side spent per operation, in process and over RPC: on a
+/// shared machine these move less with the neighbours' load than the
+/// throughput does, and they say where the RPC figure's time goes.
+fn push_cpu_rows(report: &mut Report, measure: &str, ops: u64, in_process: &OpTime, rpc: &OpTime) {
+    let per_op = |seconds| OpTime::micros_per_op(seconds, ops);
+    report.push(Row::new(
+        "nn-ops",
+        format!("{measure} CPU per op"),
+        per_op(in_process.cpu_seconds),
+        "µs",
+    ));
+    if let Some(namenode) = rpc.namenode_cpu_seconds {
+        report.push(Row::new(
+            "nn-ops --rpc",
+            format!("{measure} CPU per call, namenode"),
+            per_op(namenode),
+            "µs",
+        ));
+    }
+    report.push(Row::new(
+        "nn-ops --rpc",
+        format!("{measure} CPU per call, client"),
+        per_op(rpc.cpu_seconds),
+        "µs",
+    ));
 }
 
 /// Runs the ops `only` needs, in order, against `target`; returns the
@@ -228,11 +273,13 @@ pub async fn run_all(
                 " (untimed, needed later)"
             }
         );
-        let time = drive(target.clone(), user, layout, op, threads, clients).await?;
+        let spent = drive(target.clone(), user, layout, op, threads, clients).await?;
         if timed {
             times.push(OpTime {
                 op,
-                seconds: time.as_secs_f64(),
+                seconds: spent.wall.as_secs_f64(),
+                cpu_seconds: spent.cpu.as_secs_f64(),
+                namenode_cpu_seconds: spent.namenode_cpu.map(|cpu| cpu.as_secs_f64()),
             });
         }
     }
@@ -258,8 +305,17 @@ pub async fn prepare(target: &NnTarget, user: &str, layout: &Layout) -> anyhow::
     Ok(())
 }
 
+/// What one run of an operation took.
+pub struct Spent {
+    pub wall: Duration,
+    /// This process's CPU time.
+    pub cpu: Duration,
+    /// The namenode's, when it is another process and known.
+    pub namenode_cpu: Option<Duration>,
+}
+
 /// Runs `op` over every path on a runtime of `threads` worker threads
-/// with `clients` operations in flight; returns the wall time.
+/// with `clients` operations in flight; returns the time and CPU spent.
 pub async fn drive(
     target: NnTarget,
     user: &str,
@@ -267,7 +323,7 @@ pub async fn drive(
     op: NnOp,
     threads: usize,
     clients: usize,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<Spent> {
     let user = user.to_string();
     let layout = layout.clone();
     tokio::task::spawn_blocking(move || {
@@ -278,6 +334,12 @@ pub async fn drive(
         runtime.block_on(async move {
             let target = target.on_this_runtime(&user).await?;
             let next = Arc::new(AtomicU64::new(0));
+            let namenode_cpu = || {
+                target
+                    .namenode_process()
+                    .map(|pid| process_cpu_time(Some(pid)))
+            };
+            let (cpu, namenode) = (process_cpu_time(None)?, namenode_cpu().transpose()?);
             let start = Instant::now();
             let mut tasks = Vec::new();
             for client in 0..clients.max(1) {
@@ -303,7 +365,17 @@ pub async fn drive(
             for task in tasks {
                 task.await??;
             }
-            Ok(start.elapsed())
+            let wall = start.elapsed();
+            let cpu = process_cpu_time(None)?.saturating_sub(cpu);
+            let namenode_cpu = match (namenode_cpu().transpose()?, namenode) {
+                (Some(after), Some(before)) => Some(after.saturating_sub(before)),
+                _ => None,
+            };
+            Ok(Spent {
+                wall,
+                cpu,
+                namenode_cpu,
+            })
         })
     })
     .await?
@@ -421,6 +493,8 @@ async fn rpc_client_process(
         "nn-ops".into(),
         "--rpc-client".into(),
         addr.to_string().into(),
+        "--namenode-pid".into(),
+        std::process::id().to_string().into(),
         "--ops".into(),
         plan.ops.to_string().into(),
         "--threads".into(),
@@ -443,13 +517,14 @@ async fn rpc_client_process(
 /// The `--rpc-client` side: every op over gRPC, times as JSON on stdout.
 pub async fn rpc_client(
     addr: &str,
+    namenode_pid: Option<u32>,
     user: &str,
     ops: u64,
     threads: usize,
     clients: usize,
     only: &[NnOp],
 ) -> anyhow::Result<()> {
-    let target = NnTarget::connect(addr, user).await?;
+    let target = NnTarget::connect(addr, user, namenode_pid).await?;
     let layout = Layout {
         prefix: format!("/nnbench-rpc-t{threads}"),
         ops,

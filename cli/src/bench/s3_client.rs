@@ -24,6 +24,7 @@ use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
 
 use super::cluster::{BenchCluster, get_file};
+use super::cpu::process_cpu_time;
 use crate::config::Settings;
 use crate::human;
 
@@ -203,7 +204,7 @@ where
     // after the direct one ran at a quarter of the speed it has alone).
     tokio::task::spawn_blocking(nix::unistd::sync).await?;
     let next = Arc::new(AtomicU64::new(0));
-    let cpu_start = process_cpu_time()?;
+    let cpu_start = process_cpu_time(None)?;
     let start = Instant::now();
     let tasks: Vec<_> = (0..workers)
         .map(|_| {
@@ -219,21 +220,8 @@ where
     let wall = start.elapsed();
     Ok(Phase {
         wall,
-        cpu: process_cpu_time()?.saturating_sub(cpu_start),
+        cpu: process_cpu_time(None)?.saturating_sub(cpu_start),
     })
-}
-
-/// User and system CPU time of this whole process so far.
-fn process_cpu_time() -> anyhow::Result<Duration> {
-    use nix::sys::resource::{UsageWho, getrusage};
-    let usage = getrusage(UsageWho::RUSAGE_SELF)?;
-    let seconds = |t: nix::sys::time::TimeVal| {
-        Duration::new(
-            u64::try_from(t.tv_sec()).unwrap_or(0),
-            u32::try_from(t.tv_usec()).unwrap_or(0) * 1000,
-        )
-    };
-    Ok(seconds(usage.user_time()) + seconds(usage.system_time()))
 }
 
 /// The operations still to do, shared by the workers of [`timed_workers`].

@@ -25,6 +25,9 @@ pub enum NnTarget {
     Rpc {
         addr: String,
         client: NamenodeClient,
+        /// The namenode's process, when it runs on this machine and is
+        /// known: what its CPU spends per call is measured too.
+        namenode_pid: Option<u32>,
     },
 }
 
@@ -84,15 +87,29 @@ pub async fn create_file(
 }
 
 impl NnTarget {
-    /// A connection of its own to the namenode at `addr`, calling as
-    /// `user`; its `Call` stream opens now, on this runtime.
-    pub async fn connect(addr: &str, user: &str) -> anyhow::Result<NnTarget> {
+    /// A connection of its own to the namenode at `addr` (process
+    /// `namenode_pid`, if known), calling as `user`; its `Call` stream
+    /// opens now, on this runtime.
+    pub async fn connect(
+        addr: &str,
+        user: &str,
+        namenode_pid: Option<u32>,
+    ) -> anyhow::Result<NnTarget> {
         let client = DfsClient::connect(ClientConfig::new(addr, user)).await?;
         client.server_defaults().await?;
         Ok(NnTarget::Rpc {
             addr: addr.to_string(),
             client: client.namenode(),
+            namenode_pid,
         })
+    }
+
+    /// The namenode's process when it is another one than this, and known.
+    pub fn namenode_process(&self) -> Option<u32> {
+        match self {
+            NnTarget::InProcess(_) => None,
+            NnTarget::Rpc { namenode_pid, .. } => *namenode_pid,
+        }
     }
 
     /// This target for calls from the current runtime: over RPC, a
@@ -103,7 +120,9 @@ impl NnTarget {
     pub async fn on_this_runtime(&self, user: &str) -> anyhow::Result<NnTarget> {
         match self {
             NnTarget::InProcess(_) => Ok(self.clone()),
-            NnTarget::Rpc { addr, .. } => NnTarget::connect(addr, user).await,
+            NnTarget::Rpc {
+                addr, namenode_pid, ..
+            } => NnTarget::connect(addr, user, *namenode_pid).await,
         }
     }
 
