@@ -22,7 +22,8 @@
 //! the call's id. Handlers that never wait (reads, lease renewal,
 //! reports) run on the stream's own task, one after another, which costs
 //! no task switch (the second half of a large batch on one task more, so
-//! a busy stream's reads use two cores); those that wait on the edit
+//! a busy stream's reads use two cores), and their answers are queued for
+//! the socket together when the run ends; those that wait on the edit
 //! log's fsync or on replicas each get a task of their own, so a create
 //! waiting for its fsync does not hold up the reads behind it, and many
 //! creates share one fsync (group commit).
@@ -129,27 +130,55 @@ impl pb::CallResponse {
     }
 }
 
-/// Answers waiting for the socket. When the client reads slower than the
-/// namenode answers, the stream's task (and each spawned handler) waits
-/// here rather than buffer without bound.
-const ANSWER_QUEUE: usize = 1024;
+/// Answer chunks waiting for the socket. When the client reads slower
+/// than the namenode answers, the stream's task (and each spawned handler)
+/// waits here rather than buffer without bound.
+const ANSWER_QUEUE: usize = 256;
 
 /// An answer batch is closed once its answers' encoded size reaches this,
 /// so a batch of large answers (listings, block locations) is not one
 /// huge message the client must take in whole.
 const BATCH_BYTES: usize = 1024 * 1024;
 
-/// The most answers one batch carries.
+/// The most answers one batch carries (a chunk is never split, so one
+/// batch may carry a chunk's worth more).
 const BATCH_ANSWERS: usize = 256;
 
-type AnswerSender = mpsc::Sender<Result<pb::CallResponse, Status>>;
+type AnswerSender = mpsc::Sender<Result<Chunk, Status>>;
+
+/// Answers queued together: those of a run of inline calls, or a spawned
+/// handler's one. A run's answers go through the queue as one chunk, so a
+/// busy stream pays one send and at most one wake of the connection's
+/// writer per run of calls rather than per call, and they leave in one
+/// socket write.
+#[derive(Default)]
+struct Chunk {
+    answers: Vec<pb::CallResponse>,
+    /// Their encoded size.
+    bytes: usize,
+}
+
+impl Chunk {
+    fn push(&mut self, answer: pb::CallResponse) {
+        self.bytes += prost::Message::encoded_len(&answer);
+        self.answers.push(answer);
+    }
+
+    fn of(answer: pb::CallResponse) -> Chunk {
+        let mut chunk = Chunk::default();
+        chunk.push(answer);
+        chunk
+    }
+}
 
 /// The answers of one stream, in batches of those ready together: when the
 /// connection takes the next message it gets every answer queued since the
 /// last one, so the namenode answers as soon as the socket is free and
 /// batches grow only while it is busy (no timer, no waiting for company).
 pub struct Answers {
-    queued: mpsc::Receiver<Result<pb::CallResponse, Status>>,
+    queued: mpsc::Receiver<Result<Chunk, Status>>,
+    /// A chunk that did not fit the last batch, the next one's first.
+    held: Option<Chunk>,
     /// The error that ended the stream, found behind a batch's answers.
     failed: Option<Status>,
 }
@@ -168,14 +197,18 @@ impl Stream for Answers {
         if let Some(status) = this.failed.take() {
             return Poll::Ready(Some(Err(status)));
         }
-        let mut batch = pb::AnswerBatch::default();
-        let mut bytes = 0;
+        let mut batch = this.held.take().unwrap_or_default();
         let mut ended = false;
-        while batch.answers.len() < BATCH_ANSWERS && bytes < BATCH_BYTES {
+        while batch.answers.len() < BATCH_ANSWERS && batch.bytes < BATCH_BYTES {
             match this.queued.poll_recv(cx) {
-                Poll::Ready(Some(Ok(answer))) => {
-                    bytes += prost::Message::encoded_len(&answer);
-                    batch.answers.push(answer);
+                Poll::Ready(Some(Ok(chunk))) if batch.answers.is_empty() => batch = chunk,
+                Poll::Ready(Some(Ok(chunk))) if batch.bytes + chunk.bytes > BATCH_BYTES => {
+                    this.held = Some(chunk);
+                    break;
+                }
+                Poll::Ready(Some(Ok(mut chunk))) => {
+                    batch.answers.append(&mut chunk.answers);
+                    batch.bytes += chunk.bytes;
                 }
                 Poll::Ready(Some(Err(status))) if batch.answers.is_empty() => {
                     return Poll::Ready(Some(Err(status)));
@@ -193,7 +226,9 @@ impl Stream for Answers {
             }
         }
         if !batch.answers.is_empty() {
-            Poll::Ready(Some(Ok(batch)))
+            Poll::Ready(Some(Ok(pb::AnswerBatch {
+                answers: batch.answers,
+            })))
         } else if ended {
             Poll::Ready(None)
         } else {
@@ -374,6 +409,7 @@ where
     });
     Answers {
         queued,
+        held: None,
         failed: None,
     }
 }
@@ -385,7 +421,7 @@ where
 const SPLIT_BATCH: usize = 16;
 
 /// Runs the calls of one batch, one after another (an empty batch does
-/// nothing), each inline answer queued as soon as it is ready; false once
+/// nothing), the inline answers of each half queued together; false once
 /// the client has stopped reading. The second half of a large batch runs
 /// on a task of its own, beside the first.
 async fn serve_batch<S: ClientProtocol>(
@@ -412,7 +448,9 @@ async fn serve_batch<S: ClientProtocol>(
     serve_calls(service, origin, state, batch.calls, answers).await
 }
 
-/// Runs `calls` one after another; false once the client has stopped reading.
+/// Runs `calls` one after another, the inline ones' answers queued
+/// together (in chunks of at most [`BATCH_BYTES`]) once the run ends;
+/// false once the client has stopped reading.
 async fn serve_calls<S: ClientProtocol>(
     service: &Arc<S>,
     origin: &Origin,
@@ -420,12 +458,15 @@ async fn serve_calls<S: ClientProtocol>(
     calls: Vec<pb::CallRequest>,
     answers: &AnswerSender,
 ) -> bool {
+    let mut ready = Chunk::default();
     for call in calls {
-        if !dispatch(service, origin, state, call, answers).await {
+        dispatch(service, origin, state, call, &mut ready, answers).await;
+        if ready.bytes >= BATCH_BYTES && answers.send(Ok(std::mem::take(&mut ready))).await.is_err()
+        {
             return false;
         }
     }
-    true
+    ready.answers.is_empty() || answers.send(Ok(ready)).await.is_ok()
 }
 
 /// The answer to call `call_id` of a handler's result.
@@ -453,18 +494,15 @@ macro_rules! path_of {
 /// Runs one call's handler inline or on a task of its own (see the module
 /// comment), queueing its answer.
 macro_rules! run_call {
-    (inline, $service:ident, $origin:ident, $state:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
+    (inline, $service:ident, $origin:ident, $state:ident, $ready:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
         let started = Instant::now();
         let result = $service.$method($request).await;
         $state.record($origin, path_of!($variant), started, &result);
-        $answers
-            .send(Ok(answer_of($call_id, result, |r| {
-                Answer::$variant(Box::new(r))
-            })))
-            .await
-            .is_ok()
+        $ready.push(answer_of($call_id, result, |r| {
+            Answer::$variant(Box::new(r))
+        }));
     }};
-    (spawn, $service:ident, $origin:ident, $state:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
+    (spawn, $service:ident, $origin:ident, $state:ident, $ready:ident, $answers:ident, $call_id:ident, $method:ident, $variant:ident, $request:ident) => {{
         let series = $state.series($origin, path_of!($variant)).cloned();
         let (service, answers) = (Arc::clone($service), $answers.clone());
         tokio::spawn(async move {
@@ -473,43 +511,39 @@ macro_rules! run_call {
             if let Some(series) = &series {
                 record(series, started, &result);
             }
+            let answer = answer_of($call_id, result, |r| Answer::$variant(Box::new(r)));
             // Fails only when the client has gone.
-            let _ = answers
-                .send(Ok(answer_of($call_id, result, |r| {
-                    Answer::$variant(Box::new(r))
-                })))
-                .await;
+            let _ = answers.send(Ok(Chunk::of(answer))).await;
         });
-        true
     }};
 }
 
 /// `dispatch`: one arm per rpc of `cairn_proto::for_each_client_call!`.
 macro_rules! dispatch_calls {
     ($(($method:ident, $variant:ident, $request:ident, $response:ident, $how:ident)),* $(,)?) => {
-        /// Answers one call; false once the client has stopped reading.
+        /// Answers one call: inline, into `ready`; on a task of its own,
+        /// straight into `answers`.
         async fn dispatch<S: ClientProtocol>(
             service: &Arc<S>,
             origin: &Origin,
             state: &mut StreamState,
             call: pb::CallRequest,
+            ready: &mut Chunk,
             answers: &AnswerSender,
-        ) -> bool {
+        ) {
             let call_id = call.call_id;
             let Some(request) = call.request else {
                 let refused = RpcError::new(
                     ErrorKind::InvalidArgument,
                     format!("call {call_id} names no operation this namenode knows"),
                 );
-                return answers
-                    .send(Ok(pb::CallResponse::failed(call_id, refused.into())))
-                    .await
-                    .is_ok();
+                ready.push(pb::CallResponse::failed(call_id, refused.into()));
+                return;
             };
             match request {
                 $(Call::$variant(message) => {
                     let request = origin.request(&mut state.users, &call.user, *message);
-                    run_call!($how, service, origin, state, answers, call_id, $method, $variant, request)
+                    run_call!($how, service, origin, state, ready, answers, call_id, $method, $variant, request)
                 })*
             }
         }
@@ -597,6 +631,56 @@ mod tests {
         assert_eq!(metrics.calls_of("ClientProtocol", "GetFileInfo", "7"), 1);
         assert_eq!(metrics.calls_of("ClientProtocol", "Mkdirs", "0"), 1);
         assert_eq!(state.series.len(), 2);
+    }
+
+    /// A chunk of `count` answers, each of about `bytes` encoded bytes.
+    fn chunk(first_id: u64, count: u64, bytes: usize) -> Chunk {
+        let mut chunk = Chunk::default();
+        for call_id in first_id..first_id + count {
+            chunk.push(pb::CallResponse::failed(
+                call_id,
+                Status::not_found("x".repeat(bytes)),
+            ));
+        }
+        chunk
+    }
+
+    fn ids(batch: &pb::AnswerBatch) -> Vec<u64> {
+        batch.answers.iter().map(|a| a.call_id).collect()
+    }
+
+    #[tokio::test]
+    async fn chunks_ready_together_leave_as_one_batch_within_its_byte_bound() {
+        let (sender, queued) = mpsc::channel(ANSWER_QUEUE);
+        let mut answers = Answers {
+            queued,
+            held: None,
+            failed: None,
+        };
+        // Two small chunks and a spawned handler's lone answer: one batch.
+        for (first, count) in [(1, 3), (4, 2), (6, 1)] {
+            sender.send(Ok(chunk(first, count, 10))).await.unwrap();
+        }
+        let batch = answers.next().await.unwrap().unwrap();
+        assert_eq!(ids(&batch), [1, 2, 3, 4, 5, 6]);
+        // A chunk that would take a batch past the bound waits for the
+        // next; a chunk is never split.
+        let big = BATCH_BYTES / 4;
+        sender.send(Ok(chunk(7, 3, big))).await.unwrap();
+        sender.send(Ok(chunk(10, 2, big))).await.unwrap();
+        sender.send(Ok(chunk(12, 1, 10))).await.unwrap();
+        assert_eq!(ids(&answers.next().await.unwrap().unwrap()), [7, 8, 9]);
+        assert_eq!(ids(&answers.next().await.unwrap().unwrap()), [10, 11, 12]);
+        // An error behind answers comes after them; then the end.
+        sender.send(Ok(chunk(13, 1, 10))).await.unwrap();
+        sender.send(Err(Status::data_loss("broken"))).await.unwrap();
+        drop(sender);
+        assert_eq!(ids(&answers.next().await.unwrap().unwrap()), [13]);
+        assert_eq!(
+            answers.next().await.unwrap().unwrap_err().code(),
+            tonic::Code::DataLoss
+        );
+        assert!(answers.next().await.is_none());
     }
 
     #[test]
