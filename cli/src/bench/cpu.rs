@@ -18,10 +18,15 @@ pub fn process_cpu_time(pid: Option<u32>) -> anyhow::Result<Duration> {
         Some(pid) => {
             let raw = i32::try_from(pid).with_context(|| format!("{pid} is not a process id"))?;
             clock_getcpuclockid(Pid::from_raw(raw))
-                .with_context(|| format!("cannot read the CPU clock of process {pid}"))?
+                .with_context(|| format!("cannot find the CPU clock of process {pid}"))?
         }
     };
-    let time = clock_gettime(clock).context("cannot read a process's CPU clock")?;
+    let whose = pid.map_or_else(
+        || "this process".to_string(),
+        |pid| format!("process {pid}"),
+    );
+    let time =
+        clock_gettime(clock).with_context(|| format!("cannot read the CPU clock of {whose}"))?;
     Ok(Duration::from(time))
 }
 
@@ -45,7 +50,11 @@ mod tests {
 
     #[test]
     fn a_process_that_is_not_there_is_named() {
-        let error = process_cpu_time(Some(u32::MAX)).unwrap_err();
-        assert!(format!("{error:#}").contains("4294967295"), "{error:#}");
+        // A child that has exited and been reaped.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let error = process_cpu_time(Some(pid)).unwrap_err();
+        assert!(format!("{error:#}").contains(&pid.to_string()), "{error:#}");
     }
 }

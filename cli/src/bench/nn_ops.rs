@@ -144,13 +144,6 @@ pub struct OpTime {
     pub namenode_cpu_seconds: Option<f64>,
 }
 
-impl OpTime {
-    /// Microseconds of CPU per operation of `cpu_seconds` over `ops`.
-    fn micros_per_op(cpu_seconds: f64, ops: u64) -> f64 {
-        cpu_seconds * 1e6 / ops.max(1) as f64
-    }
-}
-
 pub async fn run(
     settings: &Settings,
     scratch: &Path,
@@ -227,7 +220,7 @@ pub async fn run(
 /// shared machine these move less with the neighbours' load than the
 /// throughput does, and they say where the RPC figure's time goes.
 fn push_cpu_rows(report: &mut Report, measure: &str, ops: u64, in_process: &OpTime, rpc: &OpTime) {
-    let per_op = |seconds| OpTime::micros_per_op(seconds, ops);
+    let per_op = |cpu_seconds: f64| cpu_seconds * 1e6 / ops.max(1) as f64;
     report.push(Row::new(
         "nn-ops",
         format!("{measure} CPU per op"),
