@@ -41,14 +41,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_proto::pb::client_protocol_server::ClientProtocolServer;
-use cairn_proto::pb::datanode_protocol_server::DatanodeProtocolServer;
-use cairn_proto::{CONNECTION_WINDOW, MAX_MESSAGE_SIZE, STREAM_WINDOW};
-use futures::StreamExt;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
-use tracing::{info, warn};
+use tracing::info;
 
 pub use config::NamenodeConfig;
 pub use error::NamenodeError;
@@ -58,6 +53,7 @@ use crate::editlog::storage::NnStorage;
 use crate::fsimage::{checkpoint, load};
 use crate::monitors::spawn_loops;
 use crate::namesystem::FsNamesystem;
+use crate::rpc::server::RpcServer;
 
 /// Milliseconds since the Unix epoch (inode times, heartbeat times).
 pub fn now_ms() -> u64 {
@@ -96,14 +92,14 @@ pub struct Namenode {
     metrics: Arc<NamenodeMetrics>,
     started: std::time::Instant,
     stop: watch::Sender<bool>,
-    server: Option<JoinHandle<Result<(), tonic::transport::Error>>>,
+    server: Option<RpcServer>,
     loops: Vec<JoinHandle<()>>,
     closed: bool,
 }
 
 impl Namenode {
     /// Loads checkpoint + edit log, starts serving ClientProtocol and
-    /// DatanodeProtocol on `listener` (one tonic server, both services), and
+    /// DatanodeProtocol on `listener` (reader threads serving both), and
     /// the background loops.
     pub async fn start(
         config: NamenodeConfig,
@@ -133,7 +129,7 @@ impl Namenode {
 
         let metrics = Arc::new(NamenodeMetrics::new(&fs.edit_log.metrics));
         let (stop, stop_rx) = watch::channel(false);
-        let server = spawn_server(Arc::clone(&fs), listener, stop_rx.clone(), &metrics);
+        let server = RpcServer::start(Arc::clone(&fs), listener, stop_rx.clone(), &metrics)?;
         let loops = spawn_loops(&fs, &storage, &stop_rx);
         info!(addr = %local_addr, cluster_id = %cluster_id, "namenode serving");
         Ok(Namenode {
@@ -195,12 +191,7 @@ impl Namenode {
             let _ = task.await;
         }
         if let Some(server) = self.server.take() {
-            match tokio::time::timeout(Duration::from_secs(10), server).await {
-                Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(e))) => warn!("gRPC server stopped with an error: {e}"),
-                Ok(Err(e)) => warn!("gRPC server task failed: {e}"),
-                Err(_) => warn!("gRPC server did not stop within 10 s; dropping it"),
-            }
+            server.stopped(Duration::from_secs(10)).await;
         }
         let result = checkpoint(&self.fs, &self.storage).await;
         let edit_log = Arc::clone(&self.fs.edit_log);
@@ -222,9 +213,8 @@ impl Drop for Namenode {
             return;
         }
         let _ = self.stop.send(true);
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
+        // Dropping the server closes its connections at once.
+        self.server = None;
         for task in &self.loops {
             task.abort();
         }
@@ -240,44 +230,4 @@ fn self_rpc_addr(addr: SocketAddr) -> SocketAddr {
     } else {
         addr
     }
-}
-
-fn spawn_server(
-    fs: Arc<FsNamesystem>,
-    listener: tokio::net::TcpListener,
-    mut stop: watch::Receiver<bool>,
-    metrics: &NamenodeMetrics,
-) -> JoinHandle<Result<(), tonic::transport::Error>> {
-    let client = ClientProtocolServer::new(
-        rpc::client::ClientProtocolService::new(Arc::clone(&fs))
-            .stopping_with(stop.clone())
-            .with_metrics(metrics.rpc.clone()),
-    )
-    .max_decoding_message_size(MAX_MESSAGE_SIZE)
-    .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let datanode = DatanodeProtocolServer::new(rpc::datanode::DatanodeProtocolService::new(fs))
-        .max_decoding_message_size(MAX_MESSAGE_SIZE)
-        .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let incoming = TcpListenerStream::new(listener).map(|conn| {
-        if let Ok(stream) = &conn
-            && let Err(e) = stream.set_nodelay(true)
-        {
-            warn!("cannot set TCP_NODELAY: {e}");
-        }
-        conn
-    });
-    let rpc_layer = metrics.rpc.layer();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .initial_stream_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW)
-            .tcp_nodelay(true)
-            .layer(rpc_layer)
-            .add_service(client)
-            .add_service(datanode)
-            .serve_with_incoming_shutdown(incoming, async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
-    })
 }

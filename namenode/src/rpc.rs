@@ -1,5 +1,6 @@
 //! The gRPC services: ClientProtocol and DatanodeProtocol, served together
-//! on one listener.
+//! on one listener by reader threads ([`server`]).
 
 pub mod client;
 pub mod datanode;
+pub(crate) mod server;

@@ -21,9 +21,8 @@
 //! identity and permission checks, and its answer goes back tagged with
 //! the call's id. Handlers that never wait (reads, lease renewal,
 //! reports) run on the stream's own task, one after another, which costs
-//! no task switch (the second half of a large batch on one task more, so
-//! a busy stream's reads use two cores), and their answers are queued for
-//! the socket together when the run ends; those that wait on the edit
+//! no task switch, and their answers are queued for the socket together
+//! when the run ends; those that wait on the edit
 //! log's fsync or on replicas each get a task of their own, so a create
 //! waiting for its fsync does not hold up the reads behind it, and many
 //! creates share one fsync (group commit).
@@ -373,13 +372,13 @@ where
     S: ClientProtocol,
     C: Stream<Item = Result<pb::CallBatch, Status>> + Send + Unpin + 'static,
 {
-    let origin = Arc::new(Origin {
+    let origin = Origin {
         remote: request
             .extensions()
             .get::<TcpConnectInfo>()
             .and_then(TcpConnectInfo::remote_addr),
         metrics,
-    });
+    };
     let mut calls = request.into_inner();
     let (answers, queued) = mpsc::channel(ANSWER_QUEUE);
     tokio::spawn(async move {
@@ -392,7 +391,7 @@ where
             };
             match message {
                 Ok(Some(batch)) => {
-                    if !serve_batch(&service, &origin, &mut state, batch, &answers).await {
+                    if !serve_calls(&service, &origin, &mut state, batch.calls, &answers).await {
                         break;
                     }
                 }
@@ -414,43 +413,16 @@ where
     }
 }
 
-/// A batch of at least this many calls is served by two tasks, one per
-/// half, so that one stream's reads use two cores (as HDFS's handler
-/// threads share the calls of one connection); a smaller one is not worth
-/// the task.
-const SPLIT_BATCH: usize = 16;
-
-/// Runs the calls of one batch, one after another (an empty batch does
-/// nothing), the inline answers of each half queued together; false once
-/// the client has stopped reading. The second half of a large batch runs
-/// on a task of its own, beside the first.
-async fn serve_batch<S: ClientProtocol>(
-    service: &Arc<S>,
-    origin: &Arc<Origin>,
-    state: &mut StreamState,
-    mut batch: pb::CallBatch,
-    answers: &AnswerSender,
-) -> bool {
-    if batch.calls.len() >= SPLIT_BATCH {
-        let second = batch.calls.split_off(batch.calls.len() / 2);
-        let (service, origin, answers) = (Arc::clone(service), Arc::clone(origin), answers.clone());
-        tokio::spawn(async move {
-            serve_calls(
-                &service,
-                &origin,
-                &mut StreamState::default(),
-                second,
-                &answers,
-            )
-            .await
-        });
-    }
-    serve_calls(service, origin, state, batch.calls, answers).await
-}
+/// A run of inline calls sends its answers on after this many, and lets
+/// the connection write them before it goes on: the client's callers
+/// then make their next calls while the rest of the run is answered,
+/// rather than all of a batch's calls travelling back and forth in step
+/// (each side idle while the other works).
+const CHUNK_CALLS: usize = 32;
 
 /// Runs `calls` one after another, the inline ones' answers queued
-/// together (in chunks of at most [`BATCH_BYTES`]) once the run ends;
-/// false once the client has stopped reading.
+/// together in chunks of at most [`CHUNK_CALLS`] answers or
+/// [`BATCH_BYTES`]; false once the client has stopped reading.
 async fn serve_calls<S: ClientProtocol>(
     service: &Arc<S>,
     origin: &Origin,
@@ -461,9 +433,13 @@ async fn serve_calls<S: ClientProtocol>(
     let mut ready = Chunk::default();
     for call in calls {
         dispatch(service, origin, state, call, &mut ready, answers).await;
-        if ready.bytes >= BATCH_BYTES && answers.send(Ok(std::mem::take(&mut ready))).await.is_err()
-        {
-            return false;
+        if ready.answers.len() >= CHUNK_CALLS || ready.bytes >= BATCH_BYTES {
+            if answers.send(Ok(std::mem::take(&mut ready))).await.is_err() {
+                return false;
+            }
+            // On a reader's one thread, the connection's writer runs only
+            // when this task yields.
+            tokio::task::yield_now().await;
         }
     }
     ready.answers.is_empty() || answers.send(Ok(ready)).await.is_ok()

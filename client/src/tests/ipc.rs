@@ -149,6 +149,38 @@ async fn a_call_naming_no_operation_or_no_user_is_refused_not_a_panic() {
     assert_eq!(nn.state.lock().users, ["<none>"]);
 }
 
+/// A long run of reads sends its first answers while the rest are still
+/// being answered, so the client's callers can make their next calls (on
+/// this test's one thread the writer runs only when the run lets it).
+#[tokio::test]
+async fn a_long_run_of_reads_answers_in_chunks_before_it_ends() {
+    let nn = FakeNamenode::start().await;
+    let mut raw = ClientProtocolClient::connect(format!("http://{}", nn.addr))
+        .await
+        .unwrap();
+    let calls = (0..100u64)
+        .map(|id| pb::CallRequest {
+            call_id: id,
+            user: "alice".into(),
+            request: Some(stat(&format!("/missing{id}"))),
+        })
+        .collect();
+    let mut answers = raw
+        .call(tokio_stream::iter(vec![pb::CallBatch { calls }]))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut batches = Vec::new();
+    while let Some(batch) = answers.next().await {
+        batches.push(batch.unwrap().answers);
+    }
+    let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+    assert!(sizes.len() > 1, "one batch of calls, answered as {sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 100, "{sizes:?}");
+    let ids: Vec<u64> = batches.iter().flatten().map(|a| a.call_id).collect();
+    assert_eq!(ids, (0..100).collect::<Vec<_>>(), "answered in call order");
+}
+
 /// A getFileInfo call of `path`.
 fn stat(path: &str) -> pb::call_request::Request {
     pb::call_request::Request::GetFileInfo(Box::new(pb::GetFileInfoRequest {
@@ -187,7 +219,7 @@ async fn many_calls_in_one_batch_each_get_their_own_answer() {
         .await
         .unwrap();
     // Found files, missing ones and refused ones, in among each other; a
-    // batch this large is served by two tasks, a half each.
+    // batch this large is answered in several chunks.
     let calls = (0..150u64)
         .map(|id| pb::CallRequest {
             call_id: id,
