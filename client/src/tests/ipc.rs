@@ -117,9 +117,7 @@ async fn an_answer_without_a_response_is_an_error() {
 #[tokio::test]
 async fn a_call_naming_no_operation_or_no_user_is_refused_not_a_panic() {
     let nn = FakeNamenode::start().await;
-    let mut raw = ClientProtocolClient::connect(format!("http://{}", nn.addr))
-        .await
-        .unwrap();
+    let mut raw = raw_client(&nn).await;
     let calls = vec![
         // A client newer than the namenode: an operation it does not know
         // decodes as none at all.
@@ -155,30 +153,25 @@ async fn a_call_naming_no_operation_or_no_user_is_refused_not_a_panic() {
 #[tokio::test]
 async fn a_long_run_of_reads_answers_in_chunks_before_it_ends() {
     let nn = FakeNamenode::start().await;
-    let mut raw = ClientProtocolClient::connect(format!("http://{}", nn.addr))
-        .await
-        .unwrap();
-    let calls = (0..100u64)
-        .map(|id| pb::CallRequest {
-            call_id: id,
-            user: "alice".into(),
-            request: Some(stat(&format!("/missing{id}"))),
-        })
-        .collect();
-    let mut answers = raw
-        .call(tokio_stream::iter(vec![pb::CallBatch { calls }]))
-        .await
-        .unwrap()
-        .into_inner();
-    let mut batches = Vec::new();
-    while let Some(batch) = answers.next().await {
-        batches.push(batch.unwrap().answers);
-    }
+    let mut raw = raw_client(&nn).await;
+    let calls = stats_by_alice(100, |id| format!("/missing{id}"));
+    let batches = batches_of_answers(&mut raw, vec![pb::CallBatch { calls }]).await;
     let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
     assert!(sizes.len() > 1, "one batch of calls, answered as {sizes:?}");
     assert_eq!(sizes.iter().sum::<usize>(), 100, "{sizes:?}");
     let ids: Vec<u64> = batches.iter().flatten().map(|a| a.call_id).collect();
     assert_eq!(ids, (0..100).collect::<Vec<_>>(), "answered in call order");
+}
+
+/// getFileInfo calls by alice, call `id` of `path(id)`, for ids from 0.
+fn stats_by_alice(count: u64, path: impl Fn(u64) -> String) -> Vec<pb::CallRequest> {
+    (0..count)
+        .map(|id| pb::CallRequest {
+            call_id: id,
+            user: "alice".into(),
+            request: Some(stat(&path(id))),
+        })
+        .collect()
 }
 
 /// A getFileInfo call of `path`.
@@ -189,12 +182,34 @@ fn stat(path: &str) -> pb::call_request::Request {
     }))
 }
 
+/// The generated client of the fake's ClientProtocol, for calls made by
+/// hand.
+async fn raw_client(nn: &FakeNamenode) -> ClientProtocolClient<tonic::transport::Channel> {
+    ClientProtocolClient::connect(format!("http://{}", nn.addr))
+        .await
+        .unwrap()
+}
+
 /// Sends `batches` on one new stream, closes it, and returns every answer
 /// (call id, response) in the order they came.
 async fn answers_to(
     raw: &mut ClientProtocolClient<tonic::transport::Channel>,
     batches: Vec<pb::CallBatch>,
 ) -> Vec<(u64, Option<pb::call_response::Response>)> {
+    batches_of_answers(raw, batches)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|answer| (answer.call_id, answer.response))
+        .collect()
+}
+
+/// Sends `batches` on one new stream, closes it, and returns the answers
+/// batch by batch as they came.
+async fn batches_of_answers(
+    raw: &mut ClientProtocolClient<tonic::transport::Channel>,
+    batches: Vec<pb::CallBatch>,
+) -> Vec<Vec<pb::CallResponse>> {
     let mut answers = raw
         .call(tokio_stream::iter(batches))
         .await
@@ -202,9 +217,7 @@ async fn answers_to(
         .into_inner();
     let mut seen = Vec::new();
     while let Some(batch) = answers.next().await {
-        for answer in batch.unwrap().answers {
-            seen.push((answer.call_id, answer.response));
-        }
+        seen.push(batch.unwrap().answers);
     }
     seen
 }
@@ -215,22 +228,14 @@ async fn many_calls_in_one_batch_each_get_their_own_answer() {
     for i in 0..50u64 {
         nn.add_file(&format!("/f{i}"), 4096, vec![(i, i + 1, Vec::new())]);
     }
-    let mut raw = ClientProtocolClient::connect(format!("http://{}", nn.addr))
-        .await
-        .unwrap();
+    let mut raw = raw_client(&nn).await;
     // Found files, missing ones and refused ones, in among each other; a
     // batch this large is answered in several chunks.
-    let calls = (0..150u64)
-        .map(|id| pb::CallRequest {
-            call_id: id,
-            user: "alice".into(),
-            request: Some(stat(&match id % 3 {
-                0 => format!("/f{}", id / 3),
-                1 => format!("/missing{id}"),
-                _ => "/forbidden".to_string(),
-            })),
-        })
-        .collect();
+    let calls = stats_by_alice(150, |id| match id % 3 {
+        0 => format!("/f{}", id / 3),
+        1 => format!("/missing{id}"),
+        _ => "/forbidden".to_string(),
+    });
     let seen = answers_to(&mut raw, vec![pb::CallBatch { calls }]).await;
     assert_eq!(seen.len(), 150);
     let mut ids: Vec<u64> = seen.iter().map(|(id, _)| *id).collect();
@@ -295,9 +300,7 @@ async fn calls_queued_together_go_as_one_batch() {
 #[tokio::test]
 async fn an_empty_batch_is_nothing_and_a_malformed_one_ends_only_its_stream() {
     let nn = FakeNamenode::start().await;
-    let mut raw = ClientProtocolClient::connect(format!("http://{}", nn.addr))
-        .await
-        .unwrap();
+    let mut raw = raw_client(&nn).await;
     let one = pb::CallBatch {
         calls: vec![pb::CallRequest {
             call_id: 1,
