@@ -21,8 +21,8 @@
 //! identity and permission checks, and its answer goes back tagged with
 //! the call's id. Handlers that never wait (reads, lease renewal,
 //! reports) run on the stream's own task, one after another, which costs
-//! no task switch, and their answers are queued for the socket together
-//! when the run ends; those that wait on the edit
+//! no task switch, and their answers are queued for the socket a chunk
+//! at a time ([`CHUNK_CALLS`]); those that wait on the edit
 //! log's fsync or on replicas each get a task of their own, so a create
 //! waiting for its fsync does not hold up the reads behind it, and many
 //! creates share one fsync (group commit).
@@ -145,11 +145,10 @@ const BATCH_ANSWERS: usize = 256;
 
 type AnswerSender = mpsc::Sender<Result<Chunk, Status>>;
 
-/// Answers queued together: those of a run of inline calls, or a spawned
-/// handler's one. A run's answers go through the queue as one chunk, so a
-/// busy stream pays one send and at most one wake of the connection's
-/// writer per run of calls rather than per call, and they leave in one
-/// socket write.
+/// Answers queued together: up to [`CHUNK_CALLS`] of a run of inline
+/// calls, or a spawned handler's one. A busy stream pays one send and at
+/// most one wake of the connection's writer per chunk rather than per
+/// call, and a chunk's answers leave in one socket write.
 #[derive(Default)]
 struct Chunk {
     answers: Vec<pb::CallResponse>,
@@ -358,7 +357,7 @@ impl LastCaller {
 /// handlers (the namenode's, or a test double's); returns the stream of
 /// their answers, each call counted in `metrics` as the unary rpc of its
 /// name would be. A batch's inline handlers run one after another and
-/// their answers go back as one batch. Once `closing` completes (the
+/// their answers go back a chunk at a time. Once `closing` completes (the
 /// server is stopping) no new batch is read, and the answers end after
 /// those in progress, so a stream does not hold up a graceful shutdown;
 /// the client's next call finds the stream ended and reconnects.

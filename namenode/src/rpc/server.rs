@@ -213,9 +213,10 @@ async fn deal_out(
                 continue;
             }
         };
-        if let Some(reader) = turns.next() {
-            // Fails only once the reader has stopped: the connection closes.
-            let _ = reader.send(stream);
+        if let Some(reader) = turns.next()
+            && reader.send(stream).is_err()
+        {
+            warn!("an RPC reader has stopped; a new connection to it was closed");
         }
     }
 }
