@@ -21,12 +21,10 @@ pub fn process_cpu_time(pid: Option<u32>) -> anyhow::Result<Duration> {
                 .with_context(|| format!("cannot find the CPU clock of process {pid}"))?
         }
     };
-    let whose = pid.map_or_else(
-        || "this process".to_string(),
-        |pid| format!("process {pid}"),
-    );
-    let time =
-        clock_gettime(clock).with_context(|| format!("cannot read the CPU clock of {whose}"))?;
+    let time = clock_gettime(clock).with_context(|| match pid {
+        Some(pid) => format!("cannot read the CPU clock of process {pid}"),
+        None => "cannot read the CPU clock of this process".to_string(),
+    })?;
     Ok(Duration::from(time))
 }
 
