@@ -69,6 +69,8 @@ pub fn time_command(command: &mut Command) -> anyhow::Result<Duration> {
 pub struct BenchCluster {
     pub cluster: EmbeddedCluster,
     pub client: DfsClient,
+    /// The cluster's data directory: its name and data directories.
+    dir: PathBuf,
 }
 
 impl BenchCluster {
@@ -111,12 +113,43 @@ impl BenchCluster {
         config.checksum_type = checksum;
         let client = DfsClient::connect(config).await?;
         wait_for_datanodes(&client, datanodes as usize).await?;
-        Ok(BenchCluster { cluster, client })
+        Ok(BenchCluster {
+            cluster,
+            client,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Reads every file of the cluster's directories, so that the reads
+    /// timed next find every replica of every block in the page cache. A
+    /// datanode drops a block's pages behind its writes, and a reader
+    /// picks one of the replicas at random, so neither the put nor a
+    /// first get leaves them all there.
+    pub async fn warm_page_cache(&self) -> anyhow::Result<()> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || read_tree(&dir)).await?
     }
 
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.cluster.shutdown().await
     }
+}
+
+/// Reads every regular file under `dir` to its end.
+fn read_tree(dir: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            read_tree(&path)?;
+        } else if kind.is_file() {
+            let mut file = std::fs::File::open(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            std::io::copy(&mut file, &mut std::io::sink())?;
+        }
+    }
+    Ok(())
 }
 
 async fn wait_for_datanodes(client: &DfsClient, count: usize) -> anyhow::Result<()> {

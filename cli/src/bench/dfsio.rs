@@ -92,8 +92,7 @@ pub async fn measure(
                 BenchCluster::start_with_checksum(settings, dir.path(), REPLICATION, checksum)
                     .await?;
             put_file(&bench.client, source, "/bench/dfsio", REPLICATION).await?;
-            // The first read warms the page cache, as a re-read finds it.
-            get_file(&bench.client, "/bench/dfsio", size).await?;
+            bench.warm_page_cache().await?;
             let time = get_file(&bench.client, "/bench/dfsio", size).await?;
             bench.shutdown().await?;
             Ok(time)

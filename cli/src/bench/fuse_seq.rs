@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::cluster::{BenchCluster, get_file, mb_per_s, time_command, write_random_file};
+use super::cluster::{BenchCluster, mb_per_s, time_command, write_random_file};
 use super::dfsio::mib;
 use super::fuse_mount::{BenchMount, fuse_missing};
 use super::report::{Goal, Report, Row};
@@ -126,8 +126,8 @@ async fn measure(
         Ok(start.elapsed())
     })
     .await?;
-    // The first get warms the datanodes' page cache for both reads.
-    get_file(&bench.client, "/bench/put.bin", size).await?;
+    // Both reads find every replica in the datanodes' page cache.
+    bench.warm_page_cache().await?;
     let local = scratch.join("got.bin");
     let get = dfs
         .time(&[

@@ -312,6 +312,8 @@ pub async fn measure(bench: &S3BenchCluster, work: &Workload) -> anyhow::Result<
                 total.direct_put += progress("direct put", direct_put(bench, work).await?);
             }
         }
+        // Both reads find every object in the datanode's page cache.
+        bench.bench.warm_page_cache().await?;
         for s3 in [s3_first, !s3_first] {
             if s3 {
                 total.s3_get += progress("S3 GET", s3_get(bench, work).await?);

@@ -138,21 +138,30 @@ impl ReplicaWriter {
 
     /// Starts writing back what was written since the last call, without
     /// waiting for it (HDFS's `dfs.datanode.sync.behind.writes`), once a
-    /// few MiB have gathered: the disk works while the packets still come,
-    /// and finalize's fsync finds little left to write. Linux's
-    /// `POSIX_FADV_DONTNEED` starts asynchronous writeback of a range's
-    /// dirty pages (and keeps them cached until written); tmpfs ignores it.
-    /// Only a hint: a failure is not an error of the write.
+    /// few MiB have gathered, and drops from the page cache what earlier
+    /// calls wrote back (HDFS's `drop.cache.behind.writes`).
+    ///
+    /// Starting early lets the disk work while packets still come, so
+    /// finalize's fsync finds little left to write. Dropping keeps a
+    /// block's pages from piling up in the page cache: the next packets
+    /// are copied into pages just freed, still hot, instead of into fresh
+    /// ones. On a VM whose freed memory goes back to the host, writing into
+    /// fresh pages took most of a put's CPU (see BENCHMARKS.md, session 13).
+    ///
+    /// Linux's `POSIX_FADV_DONTNEED` does both: it starts asynchronous
+    /// writeback of a range's dirty pages and drops the clean ones. So each
+    /// call covers the new range and the two before it, which have had time
+    /// to reach the disk. tmpfs ignores it. Only a hint: a failure is not an
+    /// error of the write.
     fn write_behind(&mut self) {
         const BEHIND: u64 = 8 << 20;
+        const DROP_LAG: u64 = 2 * BEHIND;
         let end = self.bytes_on_disk;
         if end - self.written_back < BEHIND {
             return;
         }
-        let (Ok(offset), Ok(len)) = (
-            i64::try_from(self.written_back),
-            i64::try_from(end - self.written_back),
-        ) else {
+        let start = self.written_back.saturating_sub(DROP_LAG);
+        let (Ok(offset), Ok(len)) = (i64::try_from(start), i64::try_from(end - start)) else {
             return;
         };
         if let Err(e) = nix::fcntl::posix_fadvise(
