@@ -135,17 +135,26 @@ impl BenchCluster {
     }
 }
 
-/// Reads every regular file under `dir` to its end.
+/// Reads every regular file under `dir` to its end. A datanode may delete
+/// a block (of a file deleted before) while the walk goes on: what is gone
+/// is skipped.
 fn read_tree(dir: &Path) -> anyhow::Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if gone(&e) => return Ok(()),
+        listed => listed.with_context(|| format!("cannot list {}", dir.display()))?,
+    };
+    for entry in entries {
         let entry = entry?;
         let path = entry.path();
         let kind = entry.file_type()?;
         if kind.is_dir() {
             read_tree(&path)?;
         } else if kind.is_file() {
-            let mut file = std::fs::File::open(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let mut file = match std::fs::File::open(&path) {
+                Err(e) if gone(&e) => continue,
+                opened => opened.with_context(|| format!("cannot read {}", path.display()))?,
+            };
             std::io::copy(&mut file, &mut std::io::sink())?;
         }
     }
