@@ -273,3 +273,48 @@ fn usage_counts_replica_bytes() {
     assert_eq!(usage.dfs_used, 4096);
     assert!(usage.capacity > 0 && usage.remaining <= usage.capacity);
 }
+
+/// Pages of a replica that already reached the disk leave the page cache
+/// behind the writes (drop-behind), so a large block does not fill it.
+#[test]
+fn pages_written_back_leave_the_page_cache() {
+    const MIB: usize = 1 << 20;
+    // On a disk: tmpfs keeps its pages whatever the hint, and /tmp may be
+    // tmpfs. The test binary's directory is the build's, on a disk.
+    let exe = std::env::current_exe().unwrap();
+    let tmp = tempfile::tempdir_in(exe.parent().unwrap()).unwrap();
+    let ds = dataset(tmp.path());
+    let mut w = ds.create_rbw(80, 1001, KIND).unwrap();
+    let packet = bytes(64 << 10, 3);
+    let mut offset = 0;
+    let mut write_to = |w: &mut ReplicaWriter, end: usize| {
+        while offset < end as u64 {
+            write(w, offset, &packet);
+            offset += packet.len() as u64;
+        }
+    };
+    write_to(&mut w, 16 * MIB);
+    // Written back for sure: clean pages, which the next hint drops.
+    w.sync().unwrap();
+    write_to(&mut w, 24 * MIB);
+
+    let block = ds.paths(&ds.get(80).unwrap()).block;
+    let out = std::process::Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--output", "RES"])
+        .arg(&block)
+        .output()
+        .expect("fincore (util-linux) runs");
+    assert!(out.status.success(), "{out:?}");
+    let resident: usize = String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The last 8 MiB may still be cached (being written back); the first
+    // 16 MiB, synced, must be gone.
+    assert!(
+        resident <= 8 * MIB,
+        "{resident} bytes of the 24 MiB block still cached"
+    );
+    ds.finalize(w).unwrap();
+}
