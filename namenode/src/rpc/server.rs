@@ -138,7 +138,14 @@ impl Reader {
         connections: mpsc::UnboundedReceiver<std::net::TcpStream>,
         stop: watch::Receiver<bool>,
     ) -> Result<Reader, NamenodeError> {
+        // Tasks woken from other threads first: when the edit log's syncer
+        // makes a group of mutations durable, their handlers all run and
+        // queue their answers before the connection's writer (woken by the
+        // first answer, on this thread) runs, and the answers leave as one
+        // batch. With tokio's default the writer ran after each handler,
+        // and each mutation's answer took a write of its own.
         let runtime = tokio::runtime::Builder::new_current_thread()
+            .global_queue_interval(1)
             .enable_all()
             .build()
             .map_err(|e| NamenodeError::io("cannot start an RPC reader's runtime", e))?;
