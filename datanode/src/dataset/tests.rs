@@ -303,7 +303,7 @@ fn pages_written_back_leave_the_page_cache() {
         .args(["--bytes", "--noheadings", "--output", "RES"])
         .arg(&block)
         .output()
-        .expect("fincore (util-linux) runs");
+        .expect("fincore (Debian's util-linux-extra) runs");
     assert!(out.status.success(), "{out:?}");
     let resident: usize = String::from_utf8(out.stdout)
         .unwrap()
@@ -314,7 +314,8 @@ fn pages_written_back_leave_the_page_cache() {
     // 16 MiB, synced, must be gone.
     assert!(
         resident <= 8 * MIB,
-        "{resident} bytes of the 24 MiB block still cached"
+        "{resident} bytes of the 24 MiB block still cached (is {} on tmpfs?)",
+        tmp.path().display()
     );
     ds.finalize(w).unwrap();
 }
