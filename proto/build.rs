@@ -23,6 +23,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // in session 7's profile of `nn-ops --rpc`).
         .boxed(".cairn.CallRequest.request")
         .boxed(".cairn.CallResponse.response")
+        // prost's encoding through a `Vec` first (`codec.rs`).
+        .codec_path("crate::codec::PbCodec")
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -11,6 +11,7 @@
 //! error becomes a gRPC status and back.
 
 pub mod checksum;
+pub mod codec;
 pub mod config_value;
 pub mod daemon_args;
 pub mod data_transfer;

@@ -325,7 +325,7 @@ async fn an_empty_batch_is_nothing_and_a_malformed_one_ends_only_its_stream() {
         .unwrap();
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.unwrap();
-    let codec = tonic_prost::ProstCodec::<NotABatch, pb::AnswerBatch>::default();
+    let codec = cairn_proto::codec::PbCodec::<NotABatch, pb::AnswerBatch>::default();
     let mut answers = grpc
         .streaming(
             tonic::Request::new(tokio_stream::iter([NotABatch { calls: 5 }])),
