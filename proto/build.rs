@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // in session 7's profile of `nn-ops --rpc`).
         .boxed(".cairn.CallRequest.request")
         .boxed(".cairn.CallResponse.response")
-        // prost's encoding through a `Vec` first (`codec.rs`).
+        // Messages moved in and out of tonic's buffers whole (`codec.rs`).
         .codec_path("crate::codec::PbCodec")
         .compile_fds(descriptors)?;
     Ok(())

@@ -26,7 +26,8 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 /// one grown past this by a rare large message (a big listing or report).
 const KEPT_BUFFER: usize = 64 * 1024;
 
-/// prost messages over gRPC, encoded through a `Vec` (see the module doc).
+/// prost messages over gRPC, encoded through a `Vec` and decoded from one
+/// `Bytes` (see the module doc).
 pub struct PbCodec<T, U> {
     _types: PhantomData<(T, U)>,
 }
