@@ -51,6 +51,15 @@ pub struct DatanodeConfig {
     /// "4MiB".
     #[serde(deserialize_with = "size::deserialize")]
     pub scanner_bandwidth: u64,
+    /// Drops a block's pages from the page cache a few MiB behind the
+    /// writes, once they reached the disk, and starts their writeback early
+    /// (HDFS's `dfs.datanode.drop.cache.behind.writes` and
+    /// `sync.behind.writes` in one). On by default: writing into pages just
+    /// freed costs much less CPU than filling the cache with fresh ones,
+    /// and the finalize's fsync finds little left to write. Turn it off
+    /// when readers come right after the writers and the cache holds the
+    /// blocks they want.
+    pub drop_cache_behind_writes: bool,
 }
 
 impl Default for DatanodeConfig {
@@ -65,6 +74,7 @@ impl Default for DatanodeConfig {
             incremental_report_delay: Duration::from_millis(20),
             scan_period: Duration::from_secs(21 * 24 * 60 * 60),
             scanner_bandwidth: 1024 * 1024,
+            drop_cache_behind_writes: true,
         }
     }
 }
@@ -124,6 +134,14 @@ impl DatanodeConfig {
         Ok(())
     }
 
+    /// How the dataset keeps its volumes.
+    pub fn dataset_settings(&self) -> crate::dataset::DatasetSettings {
+        crate::dataset::DatasetSettings {
+            reserved_bytes: self.reserved_bytes,
+            drop_cache_behind_writes: self.drop_cache_behind_writes,
+        }
+    }
+
     /// The block scanner's pace.
     pub fn scanner_settings(&self) -> crate::scanner::ScannerSettings {
         crate::scanner::ScannerSettings {
@@ -177,6 +195,7 @@ mod tests {
             incremental-report-delay = "50ms"
             scan-period = "2s"
             scanner-bandwidth = "8MiB"
+            drop-cache-behind-writes = false
             "#,
         )
         .unwrap();
@@ -188,6 +207,7 @@ mod tests {
         assert_eq!(config.host, "127.0.0.1");
         assert_eq!(config.scan_period, Duration::from_secs(2));
         assert_eq!(config.scanner_bandwidth, 8 * 1024 * 1024);
+        assert!(!config.drop_cache_behind_writes);
     }
 
     #[test]

@@ -42,11 +42,22 @@ pub struct DatasetUsage {
     pub failed_volumes: u32,
 }
 
+/// How the dataset keeps its volumes (from the `[datanode]` section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatasetSettings {
+    /// Bytes per volume kept free for other uses.
+    pub reserved_bytes: u64,
+    /// Whether writers drop their pages behind them
+    /// (see [`ReplicaWriter::write_behind`]).
+    pub drop_cache_behind_writes: bool,
+}
+
 /// The replicas of every volume of this datanode.
 #[derive(Debug)]
 pub struct FsDataset {
     datanode_uuid: String,
     volumes: Vec<FsVolume>,
+    drop_cache_behind_writes: bool,
     replicas: Mutex<HashMap<u64, ReplicaInfo>>,
     next_volume: AtomicUsize,
     next_writer: AtomicU64,
@@ -54,14 +65,17 @@ pub struct FsDataset {
 
 impl FsDataset {
     /// Opens the volumes and rebuilds the replica map from their files.
-    pub fn load(storages: Vec<StorageDirectory>, reserved: u64) -> Result<Arc<Self>> {
+    pub fn load(storages: Vec<StorageDirectory>, settings: DatasetSettings) -> Result<Arc<Self>> {
         let datanode_uuid = storages
             .first()
             .map(|s| s.datanode_uuid.clone())
             .ok_or_else(|| DatanodeError::Config("no data directory".into()))?;
         let volumes: Vec<FsVolume> = storages
             .into_iter()
-            .map(|storage| FsVolume { storage, reserved })
+            .map(|storage| FsVolume {
+                storage,
+                reserved: settings.reserved_bytes,
+            })
             .collect();
         let mut replicas: HashMap<u64, ReplicaInfo> = HashMap::new();
         for (index, volume) in volumes.iter().enumerate() {
@@ -97,6 +111,7 @@ impl FsDataset {
         Ok(Arc::new(Self {
             datanode_uuid,
             volumes,
+            drop_cache_behind_writes: settings.drop_cache_behind_writes,
             replicas: Mutex::new(replicas),
             next_volume: AtomicUsize::new(0),
             next_writer: AtomicU64::new(1),

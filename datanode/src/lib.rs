@@ -115,10 +115,10 @@ impl Datanode {
 
         let dirs = config.data_dirs.clone();
         let cluster_id = namespace.cluster_id.clone();
-        let reserved = config.reserved_bytes;
+        let settings = config.dataset_settings();
         let dataset = tokio::task::spawn_blocking(move || {
             let storages = storage::load_or_format(&dirs, &cluster_id)?;
-            FsDataset::load(storages, reserved)
+            FsDataset::load(storages, settings)
         })
         .await??;
         let datanode_uuid = dataset.datanode_uuid().to_string();

@@ -263,6 +263,13 @@ const KEYS: &[(&str, &str, Kind, &str)] = &[
         "Bytes per second per volume the block scanner may read.",
     ),
     (
+        "datanode",
+        "drop-cache-behind-writes",
+        Kind::Plain,
+        "Drop written blocks from the page cache once on disk, and start writing\n\
+         them back early (saves CPU; turn off if readers follow writers closely).",
+    ),
+    (
         "s3",
         "address",
         Kind::Plain,

@@ -8,8 +8,12 @@ use super::*;
 use crate::storage;
 
 fn dataset(dir: &Path) -> Arc<FsDataset> {
+    dataset_with(dir, crate::DatanodeConfig::default().dataset_settings())
+}
+
+fn dataset_with(dir: &Path, settings: DatasetSettings) -> Arc<FsDataset> {
     let storages = storage::load_or_format(&[dir.join("v1"), dir.join("v2")], "CID-t").unwrap();
-    FsDataset::load(storages, 0).unwrap()
+    FsDataset::load(storages, settings).unwrap()
 }
 
 fn bytes(n: usize, seed: u32) -> Vec<u8> {
@@ -278,12 +282,40 @@ fn usage_counts_replica_bytes() {
 /// behind the writes (drop-behind), so a large block does not fill it.
 #[test]
 fn pages_written_back_leave_the_page_cache() {
-    const MIB: usize = 1 << 20;
+    let resident = cached_bytes_after_writing_24_mib(true);
+    // The last 8 MiB may still be cached (being written back); the first
+    // 16 MiB, synced, must be gone.
+    assert!(
+        resident <= 8 * MIB,
+        "{resident} bytes of the 24 MiB block still cached"
+    );
+}
+
+/// With `drop-cache-behind-writes` off, a replica's pages stay cached.
+#[test]
+fn pages_stay_cached_when_drop_behind_is_off() {
+    let resident = cached_bytes_after_writing_24_mib(false);
+    // The synced 16 MiB are clean but kept; nothing asked them to go.
+    assert!(
+        resident >= 16 * MIB,
+        "only {resident} bytes of the 24 MiB block still cached"
+    );
+}
+
+const MIB: usize = 1 << 20;
+
+/// Writes a 24 MiB replica, synced after 16 MiB so those pages are clean,
+/// and says how many of its bytes the page cache holds (`fincore`).
+fn cached_bytes_after_writing_24_mib(drop_cache_behind_writes: bool) -> usize {
     // On a disk: tmpfs keeps its pages whatever the hint, and /tmp may be
     // tmpfs. The test binary's directory is the build's, on a disk.
     let exe = std::env::current_exe().unwrap();
     let tmp = tempfile::tempdir_in(exe.parent().unwrap()).unwrap();
-    let ds = dataset(tmp.path());
+    let settings = DatasetSettings {
+        drop_cache_behind_writes,
+        ..crate::DatanodeConfig::default().dataset_settings()
+    };
+    let ds = dataset_with(tmp.path(), settings);
     let mut w = ds.create_rbw(80, 1001, KIND).unwrap();
     let packet = bytes(64 << 10, 3);
     let mut offset = 0;
@@ -305,17 +337,11 @@ fn pages_written_back_leave_the_page_cache() {
         .output()
         .expect("fincore (Debian's util-linux-extra) runs");
     assert!(out.status.success(), "{out:?}");
-    let resident: usize = String::from_utf8(out.stdout)
+    let resident = String::from_utf8(out.stdout)
         .unwrap()
         .trim()
         .parse()
         .unwrap();
-    // The last 8 MiB may still be cached (being written back); the first
-    // 16 MiB, synced, must be gone.
-    assert!(
-        resident <= 8 * MIB,
-        "{resident} bytes of the 24 MiB block still cached (is {} on tmpfs?)",
-        tmp.path().display()
-    );
     ds.finalize(w).unwrap();
+    resident
 }

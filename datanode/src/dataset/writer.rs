@@ -153,11 +153,14 @@ impl ReplicaWriter {
     /// call covers the new range and the two before it, which have had time
     /// to reach the disk. tmpfs ignores it. Only a hint: a failure is not an
     /// error of the write.
+    ///
+    /// With `drop-cache-behind-writes` off, it does nothing: the pages stay
+    /// cached for readers, and the finalize's fsync writes the block back.
     fn write_behind(&mut self) {
         const BEHIND: u64 = 8 << 20;
         const DROP_LAG: u64 = 2 * BEHIND;
         let end = self.bytes_on_disk;
-        if end - self.written_back < BEHIND {
+        if !self.dataset.drop_cache_behind_writes || end - self.written_back < BEHIND {
             return;
         }
         let start = self.written_back.saturating_sub(DROP_LAG);

@@ -143,7 +143,8 @@ mod tests {
     /// A dataset with one finalized replica of `data` as blk_7 at 1001.
     fn dataset_with(dir: &std::path::Path, data: &[u8]) -> Arc<FsDataset> {
         let storages = storage::load_or_format(&[dir.join("v1")], "CID-t").unwrap();
-        let ds = FsDataset::load(storages, 0).unwrap();
+        let settings = crate::DatanodeConfig::default().dataset_settings();
+        let ds = FsDataset::load(storages, settings).unwrap();
         let kind = ChecksumType::Crc32c;
         let mut writer = ds.create_rbw(7, 1001, kind).unwrap();
         let mut sums = Vec::new();
