@@ -3,6 +3,8 @@
 //! ([`BlockPipeline`]) at a time; a block that reaches the file's block size
 //! is finished before `addBlock` allocates the next one.
 
+use std::time::{Duration, Instant};
+
 use bytes::{Buf, Bytes, BytesMut};
 use cairn_proto::ErrorKind;
 use cairn_proto::pb::{
@@ -21,6 +23,13 @@ use crate::retry::Backoff;
 /// Attempts at setting up the pipeline of a new block, each time leaving
 /// out the datanode that failed (HDFS's `dfs.client.block.write.retries`).
 const BLOCK_WRITE_ATTEMPTS: usize = 3;
+
+/// How long a datanode that a new block's pipeline could not reach stays
+/// out of this writer's later blocks (HDFS's
+/// `dfs.client.write.exclude.nodes.cache.expiry.interval.millis`): long
+/// enough that a dead node is not tried again for every block before the
+/// namenode declares it dead, short enough that a restarted one comes back.
+const EXCLUSION_EXPIRY: Duration = Duration::from_secs(10 * 60);
 
 /// A file open for writing. Dropping it without [`FileWriter::close`]
 /// abandons the write: the namenode recovers the file once the lease expires.
@@ -46,6 +55,8 @@ pub struct FileWriter {
     last_block: Option<Block>,
     /// Set by the first failure; every later call fails with it.
     failed: Option<DfsError>,
+    /// Datanodes left out of this writer's block allocations for now.
+    excluded: ExcludedNodes,
     _lease: LeaseGuard,
 }
 
@@ -124,6 +135,7 @@ impl FileWriter {
             finishing: None,
             last_block: None,
             failed: None,
+            excluded: ExcludedNodes::default(),
             _lease: lease,
             client,
             path,
@@ -277,12 +289,13 @@ impl FileWriter {
     }
 
     /// Allocates the next block and opens its pipeline; a datanode that
-    /// cannot be reached is left out of the next allocation.
+    /// cannot be reached is left out of the next allocations (HDFS's
+    /// DataStreamer.excludedNodes).
     async fn next_block(&mut self) -> Result<()> {
-        let mut excluded: Vec<String> = Vec::new();
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let excluded = self.excluded.current(Instant::now());
             let located = self.add_block(&excluded).await?;
             let block = located.block.ok_or_else(|| DfsError::Protocol {
                 peer: self.client.config().namenode.clone(),
@@ -311,7 +324,7 @@ impl FileWriter {
                     tracing::warn!(path = %self.path, block = block.id, error = %err, "abandoning block");
                     self.abandon_block(block).await?;
                     if let Some(bad) = bad_node_index(&err, &nodes).and_then(|i| nodes.get(i)) {
-                        excluded.push(bad.datanode_uuid.clone());
+                        self.excluded.add(&bad.datanode_uuid, Instant::now());
                     }
                 }
                 Err(err) => {
@@ -474,9 +487,45 @@ impl Source<'_> {
     }
 }
 
+/// Datanodes a writer leaves out of its block allocations, each until
+/// [`EXCLUSION_EXPIRY`] after it failed.
+#[derive(Debug, Default)]
+struct ExcludedNodes {
+    /// Datanode uuid and when it was excluded; a handful at most.
+    nodes: Vec<(String, Instant)>,
+}
+
+impl ExcludedNodes {
+    fn add(&mut self, datanode_uuid: &str, now: Instant) {
+        self.nodes.retain(|(uuid, _)| uuid != datanode_uuid);
+        self.nodes.push((datanode_uuid.to_string(), now));
+    }
+
+    /// The uuids still excluded at `now`; forgets the expired ones.
+    fn current(&mut self, now: Instant) -> Vec<String> {
+        self.nodes
+            .retain(|(_, since)| now.duration_since(*since) < EXCLUSION_EXPIRY);
+        self.nodes.iter().map(|(uuid, _)| uuid.clone()).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excluded_nodes_expire() {
+        let start = Instant::now();
+        let mut excluded = ExcludedNodes::default();
+        excluded.add("u1", start);
+        excluded.add("u2", start + Duration::from_secs(60));
+        // Failing again restarts the node's time out.
+        excluded.add("u1", start + Duration::from_secs(120));
+        assert_eq!(excluded.current(start + EXCLUSION_EXPIRY), ["u2", "u1"]);
+        let later = start + Duration::from_secs(60) + EXCLUSION_EXPIRY;
+        assert_eq!(excluded.current(later), ["u1"]);
+        assert!(excluded.current(later + Duration::from_secs(60)).is_empty());
+    }
 
     #[test]
     fn bad_node_by_address_or_uuid() {
