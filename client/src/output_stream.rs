@@ -519,7 +519,7 @@ mod tests {
         let mut excluded = ExcludedNodes::default();
         excluded.add("u1", start);
         excluded.add("u2", start + Duration::from_secs(60));
-        // Failing again restarts the node's time out.
+        // Failing again restarts the node's expiry.
         excluded.add("u1", start + Duration::from_secs(120));
         assert_eq!(excluded.current(start + EXCLUSION_EXPIRY), ["u2", "u1"]);
         let later = start + Duration::from_secs(60) + EXCLUSION_EXPIRY;

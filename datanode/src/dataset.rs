@@ -47,8 +47,8 @@ pub struct DatasetUsage {
 pub struct DatasetSettings {
     /// Bytes per volume kept free for other uses.
     pub reserved_bytes: u64,
-    /// Whether writers drop their pages behind them
-    /// (see [`ReplicaWriter::write_behind`]).
+    /// Whether writers drop their pages from the page cache behind them
+    /// (`drop-cache-behind-writes` of [`crate::DatanodeConfig`]).
     pub drop_cache_behind_writes: bool,
 }
 

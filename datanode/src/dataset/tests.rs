@@ -287,7 +287,7 @@ fn pages_written_back_leave_the_page_cache() {
     // 16 MiB, synced, must be gone.
     assert!(
         resident <= 8 * MIB,
-        "{resident} bytes of the 24 MiB block still cached"
+        "{resident} bytes of the 24 MiB block still cached (is the build directory on tmpfs?)"
     );
 }
 
